@@ -1,0 +1,256 @@
+import Foundation
+import Hummingbird
+import Prometheus
+import SyncCore
+import SyncManager
+
+/// Who is calling: decided by the bearer token.
+public enum Role: String, Sendable {
+    case read, admin
+}
+
+public struct APIContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var role: Role?
+    /// Free-form caller identity for the journal (`X-Syncd-Actor`), prefixed with the role.
+    public var actor: String = "anonymous"
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// Every API error answers JSON: `{"error": "...", "status": N}`.
+public struct APIError: HTTPResponseError {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = jsonResponse(["error": JSONValue.string(message), "status": .number(Double(status.code))], status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+}
+
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? JSONCoding.prettyEncoder.encode(value)) ?? Data(#"{"error":"could not encode the response"}"#.utf8)
+    var buffer = ByteBuffer()
+    buffer.writeBytes(data)
+    buffer.writeString("\n")
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
+}
+
+/// Checks the bearer token: none or a wrong one is 401; the role goes into the context.
+struct BearerAuth: RouterMiddleware {
+    typealias Context = APIContext
+    let readToken: Secret
+    let adminToken: Secret
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        let challenge: HTTPFields = [.wwwAuthenticate: #"Bearer realm="syncd""#]
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "missing bearer token: send 'Authorization: Bearer <token>'", headers: challenge)
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, "the Authorization header must be 'Bearer <token>'", headers: challenge)
+        }
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        var context = context
+        if constantTimeEquals(token, adminToken.value) {
+            context.role = .admin
+        } else if constantTimeEquals(token, readToken.value) {
+            context.role = .read
+        } else {
+            throw APIError(.unauthorized, "invalid bearer token", headers: challenge)
+        }
+        let claimed = request.headers[actorHeader].map { sanitizeActor($0) }
+        context.actor = "\(context.role!.rawValue)-token" + (claimed.map { " (\($0))" } ?? "")
+        return try await next(request, context)
+    }
+}
+
+/// Compares without an early exit, so response time does not reveal how much of a token matched.
+func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+    let a = Array(lhs.utf8), b = Array(rhs.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) {
+        difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+    }
+    return difference == 0
+}
+
+let actorHeader = HTTPFields.Element.Name("X-Syncd-Actor")!
+
+func sanitizeActor(_ text: String) -> String {
+    String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(100).map(Character.init))
+}
+
+func requireAdmin(_ context: APIContext) throws {
+    guard context.role == .admin else {
+        throw APIError(.forbidden, "this operation needs the admin token; the read token may only read")
+    }
+}
+
+/// Query parameters, checked strictly: an unknown or misspelt parameter is a 400, never ignored
+/// (a typo in `sources` must not silently gate every source).
+struct Query {
+    let values: [String: String]
+
+    init(_ request: Request, allowed: [String]) throws {
+        var values: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters {
+            let name = String(key)
+            guard allowed.contains(name) else {
+                throw APIError(.badRequest, "unknown query parameter '\(name)'" + (allowed.isEmpty ? " (none are accepted)" : " (accepted: \(allowed.joined(separator: ", ")))"))
+            }
+            guard values[name] == nil else { throw APIError(.badRequest, "query parameter '\(name)' is given more than once") }
+            values[name] = String(value)
+        }
+        self.values = values
+    }
+
+    /// A comma-separated list of names; nil when absent.
+    func list(_ name: String) throws -> [String]? {
+        guard let raw = values[name] else { return nil }
+        let items = raw.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !items.isEmpty, items.allSatisfy({ !$0.isEmpty }) else {
+            throw APIError(.badRequest, "query parameter '\(name)' must be a comma-separated list of source names, got '\(raw)'")
+        }
+        return items
+    }
+
+    func int(_ name: String, range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = values[name] else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw APIError(.badRequest, "query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+        }
+        return value
+    }
+
+    func duration(_ name: String, max limit: Double) throws -> Double? {
+        guard let raw = values[name] else { return nil }
+        guard let seconds = DurationText.parse(raw), seconds > 0, seconds <= limit else {
+            throw APIError(.badRequest, "query parameter '\(name)' must be a duration like 30s or 5m, above 0 and at most \(Int(limit)) s, got '\(raw)'")
+        }
+        return seconds
+    }
+
+    func string(_ name: String) -> String? { values[name] }
+}
+
+/// Maps domain errors to HTTP: 4xx for the caller's mistake or the source's state, 5xx for syncd itself.
+func apiError(_ error: Error) -> Error {
+    switch error {
+    case let error as APIError:
+        return error
+    case let error as UnknownSourceError:
+        return APIError(.notFound, error.description)
+    case let error as SyncError:
+        switch error {
+        case .busy, .invalidState: return APIError(.conflict, error.description)
+        case .unsupported: return APIError(.unprocessableContent, error.description)
+        case .timeout: return APIError(.gatewayTimeout, error.description)
+        case .unreachable: return APIError(.badGateway, error.description)
+        case .failed: return APIError(.internalServerError, error.description)
+        }
+    default:
+        return APIError(.internalServerError, "\(error)")
+    }
+}
+
+public enum SyncAPI {
+    public static let maxDrainTimeoutSeconds: Double = 3600
+
+    public static func router(manager: SyncManager, readToken: Secret, adminToken: Secret, registry: PrometheusCollectorRegistry) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+
+        router.get("/healthz") { _, _ in
+            jsonResponse(["status": "ok"])
+        }
+
+        let authed = router.group().add(middleware: BearerAuth(readToken: readToken, adminToken: adminToken))
+
+        authed.get("/metrics") { request, _ -> Response in
+            _ = try Query(request, allowed: [])
+            var buffer = ByteBuffer()
+            buffer.writeString(registry.emitToString())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: buffer))
+        }
+
+        authed.get("/v1/status") { request, _ -> Response in
+            _ = try Query(request, allowed: [])
+            return jsonResponse(["sources": await manager.status()])
+        }
+
+        authed.get("/v1/sources/:name") { request, context -> Response in
+            let query = try Query(request, allowed: ["history"])
+            let limit = try query.int("history", range: 0...100_000) ?? 0
+            let name = try context.parameters.require("name")
+            guard let monitor = manager.monitor(named: name) else { throw apiError(UnknownSourceError(names: [name], known: manager.sourceNames)) }
+            var body = try JSONValue.from(await manager.status(of: monitor))
+            if limit > 0, case var .object(object) = body {
+                object["history"] = try JSONValue.from(await monitor.history(limit: limit))
+                body = .object(object)
+            }
+            return jsonResponse(body)
+        }
+
+        // The gate, in the two shapes pipelines consume (SPEC §4).
+        authed.get("/v1/gate") { request, context -> Response in
+            let verdict = try await gate(manager, request, context)
+            return jsonResponse(verdict, status: verdict.status == .pass ? .ok : .serviceUnavailable)
+        }
+        authed.get("/v1/gate/verdict") { request, context -> Response in
+            jsonResponse(try await gate(manager, request, context))
+        }
+
+        for action in [ControlAction.pause, .resume, .drain] {
+            authed.post("/v1/sources/:name/\(action.rawValue)") { request, context -> Response in
+                try requireAdmin(context)
+                let query = try Query(request, allowed: action == .drain ? ["timeout"] : [])
+                let timeout = try query.duration("timeout", max: maxDrainTimeoutSeconds) ?? 60
+                let name = try context.parameters.require("name")
+                do {
+                    let outcome = try await manager.control(action, source: name, actor: context.actor,
+                                                            timeout: .milliseconds(Int64(timeout * 1000)))
+                    return jsonResponse(outcome)
+                } catch {
+                    throw apiError(error)
+                }
+            }
+        }
+
+        authed.get("/v1/journal") { request, _ -> Response in
+            let query = try Query(request, allowed: ["limit", "source", "kind"])
+            let limit = try query.int("limit", range: 1...10_000) ?? 100
+            if let source = query.string("source"), manager.monitor(named: source) == nil {
+                throw apiError(UnknownSourceError(names: [source], known: manager.sourceNames))
+            }
+            do {
+                let entries = try await manager.journal.recent(limit: limit, source: query.string("source"), kind: query.string("kind"))
+                return jsonResponse(["entries": entries])
+            } catch {
+                throw apiError(error)
+            }
+        }
+        return router
+    }
+
+    private static func gate(_ manager: SyncManager, _ request: Request, _ context: APIContext) async throws -> GateVerdict {
+        let query = try Query(request, allowed: ["sources"])
+        let names = try query.list("sources")
+        do {
+            return try await manager.evaluateGate(sources: names, actor: context.actor)
+        } catch {
+            throw apiError(error)
+        }
+    }
+}

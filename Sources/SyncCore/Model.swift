@@ -1,0 +1,140 @@
+import Foundation
+
+/// The kinds of data store syncd knows. Each kind has its own adapter module.
+public enum SourceKind: String, Sendable, Codable, CaseIterable {
+    case postgres
+    case redis
+    case kafka
+    case objectStore = "s3"
+
+    /// Defaults from SPEC §1 (lag budgets seen in practice) and the issues (poll intervals).
+    public var defaultPollInterval: Double {
+        switch self {
+        case .postgres: 1
+        case .redis: 0.5
+        case .kafka: 2
+        case .objectStore: 5
+        }
+    }
+
+    public var defaultLagBudget: Double {
+        switch self {
+        case .postgres: 30
+        case .redis: 5
+        case .kafka: 60
+        case .objectStore: 300
+        }
+    }
+
+    public var volumeUnit: VolumeUnit {
+        switch self {
+        case .postgres: .bytes
+        case .redis: .bytes
+        case .kafka: .records
+        case .objectStore: .objects
+        }
+    }
+}
+
+/// Replication state of one source, as the gate and operators see it.
+public enum SyncState: String, Sendable, Codable, CaseIterable {
+    case inSync = "in_sync"
+    case syncing
+    case lagging
+    case paused
+    case broken
+    case unreachable
+}
+
+public enum VolumeUnit: String, Sendable, Codable {
+    case bytes, records, keys, objects
+}
+
+/// Operations a source may support; an adapter lists the ones its topology allows.
+public enum SourceOperation: String, Sendable, Codable, CaseIterable {
+    case pause, resume, fullSync = "full_sync", drain, check, reconcile
+}
+
+/// One observation of a source, taken by its poll loop.
+public struct Sample: Sendable, Codable, Equatable {
+    public var time: Date
+    public var state: SyncState
+    /// How far behind the DR side is in time; nil when it cannot be known (fail closed).
+    public var lagSeconds: Double?
+    /// How far behind the DR side is in volume (`unit`); nil when unknown.
+    public var lagVolume: Int64?
+    public var unit: VolumeUnit
+    /// A monotonically growing DR-side progress counter (e.g. replayed WAL bytes); throughput comes from its deltas.
+    public var position: Int64?
+    /// Units applied per second on the DR side, computed by the sync manager from consecutive samples.
+    public var throughput: Double?
+    /// Topology the adapter detected ("physical", "logical", ...).
+    public var topology: String?
+    /// Source-specific facts worth showing (LSNs, receiver status, ...).
+    public var details: [String: String]
+    /// Why the state is what it is, when it is not plainly healthy.
+    public var errors: [String]
+
+    public init(
+        time: Date = Date(), state: SyncState, lagSeconds: Double? = nil, lagVolume: Int64? = nil,
+        unit: VolumeUnit, position: Int64? = nil, throughput: Double? = nil, topology: String? = nil,
+        details: [String: String] = [:], errors: [String] = []
+    ) {
+        self.time = time
+        self.state = state
+        self.lagSeconds = lagSeconds
+        self.lagVolume = lagVolume
+        self.unit = unit
+        self.position = position
+        self.throughput = throughput
+        self.topology = topology
+        self.details = details
+        self.errors = errors
+    }
+}
+
+/// What a completed wait-for-drain observed.
+public struct DrainResult: Sendable, Codable, Equatable {
+    /// The primary's position captured at the moment of the call.
+    public var target: String
+    /// The DR side's position when the wait ended.
+    public var reached: String
+    public var waitedSeconds: Double
+
+    public init(target: String, reached: String, waitedSeconds: Double) {
+        self.target = target
+        self.reached = reached
+        self.waitedSeconds = waitedSeconds
+    }
+}
+
+/// Errors every adapter and the manager speak; each message says what happened and what to do.
+public enum SyncError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The topology cannot do this; `remedy` says what to do instead.
+    case unsupported(operation: SourceOperation, reason: String, remedy: String)
+    /// The operation is possible in general but not in the current state (e.g. drain while paused).
+    case invalidState(String)
+    case timeout(String)
+    case unreachable(side: String, message: String)
+    /// Another control operation on the same source is still running.
+    case busy(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case let .unsupported(operation, reason, remedy):
+            "\(operation.rawValue) is not supported: \(reason); \(remedy)"
+        case let .invalidState(message): message
+        case let .timeout(message): message
+        case let .unreachable(side, message): "\(side) is unreachable: \(message)"
+        case let .busy(message): message
+        case let .failed(message): message
+        }
+    }
+}
+
+/// Which side of a replicated pair a message is about.
+public enum Side: String, Sendable, Codable {
+    case primary
+    case dr
+}

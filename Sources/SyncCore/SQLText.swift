@@ -1,0 +1,17 @@
+import Foundation
+
+/// SQL text helpers shared by the SQL-speaking adapters. Values always travel as bind parameters;
+/// only identifiers (which cannot be parameters) are ever spliced into SQL, and only through here.
+public enum SQLText {
+    public struct InvalidIdentifier: Error, CustomStringConvertible {
+        public let identifier: String
+        public var description: String { "invalid SQL identifier \(identifier.debugDescription): it is empty or contains a NUL byte" }
+    }
+
+    /// Quotes an identifier the way PostgreSQL (and the SQL standard) expects: wrapped in double
+    /// quotes with embedded double quotes doubled, so any name is safe and case is preserved.
+    public static func quoteIdentifier(_ identifier: String) throws -> String {
+        guard !identifier.isEmpty, !identifier.contains("\0") else { throw InvalidIdentifier(identifier: identifier) }
+        return "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

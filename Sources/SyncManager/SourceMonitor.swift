@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import Metrics
+import SyncCore
+
+/// One source: its poll loop, a bounded sample history, the latest check, and a guard that lets
+/// only one control operation run at a time.
+public actor SourceMonitor {
+    public nonisolated let config: SourceConfig
+    public nonisolated let adapter: any SourceAdapter
+    private let historySize: Int
+    private var samples: [Sample] = []
+    private var previous: Sample?
+    public private(set) var latestCheck: CheckSummary?
+    public private(set) var runningOperation: String?
+    private let metrics: SourceMetrics
+    private let logger: Logger
+
+    public init(config: SourceConfig, adapter: any SourceAdapter, historySize: Int, metricsFactory: MetricsFactory, logger: Logger) {
+        self.config = config
+        self.adapter = adapter
+        self.historySize = max(1, historySize)
+        metrics = SourceMetrics(source: config.name, unit: config.kind.volumeUnit, factory: metricsFactory)
+        var logger = logger
+        logger[metadataKey: "source"] = "\(config.name)"
+        self.logger = logger
+    }
+
+    public var latest: Sample? { samples.last }
+
+    public func history(limit: Int) -> [Sample] {
+        Array(samples.suffix(max(0, limit)))
+    }
+
+    /// Takes one sample now, records it and returns it.
+    @discardableResult
+    public func poll() async -> Sample {
+        var sample = await adapter.sample()
+        if let previous, let before = previous.position, let after = sample.position {
+            let seconds = sample.time.timeIntervalSince(previous.time)
+            if seconds > 0 { sample.throughput = Double(max(0, after - before)) / seconds }
+        }
+        if sample.position != nil { previous = sample }
+        if let last = samples.last, last.state != sample.state {
+            logger.info("state \(last.state.rawValue) -> \(sample.state.rawValue)", metadata: sample.errors.isEmpty ? nil : ["errors": "\(sample.errors.joined(separator: "; "))"])
+        }
+        samples.append(sample)
+        if samples.count > historySize { samples.removeFirst(samples.count - historySize) }
+        metrics.record(sample)
+        return sample
+    }
+
+    /// Polls on the configured interval until the task is cancelled.
+    public func run() async {
+        let interval = Duration.milliseconds(Int64(config.pollIntervalSeconds * 1000))
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            let started = clock.now
+            await poll()
+            let next = started + interval
+            do {
+                try await Task.sleep(until: max(next, clock.now), clock: clock)
+            } catch {
+                return
+            }
+        }
+    }
+
+    public func recordCheck(_ check: CheckSummary) {
+        latestCheck = check
+    }
+
+    func begin(_ operation: String) throws {
+        if let runningOperation {
+            throw SyncError.busy("source '\(config.name)' is busy: \(runningOperation) is still running; wait for it to finish")
+        }
+        runningOperation = operation
+    }
+
+    func end() {
+        runningOperation = nil
+    }
+
+    func recordGate(_ status: GateStatus) {
+        metrics.recordGate(status)
+    }
+}
+
+/// Prometheus-facing gauges of one source, through swift-metrics.
+struct SourceMetrics: Sendable {
+    let lagSeconds: Gauge
+    let lagVolume: Gauge
+    let throughput: Gauge
+    let states: [SyncState: Gauge]
+    let gatePass: Counter
+    let gateFail: Counter
+
+    init(source: String, unit: VolumeUnit, factory: MetricsFactory) {
+        let dimensions = [("source", source)]
+        lagSeconds = Gauge(label: "syncd_lag_seconds", dimensions: dimensions, factory: factory)
+        lagVolume = Gauge(label: "syncd_lag_\(unit.rawValue)", dimensions: dimensions, factory: factory)
+        throughput = Gauge(label: "syncd_throughput_\(unit.rawValue)_per_second", dimensions: dimensions, factory: factory)
+        var states: [SyncState: Gauge] = [:]
+        for state in SyncState.allCases {
+            states[state] = Gauge(label: "syncd_source_state", dimensions: dimensions + [("state", state.rawValue)], factory: factory)
+        }
+        self.states = states
+        gatePass = Counter(label: "syncd_gate_decisions_total", dimensions: dimensions + [("result", "pass")], factory: factory)
+        gateFail = Counter(label: "syncd_gate_decisions_total", dimensions: dimensions + [("result", "fail")], factory: factory)
+    }
+
+    func record(_ sample: Sample) {
+        // Unknown lag is exported as NaN, never as 0: a dashboard must not show "no lag" for "no data".
+        lagSeconds.record(sample.lagSeconds ?? .nan)
+        lagVolume.record(sample.lagVolume.map(Double.init) ?? .nan)
+        throughput.record(sample.throughput ?? 0)
+        for (state, gauge) in states {
+            gauge.record(state == sample.state ? 1 : 0)
+        }
+    }
+
+    func recordGate(_ status: GateStatus) {
+        (status == .pass ? gatePass : gateFail).increment()
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import SyncCore
+
+/// Plain-text rendering for people; --json prints the API's JSON unchanged.
+enum Format {
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func string(_ value: JSONValue?) -> String {
+        switch value {
+        case let .string(text)?: text
+        case let .number(number)?: number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(format: "%.2f", number)
+        case let .bool(flag)?: String(flag)
+        case .null?, nil: "-"
+        default: "…"
+        }
+    }
+
+    static func seconds(_ value: JSONValue?) -> String {
+        guard case let .number(number)? = value else { return "-" }
+        return String(format: "%.1f", number)
+    }
+
+    static func volume(_ value: JSONValue?, unit: JSONValue?) -> String {
+        guard case let .number(number)? = value else { return "-" }
+        if string(unit) == "bytes" { return bytes(number) }
+        return "\(Int64(number)) \(string(unit))"
+    }
+
+    static func bytes(_ count: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = count
+        var index = 0
+        while value >= 1024, index < units.count - 1 {
+            value /= 1024
+            index += 1
+        }
+        return index == 0 ? "\(Int64(value)) B" : String(format: "%.1f %@", value, units[index])
+    }
+
+    static func rate(_ value: JSONValue?, unit: JSONValue?) -> String {
+        guard case let .number(number)? = value else { return "-" }
+        return string(unit) == "bytes" ? bytes(number) + "/s" : String(format: "%.1f %@/s", number, string(unit))
+    }
+
+    static func pretty(_ value: JSONValue) -> String {
+        guard let data = try? JSONCoding.prettyEncoder.encode(value) else { return "\(value)" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func gate(_ verdict: JSONValue) -> String {
+        var lines = ["gate: \(string(verdict["status"]).uppercased())"]
+        guard case let .array(sources)? = verdict["sources"] else { return lines.joined(separator: "\n") }
+        for source in sources {
+            let state = string(source["state"])
+            let lag = "lag \(seconds(source["lag_seconds"])) s (budget \(seconds(source["lag_budget_seconds"])) s)"
+            let ratio = source["ratio"].map { "ratio \(string($0))" } ?? "ratio -"
+            lines.append("  \(string(source["source"]))  \(string(source["status"]).uppercased())  state \(state), \(lag), \(ratio)")
+            if case let .array(reasons)? = source["reasons"] {
+                lines += reasons.map { "      - \(string($0))" }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

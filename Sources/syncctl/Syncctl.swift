@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+/// Exit codes pipelines can use (SPEC §5): 0 pass/success, 1 gate fail, 2 error.
+@main
+struct Syncctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "syncctl",
+        abstract: "Operator CLI for syncd: status, gate, pause/resume/drain, journal.",
+        discussion: "Exit codes: 0 success or gate pass, 1 gate fail, 2 error.",
+        subcommands: [Status.self, Gate.self, Pause.self, Resume.self, Drain.self, JournalCommand.self])
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("syncctl: \(error.message)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code == ExitCode(1) { exit(withError: error) }
+            // Usage mistakes are errors too: 2, not ArgumentParser's 64.
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+struct ClientOptions: ParsableArguments {
+    @Option(help: "syncd's API address (default: $SYNCD_SERVER or http://127.0.0.1:8080).")
+    var server: String?
+
+    @Option(help: "API bearer token (default: $SYNCD_TOKEN).")
+    var token: String?
+
+    @Flag(help: "Print the API's JSON instead of a table.")
+    var json = false
+
+    func client() throws -> APIClient {
+        let environment = ProcessInfo.processInfo.environment
+        return try APIClient(server: server ?? environment["SYNCD_SERVER"] ?? "http://127.0.0.1:8080",
+                             token: token ?? environment["SYNCD_TOKEN"])
+    }
+
+    /// Prints the answer; any non-2xx (except the gate's 503) is an error.
+    func expectOK(_ response: APIResponse) throws -> JSONValue {
+        guard (200..<300).contains(response.status) else {
+            if json { print(Format.pretty(response.body)) }
+            throw CLIError(message: "\(response.errorMessage) (HTTP \(response.status))")
+        }
+        return response.body
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every source's state, lag, throughput and gate verdict.")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let body = try options.expectOK(try await options.client().request("GET", "/v1/status"))
+        if options.json { print(Format.pretty(body)); return }
+        guard case let .array(sources)? = body["sources"] else { throw CLIError(message: "unexpected answer from syncd") }
+        let rows = sources.map { source -> [String] in
+            let latest = source["latest"]
+            let verdict = source["verdict"]
+            let reasons: String
+            if case let .array(list)? = verdict?["reasons"], !list.isEmpty {
+                reasons = "fail: " + list.map { Format.string($0) }.joined(separator: "; ")
+            } else {
+                reasons = Format.string(verdict?["status"])
+            }
+            return [Format.string(source["name"]), Format.string(source["kind"]), Format.string(latest?["topology"]),
+                    Format.string(latest?["state"]), Format.seconds(latest?["lag_seconds"]),
+                    Format.volume(latest?["lag_volume"], unit: latest?["unit"]),
+                    Format.rate(latest?["throughput"], unit: latest?["unit"]), reasons]
+        }
+        print(Format.table(["SOURCE", "KIND", "TOPOLOGY", "STATE", "LAG(s)", "BEHIND", "THROUGHPUT", "GATE"], rows))
+    }
+}
+
+struct Gate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask the cutover gate. Exit 0 pass, 1 fail, 2 error.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "Comma-separated source names (default: all).")
+    var sources: String?
+
+    func run() async throws {
+        let response = try await options.client().request("GET", "/v1/gate/verdict", query: sources.map { ["sources": $0] } ?? [:])
+        let body = try options.expectOK(response)
+        print(options.json ? Format.pretty(body) : Format.gate(body))
+        guard case .string("pass")? = body["status"] else { throw ExitCode(1) }
+    }
+}
+
+struct SourceOption: ParsableArguments {
+    @Option(help: "The configured source name.")
+    var source: String
+}
+
+/// pause / resume / drain share one shape: POST, print the outcome.
+protocol ControlCommand: AsyncParsableCommand {
+    var options: ClientOptions { get }
+    var target: SourceOption { get }
+    var action: String { get }
+    var query: [String: String] { get }
+    var requestTimeout: Double { get }
+}
+
+extension ControlCommand {
+    var query: [String: String] { [:] }
+    var requestTimeout: Double { 60 }
+
+    func run() async throws {
+        let response = try await options.client().request("POST", "/v1/sources/\(target.source)/\(action)", query: query, timeout: requestTimeout)
+        let body = try options.expectOK(response)
+        print(options.json ? Format.pretty(body) : "\(target.source): \(Format.string(body["message"])) (state now \(Format.string(body["state"])))")
+    }
+}
+
+struct Pause: ControlCommand {
+    static let configuration = CommandConfiguration(abstract: "Pause replication to the DR side.")
+    @OptionGroup var options: ClientOptions
+    @OptionGroup var target: SourceOption
+    var action: String { "pause" }
+}
+
+struct Resume: ControlCommand {
+    static let configuration = CommandConfiguration(abstract: "Resume replication to the DR side.")
+    @OptionGroup var options: ClientOptions
+    @OptionGroup var target: SourceOption
+    var action: String { "resume" }
+}
+
+struct Drain: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until the DR side has caught up with the primary's position at the moment of the call.")
+    @OptionGroup var options: ClientOptions
+    @OptionGroup var target: SourceOption
+    @Option(help: "How long to wait, e.g. 30s or 5m.")
+    var timeout: String = "60s"
+    var action: String { "drain" }
+    var query: [String: String] { ["timeout": timeout] }
+    var requestTimeout: Double { (DurationText.parse(timeout) ?? 60) + 30 }
+
+    func validate() throws {
+        guard let seconds = DurationText.parse(timeout), seconds > 0 else {
+            throw ValidationError("--timeout must be a duration like 30s or 5m, got '\(timeout)'")
+        }
+    }
+}
+
+struct JournalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Show the audit journal, newest first.")
+    @OptionGroup var options: ClientOptions
+    @Option(help: "How many entries.") var limit: Int = 50
+    @Option(help: "Only this source.") var source: String?
+    @Option(help: "Only this kind: gate, control, service.") var kind: String?
+
+    func run() async throws {
+        var query = ["limit": String(limit)]
+        if let source { query["source"] = source }
+        if let kind { query["kind"] = kind }
+        let body = try options.expectOK(try await options.client().request("GET", "/v1/journal", query: query))
+        if options.json { print(Format.pretty(body)); return }
+        guard case let .array(entries)? = body["entries"] else { throw CLIError(message: "unexpected answer from syncd") }
+        let rows = entries.map { entry -> [String] in
+            var summary = ""
+            if let detail = entry["detail"] {
+                summary = Format.string(detail["message"] ?? detail["error"])
+                if summary == "-", case let .array(sources)? = detail["sources"] {
+                    summary = sources.compactMap { source -> String? in
+                        guard case let .array(reasons)? = source["reasons"], !reasons.isEmpty else { return nil }
+                        return "\(Format.string(source["source"])): " + reasons.map { Format.string($0) }.joined(separator: "; ")
+                    }.joined(separator: " | ")
+                }
+            }
+            return [Format.string(entry["time"]), Format.string(entry["kind"]), Format.string(entry["source"]),
+                    Format.string(entry["actor"]), Format.string(entry["action"]), Format.string(entry["outcome"]), summary]
+        }
+        print(Format.table(["TIME", "KIND", "SOURCE", "ACTOR", "ACTION", "OUTCOME", "DETAIL"], rows))
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import SyncAPI
+import SyncCore
+import SyncManager
+
+@main
+struct Syncd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "syncd",
+        abstract: "Data sync and consistency verifier: polls every configured source and serves the gate API.")
+
+    @Option(name: .shortAndLong, help: "Path of the YAML configuration file.")
+    var config: String = "config/syncd.yaml"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Flag(help: "Validate the configuration, print a summary and exit (0 valid, 2 invalid).")
+    var checkConfig = false
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            printError("syncd: unknown log level '\(logLevel)'")
+            throw ExitCode(2)
+        }
+        let settings: SyncdConfig
+        do {
+            settings = try ConfigLoader.load(file: config)
+        } catch {
+            printError("syncd: invalid configuration: \(error)")
+            throw ExitCode(2)
+        }
+        if checkConfig {
+            print("\(config): valid; listen \(settings.listenHost):\(settings.listenPort); journal \(settings.journalPath); sources: "
+                  + settings.sources.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
+            return
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "syncd")
+
+        let journal: Journal
+        do {
+            journal = try Journal(path: settings.journalPath)
+            try await journal.append(kind: "service", source: nil, actor: "syncd", action: "start", outcome: "ok",
+                                     detail: .object(["config": .string(config), "sources": .array(settings.sources.map { .string($0.name) })]))
+        } catch {
+            printError("syncd: \(error)")
+            throw ExitCode(2)
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        let manager = SyncManager(
+            sources: settings.sources.map { ($0, AdapterFactory.make($0)) }, journal: journal,
+            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
+        let router = SyncAPI.router(manager: manager, readToken: settings.readToken, adminToken: settings.adminToken, registry: registry)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "syncd"),
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: manager), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        logger.info("syncd starting", metadata: ["listen": "\(settings.listenHost):\(settings.listenPort)", "config": "\(config)"])
+        do {
+            try await group.run()
+        } catch {
+            _ = try? await journal.append(kind: "service", source: nil, actor: "syncd", action: "stop", outcome: "error",
+                                      detail: .object(["error": .string("\(error)")]))
+            logger.error("syncd stopped with an error: \(error)")
+            throw ExitCode(2)
+        }
+        _ = try? await journal.append(kind: "service", source: nil, actor: "syncd", action: "stop", outcome: "ok")
+        logger.info("syncd stopped")
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

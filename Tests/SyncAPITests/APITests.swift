@@ -1,0 +1,269 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import Testing
+@testable import SyncAPI
+@testable import SyncCore
+@testable import SyncManager
+
+/// A scripted adapter: these tests are about routing, auth and the manager's bookkeeping, not
+/// about any data store (those are tested against real servers in PostgresSourceTests).
+actor ScriptedAdapter: SourceAdapter {
+    nonisolated let name: String
+    nonisolated let kind: SourceKind = .postgres
+    var state: SyncState = .inSync
+    var pauses = 0
+
+    init(name: String) { self.name = name }
+
+    func capabilities() async -> Set<SourceOperation> { [.pause, .resume, .drain] }
+    func sample() async -> Sample {
+        Sample(state: state, lagSeconds: state == .unreachable ? nil : 0.5, lagVolume: 128, unit: .bytes, position: 1000,
+               errors: state == .unreachable ? ["DR 127.0.0.1:1 is unreachable: connection refused"] : [])
+    }
+    func pause() async throws { pauses += 1; state = .paused }
+    func resume() async throws { state = .inSync }
+    func forceFullSync() async throws {
+        throw SyncError.unsupported(operation: .fullSync, reason: "scripted", remedy: "none")
+    }
+    func waitForDrain(timeout: Duration) async throws -> DrainResult {
+        if state == .paused { throw SyncError.invalidState("cannot drain: paused") }
+        return DrainResult(target: "0/10", reached: "0/10", waitedSeconds: 0)
+    }
+    func shutdown() async {}
+    func set(_ state: SyncState) { self.state = state }
+}
+
+struct Harness {
+    static let read = "read-token-value"
+    static let admin = "admin-token-value"
+    let manager: SyncManager
+    let adapter: ScriptedAdapter
+    let registry: PrometheusCollectorRegistry
+    let journalPath: String
+
+    init(journalPath: String? = nil) throws {
+        let path = journalPath ?? FileManager.default.temporaryDirectory.appendingPathComponent("syncd-api-\(UUID().uuidString)/journal.sqlite").path
+        self.journalPath = path
+        adapter = ScriptedAdapter(name: "pg")
+        let endpoint = EndpointConfig(host: "127.0.0.1", port: 1)
+        let config = SourceConfig(name: "pg", kind: .postgres, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1,
+                                  policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10))
+        registry = PrometheusCollectorRegistry()
+        manager = SyncManager(sources: [(config, adapter)], journal: try Journal(path: path), historySize: 100,
+                              metricsFactory: PrometheusMetricsFactory(registry: registry), logger: Logger(label: "test"))
+    }
+
+    func app() -> some ApplicationProtocol {
+        Application(router: SyncAPI.router(manager: manager, readToken: Secret(Harness.read), adminToken: Secret(Harness.admin), registry: registry))
+    }
+
+    static func auth(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+}
+
+func json(_ response: TestResponse) throws -> JSONValue {
+    try JSONCoding.decoder.decode(JSONValue.self, from: Data(buffer: response.body))
+}
+
+@Suite struct APITests {
+    @Test func healthzNeedsNoToken() async throws {
+        try await Harness().app().test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    @Test func missingOrWrongTokenIs401() async throws {
+        try await Harness().app().test(.router) { client in
+            for uri in ["/v1/status", "/v1/gate", "/metrics", "/v1/journal"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .unauthorized, "\(uri)")
+                    #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="syncd""#)
+                    let decoded = try json(response)
+                    #expect(decoded["error"] == .string("missing bearer token: send 'Authorization: Bearer <token>'"))
+                }
+            }
+            try await client.execute(uri: "/v1/status", method: .get, headers: Harness.auth("guess")) { response in
+                #expect(response.status == .unauthorized)
+                let decoded = try json(response)
+                #expect(decoded["error"] == .string("invalid bearer token"))
+            }
+            try await client.execute(uri: "/v1/status", method: .get, headers: [.authorization: "Basic abc"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test func readTokenOnAdminRouteIs403AndChangesNothing() async throws {
+        let harness = try Harness()
+        try await harness.app().test(.router) { client in
+            for action in ["pause", "resume", "drain"] {
+                try await client.execute(uri: "/v1/sources/pg/\(action)", method: .post, headers: Harness.auth(Harness.read)) { response in
+                    #expect(response.status == .forbidden)
+                    let decoded = try json(response)
+                    #expect(decoded["error"] == .string("this operation needs the admin token; the read token may only read"))
+                }
+            }
+        }
+        #expect(await harness.adapter.pauses == 0)
+    }
+
+    @Test func adminControlIsExecutedAndJournaledWithTheActor() async throws {
+        let harness = try Harness()
+        try await harness.app().test(.router) { client in
+            var headers = Harness.auth(Harness.admin)
+            headers[HTTPFields.Element.Name("X-Syncd-Actor")!] = "alice@laptop"
+            try await client.execute(uri: "/v1/sources/pg/pause", method: .post, headers: headers) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["status"] == .string("ok"))
+                #expect(body["state"] == .string("paused"))
+            }
+            // Draining while paused is refused with 409 and says why.
+            try await client.execute(uri: "/v1/sources/pg/drain?timeout=5s", method: .post, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .conflict)
+                let decoded = try json(response)
+                #expect(decoded["error"] == .string("cannot drain: paused"))
+            }
+        }
+        #expect(await harness.adapter.pauses == 1)
+        let entries = try await harness.manager.journal.recent(limit: 10, kind: "control")
+        #expect(entries.map(\.action) == ["drain", "pause"])
+        #expect(entries.map(\.outcome) == ["error", "ok"])
+        #expect(entries[1].actor == "admin-token (alice@laptop)")
+        #expect(entries[1].source == "pg")
+    }
+
+    @Test func unknownSourceIs404() async throws {
+        try await Harness().app().test(.router) { client in
+            let cases: [(String, HTTPRequest.Method)] = [
+                ("/v1/sources/nope", .get), ("/v1/sources/nope/pause", .post), ("/v1/gate?sources=pg,nope", .get),
+                ("/v1/gate/verdict?sources=nope", .get), ("/v1/journal?source=nope", .get),
+            ]
+            for (uri, method) in cases {
+                try await client.execute(uri: uri, method: method, headers: Harness.auth(Harness.admin)) { response in
+                    #expect(response.status == .notFound, "\(uri)")
+                    guard case let .string(message)? = try json(response)["error"] else { Issue.record("no error message"); return }
+                    #expect(message.contains("'nope'") && message.contains("configured: pg"), "\(message)")
+                }
+            }
+        }
+    }
+
+    @Test func malformedQueryParametersAre400WithAMessage() async throws {
+        try await Harness().app().test(.router) { client in
+            let cases: [(String, HTTPRequest.Method, String)] = [
+                ("/v1/gate?sources=", .get, "query parameter 'sources' must be a comma-separated list"),
+                ("/v1/gate?sources=pg,,x", .get, "query parameter 'sources' must be a comma-separated list"),
+                ("/v1/gate?source=pg", .get, "unknown query parameter 'source' (accepted: sources)"),
+                ("/v1/gate/verdict?sources=pg&sources=pg", .get, "given more than once"),
+                ("/v1/journal?limit=lots", .get, "query parameter 'limit' must be an integer"),
+                ("/v1/journal?limit=0", .get, "query parameter 'limit' must be an integer"),
+                ("/v1/sources/pg/drain?timeout=forever", .post, "query parameter 'timeout' must be a duration"),
+                ("/v1/sources/pg/pause?force=1", .post, "unknown query parameter 'force' (none are accepted)"),
+                ("/v1/sources/pg?history=-1", .get, "query parameter 'history' must be an integer"),
+            ]
+            for (uri, method, message) in cases {
+                try await client.execute(uri: uri, method: method, headers: Harness.auth(Harness.admin)) { response in
+                    #expect(response.status == .badRequest, "\(uri)")
+                    guard case let .string(text)? = try json(response)["error"] else { Issue.record("no error message for \(uri)"); return }
+                    #expect(text.contains(message), "\(uri): \(text)")
+                }
+            }
+        }
+    }
+
+    @Test func gateFailsClosedWith503AndVerdictAlways200() async throws {
+        let harness = try Harness()
+        try await harness.app().test(.router) { client in
+            // No sample yet, no check: fail.
+            try await client.execute(uri: "/v1/gate?sources=pg", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .serviceUnavailable)
+                let body = try json(response)
+                #expect(body["status"] == .string("fail"))
+            }
+            await harness.manager.monitors[0].poll()
+            try await client.execute(uri: "/v1/gate/verdict?sources=pg", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["status"] == .string("fail"))
+                guard case let .array(sources)? = body["sources"] else { Issue.record("no sources"); return }
+                #expect(sources[0]["reasons"] == .array([.string("no consistency check has run")]))
+                #expect(sources[0]["state"] == .string("in_sync"))
+            }
+            // A fresh passing check and a healthy sample: pass on both shapes.
+            await harness.manager.monitors[0].recordCheck(CheckSummary(finishedAt: Date(), ratio: 1, countRatio: 1))
+            try await client.execute(uri: "/v1/gate", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .ok)
+                let decoded = try json(response)
+                #expect(decoded["status"] == .string("pass"))
+            }
+            // The DR side becomes unreachable: 503 with the reason spelled out.
+            await harness.adapter.set(.unreachable)
+            await harness.manager.monitors[0].poll()
+            try await client.execute(uri: "/v1/gate", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .serviceUnavailable)
+                guard case let .array(sources)? = try json(response)["sources"] else { Issue.record("no sources"); return }
+                #expect(sources[0]["reasons"] == .array([.string("source is unreachable: DR 127.0.0.1:1 is unreachable: connection refused")]))
+            }
+        }
+        let gates = try await harness.manager.journal.recent(limit: 10, kind: "gate")
+        #expect(gates.map(\.outcome) == ["fail", "pass", "fail", "fail"])
+        #expect(gates[0].actor == "read-token")
+    }
+
+    @Test func statusAndSourceShowSamplesAndHistory() async throws {
+        let harness = try Harness()
+        await harness.manager.monitors[0].poll()
+        await harness.manager.monitors[0].poll()
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/v1/status", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .ok)
+                guard case let .array(sources)? = try json(response)["sources"] else { Issue.record("no sources"); return }
+                #expect(sources[0]["name"] == .string("pg"))
+                #expect(sources[0]["latest"]?["lag_volume"] == .number(128))
+                #expect(sources[0]["latest"]?["throughput"] == .number(0))
+            }
+            try await client.execute(uri: "/v1/sources/pg?history=5", method: .get, headers: Harness.auth(Harness.read)) { response in
+                guard case let .array(history)? = try json(response)["history"] else { Issue.record("no history"); return }
+                #expect(history.count == 2)
+            }
+        }
+    }
+
+    @Test func metricsExposeLagStateAndGateDecisions() async throws {
+        let harness = try Harness()
+        await harness.manager.monitors[0].poll()
+        _ = try await harness.manager.evaluateGate(sources: nil, actor: "test")
+        try await harness.app().test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"syncd_lag_seconds{source="pg"} 0.5"#))
+                #expect(text.contains(#"syncd_lag_bytes{source="pg"} 128"#))
+                #expect(text.contains(#"syncd_source_state{source="pg",state="in_sync"} 1"#))
+                #expect(text.contains(#"syncd_source_state{source="pg",state="paused"} 0"#))
+                #expect(text.contains(#"syncd_gate_decisions_total{source="pg",result="fail"} 1"#))
+            }
+        }
+    }
+
+    @Test func journalSurvivesARestart() async throws {
+        let first = try Harness()
+        _ = try await first.manager.evaluateGate(sources: ["pg"], actor: "before-restart")
+        _ = try await first.manager.control(.pause, source: "pg", actor: "before-restart")
+        // A new manager and journal on the same file, as after a syncd restart.
+        let second = try Harness(journalPath: first.journalPath)
+        try await second.app().test(.router) { client in
+            try await client.execute(uri: "/v1/journal?limit=10", method: .get, headers: Harness.auth(Harness.read)) { response in
+                guard case let .array(entries)? = try json(response)["entries"] else { Issue.record("no entries"); return }
+                #expect(entries.count == 2)
+                #expect(entries.map { $0["actor"] } == [.string("before-restart"), .string("before-restart")])
+                #expect(entries.map { $0["kind"] } == [.string("control"), .string("gate")])
+            }
+        }
+    }
+}

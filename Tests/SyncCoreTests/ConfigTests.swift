@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+@testable import SyncCore
+
+private let validYAML = """
+listen: 127.0.0.1:8080
+tokens:
+  read: {env: READ_TOKEN}
+  admin: {file: admin.token}
+journal: state/journal.sqlite
+sources:
+  - name: pg-main
+    kind: postgres
+    primary: {host: 10.0.0.1, user: syncd, password: {env: PG_PASSWORD}, database: orders}
+    dr: {host: 10.0.0.2, port: 5433, user: syncd}
+"""
+
+private struct Fixture {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "admin-secret\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+    }
+
+    func parse(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret", "PG_PASSWORD": "pw"]) throws -> SyncdConfig {
+        try ConfigLoader.parse(yaml: yaml, file: "test.yaml", baseDirectory: directory.path, environment: environment)
+    }
+
+    /// The ConfigError a document raises; fails the test if it parses.
+    func error(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret", "PG_PASSWORD": "pw"]) -> ConfigError? {
+        do {
+            _ = try parse(yaml, environment: environment)
+            Issue.record("expected a config error")
+            return nil
+        } catch let error as ConfigError {
+            return error
+        } catch {
+            Issue.record("unexpected error type: \(error)")
+            return nil
+        }
+    }
+}
+
+@Suite struct ConfigTests {
+    @Test func validConfigGetsPerKindDefaultsAndResolvedSecrets() throws {
+        let fixture = try Fixture()
+        let config = try fixture.parse(validYAML)
+        #expect(config.listenHost == "127.0.0.1")
+        #expect(config.listenPort == 8080)
+        #expect(config.readToken.value == "read-secret")
+        #expect(config.adminToken.value == "admin-secret")  // trailing newline trimmed
+        #expect(config.journalPath == fixture.directory.appendingPathComponent("state/journal.sqlite").path)
+        let source = try #require(config.sources.first)
+        #expect(source.kind == .postgres)
+        #expect(source.pollIntervalSeconds == 1)
+        #expect(source.policy.lagBudgetSeconds == 30)
+        #expect(source.policy.ratioThreshold == 0.99999)
+        #expect(source.primary.port == 5432)
+        #expect(source.primary.database == "orders")
+        #expect(source.primary.password?.value == "pw")
+        #expect(source.dr.port == 5433)
+        #expect(source.dr.password == nil)
+        #expect(source.postgres?.mode == .auto)
+    }
+
+    @Test func secretsNeverPrint() throws {
+        let config = try Fixture().parse(validYAML)
+        #expect("\(config.readToken)" == "<redacted>")
+        #expect(!"\(config)".contains("read-secret"))
+        #expect(!"\(config)".contains("admin-secret"))
+    }
+
+    @Test func explicitSettingsOverrideDefaults() throws {
+        let yaml = validYAML + """
+
+            poll_interval: 250ms
+            lag_budget: 2m
+            check_max_age: 1h
+            ratio_threshold: 1.0
+            mode: logical
+            subscription: orders_sub
+        """
+        let source = try #require(try Fixture().parse(yaml).sources.first)
+        #expect(source.pollIntervalSeconds == 0.25)
+        #expect(source.policy.lagBudgetSeconds == 120)
+        #expect(source.policy.checkMaxAgeSeconds == 3600)
+        #expect(source.policy.ratioThreshold == 1.0)
+        #expect(source.postgres == PostgresOptions(mode: .logical, subscription: "orders_sub"))
+    }
+
+    struct InvalidCase: Sendable, CustomTestStringConvertible {
+        let label: String
+        let replace: String
+        let with: String
+        let keyPath: String
+        let message: String
+        var testDescription: String { label }
+    }
+
+    static let invalidCases: [InvalidCase] = [
+        InvalidCase(label: "unknown top-level key", replace: "journal:", with: "jounral:", keyPath: "jounral",
+                    message: "unknown key 'jounral'"),
+        InvalidCase(label: "unknown source key", replace: "    kind: postgres", with: "    kind: postgres\n    lag_budjet: 5s",
+                    keyPath: "sources[0].lag_budjet", message: "unknown key 'lag_budjet'"),
+        InvalidCase(label: "wrong type", replace: "port: 5433", with: "port: fifty", keyPath: "sources[0].dr.port",
+                    message: "expected an integer, got 'fifty'"),
+        InvalidCase(label: "port out of range", replace: "port: 5433", with: "port: 70000", keyPath: "sources[0].dr.port",
+                    message: "out of range"),
+        InvalidCase(label: "missing field", replace: "    dr: {host: 10.0.0.2, port: 5433, user: syncd}", with: "",
+                    keyPath: "sources[0]", message: "missing required key 'dr'"),
+        InvalidCase(label: "unknown kind", replace: "kind: postgres", with: "kind: mongodb", keyPath: "sources[0].kind",
+                    message: "unknown kind 'mongodb'"),
+        InvalidCase(label: "kind without adapter yet", replace: "kind: postgres", with: "kind: redis", keyPath: "sources[0].kind",
+                    message: "not in this build yet"),
+        InvalidCase(label: "unreadable secret file", replace: "{file: admin.token}", with: "{file: missing.token}",
+                    keyPath: "tokens.admin.file", message: "cannot read secret file"),
+        InvalidCase(label: "unset environment variable", replace: "{env: PG_PASSWORD}", with: "{env: NOT_SET_ANYWHERE}",
+                    keyPath: "sources[0].primary.password.env", message: "environment variable NOT_SET_ANYWHERE is not set"),
+        InvalidCase(label: "inline secret", replace: "{env: READ_TOKEN}", with: "hunter2", keyPath: "tokens.read",
+                    message: "inline values are not accepted"),
+        InvalidCase(label: "bad duration", replace: "    kind: postgres", with: "    kind: postgres\n    poll_interval: soon",
+                    keyPath: "sources[0].poll_interval", message: "expected a duration"),
+        InvalidCase(label: "ratio above one", replace: "    kind: postgres", with: "    kind: postgres\n    ratio_threshold: 1.5",
+                    keyPath: "sources[0].ratio_threshold", message: "at most 1"),
+        InvalidCase(label: "bad listen address", replace: "127.0.0.1:8080", with: "localhost", keyPath: "listen",
+                    message: "expected host:port"),
+        InvalidCase(label: "bad mode", replace: "    kind: postgres", with: "    kind: postgres\n    mode: sideways",
+                    keyPath: "sources[0].mode", message: "unknown mode 'sideways'"),
+        InvalidCase(label: "source name unsafe in URLs", replace: "name: pg-main", with: "name: pg main/1", keyPath: "sources[0].name",
+                    message: "may contain only"),
+    ]
+
+    @Test(arguments: invalidCases)
+    func invalidConfigNamesFileKeyAndProblem(_ invalid: InvalidCase) throws {
+        let yaml = validYAML.replacingOccurrences(of: invalid.replace, with: invalid.with)
+        #expect(yaml != validYAML, "the case must change the document")
+        let error = try #require(try Fixture().error(yaml))
+        #expect(error.file == "test.yaml")
+        #expect(error.keyPath == invalid.keyPath)
+        #expect(error.message.contains(invalid.message), "message was: \(error.message)")
+        #expect(error.description.hasPrefix("test.yaml"))
+    }
+
+    @Test func duplicateSourceNamesAreRejected() throws {
+        let source = validYAML.components(separatedBy: "sources:\n")[1]
+        let error = try #require(try Fixture().error(validYAML + "\n" + source))
+        #expect(error.keyPath == "sources[1].name")
+        #expect(error.message.contains("duplicate source name 'pg-main'"))
+    }
+
+    @Test func errorsCarryTheLineNumber() throws {
+        let yaml = validYAML.replacingOccurrences(of: "port: 5433", with: "port: fifty")
+        let error = try #require(try Fixture().error(yaml))
+        #expect(error.line == 10)
+        #expect(error.description.hasPrefix("test.yaml:10: sources[0].dr.port:"))
+    }
+
+    @Test func malformedYAMLAndMissingFileAreConfigErrors() throws {
+        let malformed = try #require(try Fixture().error("listen: [unclosed"))
+        #expect(malformed.message.contains("not valid YAML"))
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(file: "/nonexistent/syncd.yaml") }
+    }
+}
+
+@Suite struct DurationTextTests {
+    @Test func parsesOperatorDurations() {
+        #expect(DurationText.parse("500ms") == 0.5)
+        #expect(DurationText.parse("30s") == 30)
+        #expect(DurationText.parse("1.5s") == 1.5)
+        #expect(DurationText.parse("5m") == 300)
+        #expect(DurationText.parse("1h") == 3600)
+        #expect(DurationText.parse("12") == 12)
+    }
+
+    @Test func rejectsNonsense() {
+        #expect(DurationText.parse("soon") == nil)
+        #expect(DurationText.parse("-5s") == nil)
+        #expect(DurationText.parse("5x") == nil)
+        #expect(DurationText.parse("") == nil)
+    }
+}
+
+@Suite struct SQLTextTests {
+    @Test func quotesIdentifiersSafely() throws {
+        #expect(try SQLText.quoteIdentifier("orders") == "\"orders\"")
+        #expect(try SQLText.quoteIdentifier("Mixed Case") == "\"Mixed Case\"")
+        #expect(try SQLText.quoteIdentifier("evil\"; DROP TABLE x; --") == "\"evil\"\"; DROP TABLE x; --\"")
+        #expect(throws: SQLText.InvalidIdentifier.self) { try SQLText.quoteIdentifier("") }
+        #expect(throws: SQLText.InvalidIdentifier.self) { try SQLText.quoteIdentifier("a\0b") }
+    }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The local demo: installs what it needs, starts the PostgreSQL servers (a primary with a
+# streaming standby, a publisher with a logical subscriber), builds and starts syncd on
+# 127.0.0.1:8480, then shows `syncctl status` and the gate.
+#   integration/demo.sh          start (idempotent) and show
+#   integration/demo.sh stop     stop syncd and the servers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STATE=$ROOT/.demo
+[ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
+
+stop_syncd() {
+  if [ -f "$STATE/syncd.pid" ] && kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null; then
+    kill -TERM "$(cat "$STATE/syncd.pid")"   # graceful: syncd journals its stop
+    for _ in $(seq 50); do kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$STATE/syncd.pid"
+}
+
+if [ "${1:-}" = stop ]; then
+  stop_syncd
+  bash integration/pg.sh stop
+  echo "demo stopped (data kept; 'integration/pg.sh reset' wipes the servers, rm -rf .demo the journal)"
+  exit 0
+fi
+
+bash integration/install-deps.sh
+bash integration/pg.sh start
+eval "$(bash integration/pg.sh env)"
+echo "building syncd and syncctl (the first build takes several minutes)..."
+for product in syncd syncctl; do
+  swift build --product "$product" >"$STATE.build.log" 2>&1 || { cat "$STATE.build.log" >&2; exit 2; }
+done
+rm -f "$STATE.build.log"
+BIN=$(swift build --show-bin-path)
+
+mkdir -p "$STATE"
+if [ ! -f "$STATE/tokens.env" ]; then
+  umask 077
+  cat > "$STATE/tokens.env" <<ENV
+export SYNCD_READ_TOKEN=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+export SYNCD_ADMIN_TOKEN=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+ENV
+fi
+# shellcheck disable=SC1091
+source "$STATE/tokens.env"
+
+stop_syncd
+"$BIN/syncd" --config config/demo.yaml >>"$STATE/syncd.log" 2>&1 &
+echo $! > "$STATE/syncd.pid"
+for _ in $(seq 100); do
+  curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1 && break
+  kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || { tail -20 "$STATE/syncd.log" >&2; echo "syncd did not start" >&2; exit 2; }
+  sleep 0.1
+done
+sleep 2   # a couple of polls
+
+export SYNCD_SERVER=http://127.0.0.1:8480
+echo
+echo "\$ syncctl status"
+SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" status
+echo
+echo "\$ syncctl gate"
+set +e
+SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" gate
+code=$?
+set -e
+echo "(exit code $code: the gate fails closed until a consistency check has run)"
+cat <<MSG
+
+syncd is running (pid $(cat "$STATE/syncd.pid"), log $STATE/syncd.log). Try:
+  source .demo/tokens.env; export SYNCD_SERVER=http://127.0.0.1:8480
+  SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl pause --source pg-physical
+  SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl resume --source pg-physical
+  SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl drain --source pg-physical --timeout 30s
+  SYNCD_TOKEN=\$SYNCD_READ_TOKEN  $BIN/syncctl journal
+Stop everything with: integration/demo.sh stop
+MSG

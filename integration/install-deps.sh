@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what syncd's build, tests and demo need on Debian (only what is missing).
+set -euo pipefail
+need_apt=()
+for pkg in postgresql-15 postgresql-client-15 libpq-dev libsqlite3-dev pkg-config curl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  echo "install-deps: no Swift toolchain on PATH (expected Swift 6 at /opt/swift/usr/bin)" >&2
+  exit 1
+fi
