@@ -58,6 +58,8 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Runs the built syncd and syncctl binaries against the real servers.
+        .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         .testTarget(name: "SyncAPITests", dependencies: [
             "SyncCore", "SyncManager", "SyncAPI",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

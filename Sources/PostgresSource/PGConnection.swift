@@ -115,14 +115,14 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// True while the connection is usable; a failed one must be dropped and reopened.
-    public var isHealthy: Bool {
-        queue.runSync { PQstatus(handle) == CONNECTION_OK }
+    public func isHealthy() async -> Bool {
+        let box = HandleBox(handle: handle)
+        return (try? await queue.run { PQstatus(box.handle) == CONNECTION_OK }) ?? false
     }
 
     /// Runs one statement with bind parameters (text format); NULL parameters are nil.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
-        let handle = self.handle
         let box = HandleBox(handle: handle)
         return try await queue.run {
             try PGConnection.execute(box.handle, sql, parameters)

@@ -46,7 +46,7 @@ public actor PostgresSource: SourceAdapter {
     // MARK: connections
 
     private func connection(_ side: Side) async throws -> PGConnection {
-        if let existing = connections[side], existing.isHealthy { return existing }
+        if let existing = connections[side], await existing.isHealthy() { return existing }
         connections[side] = nil
         let endpoint = side == .primary ? config.primary : config.dr
         // A monitoring query that takes 15 s is itself a symptom; do not let it hold the poll loop.
@@ -73,7 +73,7 @@ public actor PostgresSource: SourceAdapter {
         do {
             return try await connection.query(sql, parameters)
         } catch let error as PostgresError {
-            if error.kind == .connection || !connection.isHealthy {
+            if error.kind == .connection {
                 if connections[side] === connection { connections[side] = nil }
                 throw SyncError.unreachable(side: sideLabel(side), message: error.message)
             }

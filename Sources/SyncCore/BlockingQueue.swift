@@ -16,9 +16,4 @@ public final class BlockingQueue: Sendable {
             }
         }
     }
-
-    /// For cleanup that must not be skipped and cannot fail.
-    public func runSync<T>(_ body: () -> T) -> T {
-        queue.sync(execute: body)
-    }
 }

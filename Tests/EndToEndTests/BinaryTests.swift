@@ -1,0 +1,203 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import SyncCore
+
+/// Drives the real executables the way an operator or a pipeline does, against the PostgreSQL
+/// servers of integration/pg.sh.
+@Suite(.serialized) struct BinaryTests {
+    let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let directory: URL
+    let port = Int.random(in: 20_000...29_999)
+    let environment = ProcessInfo.processInfo.environment
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "read-\(port)\n".write(to: directory.appendingPathComponent("read.token"), atomically: true, encoding: .utf8)
+        try "admin-\(port)\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+        try (environment["SYNCD_PG_PASSWORD"] ?? "syncd-demo-password")
+            .write(to: directory.appendingPathComponent("pg.password"), atomically: true, encoding: .utf8)
+        try config(port: "55433").write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
+        try config(port: "fifty").write(to: directory.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    func config(port standbyPort: String) -> String {
+        let host = environment["SYNCD_PG_HOST"] ?? "127.0.0.1"
+        func endpoint(_ port: String) -> String {
+            "{host: \(host), port: \(port), user: syncd, database: appdb, password: {file: pg.password}}"
+        }
+        return """
+        listen: 127.0.0.1:\(port)
+        tokens:
+          read: {file: read.token}
+          admin: {file: admin.token}
+        journal: journal.sqlite
+        sources:
+          - name: pg-physical
+            kind: postgres
+            primary: \(endpoint(environment["SYNCD_PG_PRIMARY_PORT"] ?? "55432"))
+            dr: \(endpoint(standbyPort == "55433" ? (environment["SYNCD_PG_STANDBY_PORT"] ?? "55433") : standbyPort))
+          - name: pg-logical
+            kind: postgres
+            primary: \(endpoint(environment["SYNCD_PG_PUBLISHER_PORT"] ?? "55434"))
+            dr: \(endpoint(environment["SYNCD_PG_SUBSCRIBER_PORT"] ?? "55435"))
+        """
+    }
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a shell command line on its own queue (Foundation's Process can miss exits in async tests on Linux).
+    func shell(_ command: String) async throws -> Run {
+        let out = directory.appendingPathComponent("out-\(UUID().uuidString)").path
+        let err = directory.appendingPathComponent("err-\(UUID().uuidString)").path
+        let status = try await BlockingQueue(label: "test.shell").run { system("\(command) >\(out) 2>\(err)") }
+        let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        return Run(status: (status >> 8) & 0xff, stdout: stdout, stderr: stderr)
+    }
+
+    func syncctl(_ arguments: String, token: String = "read") async throws -> Run {
+        try await shell("\(binaries.path)/syncctl \(arguments) --server http://127.0.0.1:\(port) --token \(token)-\(port)")
+    }
+
+    /// Starts syncd as a direct child with a clean signal mask (a test thread's mask blocks
+    /// SIGTERM and SIGCHLD, which a child would otherwise inherit).
+    func startSyncd() async throws -> pid_t {
+        let log = directory.appendingPathComponent("syncd.log").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let arguments = ["\(binaries.path)/syncd", "--config", "\(directory.path)/syncd.yaml"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, environ)
+        guard result == 0 else { throw TestFailure("posix_spawn syncd failed: \(String(cString: strerror(result)))") }
+
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while clock.now < deadline {
+            if try await syncctl("status").status == 0 { return pid }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                throw TestFailure("syncd exited at start-up; log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        kill(pid, SIGKILL)
+        throw TestFailure("syncd did not come up; log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
+    }
+
+    /// SIGTERM, then syncd's exit code.
+    func stopSyncd(_ pid: pid_t) async throws -> Int32 {
+        kill(pid, SIGTERM)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while clock.now < deadline {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                // Exited normally: the exit code; killed by a signal: 128 + signal, as shells report it.
+                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(pid, SIGKILL)
+        throw TestFailure("syncd did not stop within 20 s of SIGTERM")
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    @Test func invalidConfigExitsWithCodeTwoNamingTheKey() async throws {
+        let run = try await shell("\(binaries.path)/syncd --config \(directory.path)/bad.yaml")
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("bad.yaml:"))
+        #expect(run.stderr.contains("sources[0].dr.port: expected an integer, got 'fifty'"), "\(run.stderr)")
+        let check = try await shell("\(binaries.path)/syncd --config \(directory.path)/syncd.yaml --check-config")
+        #expect(check.status == 0)
+        #expect(check.stdout.contains("pg-physical (postgres), pg-logical (postgres)"))
+        #expect(!check.stdout.contains("read-\(port)"), "secrets are never printed")
+    }
+
+    @Test func syncctlExitCodesGracefulStopAndJournalAcrossRestart() async throws {
+        let first = try await startSyncd()
+
+        let status = try await syncctl("status")
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("pg-physical") && status.stdout.contains("physical"), "\(status.stdout)")
+        #expect(status.stdout.contains("no consistency check has run"))
+
+        // Until checks exist the gate fails closed: exit 1, in both output forms.
+        let gate = try await syncctl("gate --sources pg-physical")
+        #expect(gate.status == 1)
+        #expect(gate.stdout.contains("gate: FAIL"))
+        #expect(gate.stdout.contains("no consistency check has run"))
+        let gateJSON = try await syncctl("gate --json")
+        #expect(gateJSON.status == 1)
+        let verdict = try JSONCoding.decoder.decode(JSONValue.self, from: Data(gateJSON.stdout.utf8))
+        #expect(verdict["status"] == .string("fail"))
+
+        // Errors are exit 2 with the API's message.
+        let wrongToken = try await syncctl("status", token: "wrong")
+        #expect(wrongToken.status == 2)
+        #expect(wrongToken.stderr.contains("invalid bearer token (HTTP 401)"))
+        let readOnly = try await syncctl("pause --source pg-physical")
+        #expect(readOnly.status == 2)
+        #expect(readOnly.stderr.contains("needs the admin token (HTTP 403)") || readOnly.stderr.contains("admin token"), "\(readOnly.stderr)")
+        let unknown = try await syncctl("drain --source nope", token: "admin")
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("unknown source 'nope'"))
+        let usage = try await syncctl("gate --bogus")
+        #expect(usage.status == 2)
+        let unreachable = try await shell("\(binaries.path)/syncctl status --server http://127.0.0.1:1 --token x")
+        #expect(unreachable.status == 2)
+        #expect(unreachable.stderr.contains("cannot reach syncd"))
+
+        let drain = try await syncctl("drain --source pg-logical --timeout 20s", token: "admin")
+        #expect(drain.status == 0, "\(drain.stderr)")
+        #expect(drain.stdout.contains("pg-logical: the DR side reached"))
+
+        #expect(try await stopSyncd(first) == 0, "SIGTERM is a graceful, successful stop")
+
+        // The journal is on disk: a restarted syncd still shows what happened before.
+        let second = try await startSyncd()
+        let journal = try await syncctl("journal --json --limit 100")
+        #expect(journal.status == 0)
+        let body = try JSONCoding.decoder.decode(JSONValue.self, from: Data(journal.stdout.utf8))
+        guard case let .array(entries)? = body["entries"] else {
+            Issue.record("no journal entries: \(journal.stdout)")
+            return
+        }
+        func has(_ kind: String, _ action: String, _ outcome: String) -> Bool {
+            entries.contains { $0["kind"] == .string(kind) && $0["action"] == .string(action) && $0["outcome"] == .string(outcome) }
+        }
+        #expect(has("control", "drain", "ok"))
+        #expect(has("gate", "evaluate", "fail"))
+        #expect(has("service", "stop", "ok"))
+        #expect(entries.filter { $0["kind"] == .string("service") && $0["action"] == .string("start") }.count == 2)
+        #expect(try await stopSyncd(second) == 0)
+    }
+}
