@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local demo: installs what it needs, starts the PostgreSQL servers (a primary with a
 # streaming standby, a publisher with a logical subscriber), builds and starts syncd on
-# 127.0.0.1:8480, then shows `syncctl status` and the gate.
+# 127.0.0.1:8480, then shows `syncctl status`, a verification of each pair and the gate.
 #   integration/demo.sh          start (idempotent) and show
 #   integration/demo.sh stop     stop syncd and the servers
 set -euo pipefail
@@ -61,12 +61,18 @@ echo
 echo "\$ syncctl status"
 SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" status
 echo
+for source in pg-physical pg-logical; do
+  echo
+  echo "\$ syncctl verify --source $source"
+  SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source "$source" || true
+done
+echo
 echo "\$ syncctl gate"
 set +e
 SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" gate
 code=$?
 set -e
-echo "(exit code $code: the gate fails closed until a consistency check has run)"
+echo "(exit code $code: 0 pass, 1 fail)"
 cat <<MSG
 
 syncd is running (pid $(cat "$STATE/syncd.pid"), log $STATE/syncd.log). Try:
@@ -74,6 +80,7 @@ syncd is running (pid $(cat "$STATE/syncd.pid"), log $STATE/syncd.log). Try:
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl pause --source pg-physical
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl resume --source pg-physical
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl drain --source pg-physical --timeout 30s
+  SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl verify --source pg-logical --json
   SYNCD_TOKEN=\$SYNCD_READ_TOKEN  $BIN/syncctl journal
 Stop everything with: integration/demo.sh stop
 MSG

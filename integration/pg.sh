@@ -119,7 +119,7 @@ setup_logical() {
   done
   seed_sql | psql_as publisher -d "$DB"
   psql_as publisher -d "$DB" -tAc "SELECT 1 FROM pg_publication WHERE pubname = 'syncd_pub'" | grep -q 1 \
-    || psql_as publisher -d "$DB" -c "CREATE PUBLICATION syncd_pub FOR ALL TABLES"
+    || psql_as publisher -d "$DB" -c "CREATE PUBLICATION syncd_pub FOR TABLES IN SCHEMA public"
   if ! psql_as subscriber -d "$DB" -tAc "SELECT 1 FROM pg_subscription WHERE subname = 'syncd_sub'" | grep -q 1; then
     psql_as subscriber -d "$DB" -c "CREATE SUBSCRIPTION syncd_sub CONNECTION 'host=$HOST port=${PORT[publisher]} dbname=$DB user=$USER_NAME password=$PASSWORD' PUBLICATION syncd_pub"
   fi

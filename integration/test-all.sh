@@ -11,4 +11,4 @@ trap 'bash integration/pg.sh stop' EXIT
 eval "$(bash integration/pg.sh env)"
 
 swift build --build-tests
-swift test
+swift test --no-parallel

@@ -36,7 +36,17 @@ public actor PostgresSource: SourceAdapter {
     }
 
     public func capabilities() async -> Set<SourceOperation> {
-        [.pause, .resume, .drain]
+        [.pause, .resume, .drain, .check]
+    }
+
+    public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
+        let topology = try await topology()
+        let checker = PostgresChecker(
+            source: name, config: config, options: options, plan: BisectionPlan(), progress: progress,
+            waitUntilApplied: { target, timeout in
+                _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round")
+            })
+        return try await checker.run()
     }
 
     public func shutdown() async {
@@ -414,23 +424,28 @@ public actor PostgresSource: SourceAdapter {
 
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {
         let topology = try await topology()
-        let clock = ContinuousClock()
-        let started = clock.now
         if let paused = try await appliedPosition(topology).paused {
             throw SyncError.invalidState("cannot drain: \(paused); resume replication first")
         }
-        let target = try await primaryFlushPosition()
+        return try await waitUntilApplied(try await primaryFlushPosition(), topology: topology, timeout: timeout, purpose: "drain")
+    }
+
+    /// Waits until the DR side has applied the primary's WAL up to `target`.
+    func waitUntilApplied(_ target: Int64, topology: Topology, timeout: Duration, purpose: String) async throws -> DrainResult {
+        let clock = ContinuousClock()
+        let started = clock.now
         while true {
             let (applied, paused) = try await appliedPosition(topology)
-            let waited = Double((clock.now - started).components.seconds) + Double((clock.now - started).components.attoseconds) / 1e18
+            let waited = clock.now - started
             if applied >= target {
-                return DrainResult(target: formatLSN(target), reached: formatLSN(applied), waitedSeconds: waited)
+                return DrainResult(target: formatLSN(target), reached: formatLSN(applied),
+                                   waitedSeconds: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
             }
             if let paused {
-                throw SyncError.invalidState("drain stopped: \(paused); \(target - applied) bytes remain to \(formatLSN(target))")
+                throw SyncError.invalidState("\(purpose) stopped: \(paused); \(target - applied) bytes remain to \(formatLSN(target))")
             }
-            guard clock.now - started < timeout else {
-                throw SyncError.timeout("drain timed out after \(timeout): the DR side is at \(formatLSN(applied)), the target is \(formatLSN(target)), \(target - applied) bytes remain")
+            guard waited < timeout else {
+                throw SyncError.timeout("\(purpose) timed out after \(timeout): the DR side is at \(formatLSN(applied)), the target is \(formatLSN(target)), \(target - applied) bytes remain")
             }
             try await Task.sleep(for: .milliseconds(100))
         }

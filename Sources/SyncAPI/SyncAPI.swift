@@ -144,6 +144,15 @@ struct Query {
     }
 
     func string(_ name: String) -> String? { values[name] }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let raw = values[name] else { return nil }
+        switch raw.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw APIError(.badRequest, "query parameter '\(name)' must be true or false, got '\(raw)'")
+        }
+    }
 }
 
 /// Maps domain errors to HTTP: 4xx for the caller's mistake or the source's state, 5xx for syncd itself.
@@ -225,6 +234,46 @@ public enum SyncAPI {
                 } catch {
                     throw apiError(error)
                 }
+            }
+        }
+
+        // Consistency checks run in the background: start one, then poll it.
+        authed.post("/v1/sources/:name/check") { request, context -> Response in
+            try requireAdmin(context)
+            let query = try Query(request, allowed: ["tables", "full_diff", "max_diffs", "rounds"])
+            var options = CheckOptions()
+            options.tables = try query.list("tables")
+            options.fullDiff = try query.bool("full_diff") ?? false
+            options.maxDiffs = try query.int("max_diffs", range: 0...1_000_000) ?? options.maxDiffs
+            options.rounds = try query.int("rounds", range: 1...20) ?? options.rounds
+            let name = try context.parameters.require("name")
+            do {
+                let job = try await manager.startCheck(source: name, options: options, actor: context.actor)
+                var response = jsonResponse(job, status: .accepted)
+                response.headers[.location] = "/v1/checks/\(job.id)"
+                return response
+            } catch {
+                throw apiError(error)
+            }
+        }
+        authed.get("/v1/checks/:id") { request, context -> Response in
+            _ = try Query(request, allowed: [])
+            let id = try context.parameters.require("id")
+            guard let job = await manager.checkJob(id: id) else {
+                throw APIError(.notFound, "no check job '\(id)' (jobs are kept in memory until syncd restarts; results stay in the journal)")
+            }
+            return jsonResponse(job)
+        }
+        authed.get("/v1/sources/:name/check") { request, context -> Response in
+            _ = try Query(request, allowed: [])
+            let name = try context.parameters.require("name")
+            do {
+                guard let latest = try await manager.latestCheckResult(source: name) else {
+                    throw APIError(.notFound, "no consistency check has run for source '\(name)'")
+                }
+                return jsonResponse(latest)
+            } catch {
+                throw apiError(error)
             }
         }
 

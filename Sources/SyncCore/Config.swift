@@ -38,10 +38,15 @@ public struct PostgresOptions: Sendable, Equatable {
     public var mode: Mode
     /// The subscription on the DR side (logical mode). Optional when the DR database has exactly one.
     public var subscription: String?
+    /// Tables to check (schema.table or table); nil means every table of `schemas`.
+    public var tables: [String]?
+    public var schemas: [String]
 
-    public init(mode: Mode = .auto, subscription: String? = nil) {
+    public init(mode: Mode = .auto, subscription: String? = nil, tables: [String]? = nil, schemas: [String] = ["public"]) {
         self.mode = mode
         self.subscription = subscription
+        self.tables = tables
+        self.schemas = schemas
     }
 }
 
@@ -183,6 +188,13 @@ struct Reader {
         return scalar.string
     }
 
+    func stringList(_ at: ConfigNode) throws -> [String] {
+        guard case let .sequence(sequence) = at.node else { throw fail(at, "expected a list of names, got \(describe(at.node))") }
+        let items = try sequence.enumerated().map { try string(ConfigNode(node: $1, path: "\(at.path)[\($0)]")) }
+        guard !items.isEmpty else { throw fail(at, "the list must not be empty") }
+        return items
+    }
+
     func int(_ at: ConfigNode, range: ClosedRange<Int>) throws -> Int {
         guard case let .scalar(scalar) = at.node, let value = Int(scalar.string) else {
             throw fail(at, "expected an integer, got \(describe(at.node))")
@@ -300,7 +312,7 @@ struct Reader {
         }
 
         let common = ["name", "kind", "primary", "dr", "poll_interval", "lag_budget", "check_max_age", "ratio_threshold"]
-        let map = try self.mapping(at, allowed: common + ["mode", "subscription"])
+        let map = try self.mapping(at, allowed: common + ["mode", "subscription", "tables", "schemas"])
         let nameNode = try required(map, "name", in: at)
         let name = try string(nameNode)
         guard name.unicodeScalars.allSatisfy({ Reader.nameCharacters.contains($0) }) else {
@@ -325,6 +337,8 @@ struct Reader {
             options.mode = mode
         }
         options.subscription = try map["subscription"].map(string)
+        options.tables = try map["tables"].map { try stringList($0) }
+        if let node = map["schemas"] { options.schemas = try stringList(node) }
         // Three missed polls, and never less than 10 s, before a sample counts as stale.
         let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
                                 sampleMaxAgeSeconds: max(10, poll * 3))

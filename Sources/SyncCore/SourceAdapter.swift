@@ -14,6 +14,15 @@ public protocol SourceAdapter: Sendable {
     func forceFullSync() async throws
     /// Blocks until the DR side has caught up with the primary's position at the moment of the call.
     func waitForDrain(timeout: Duration) async throws -> DrainResult
+    /// Count + hash consistency check of the primary against the DR side.
+    func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult
     /// Releases connections; the adapter may be used again afterwards (it reconnects).
     func shutdown() async
+}
+
+extension SourceAdapter {
+    public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
+        throw SyncError.unsupported(operation: .check, reason: "\(kind.rawValue) sources have no consistency check in this version",
+                                    remedy: "verify this source by other means")
+    }
 }

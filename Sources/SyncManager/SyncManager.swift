@@ -63,6 +63,7 @@ public final class SyncManager: Service, Sendable {
     public let monitors: [SourceMonitor]
     public let journal: Journal
     private let logger: Logger
+    private let checkJobs = CheckJobs()
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: Journal, historySize: Int,
                 metricsFactory: MetricsFactory, logger: Logger) {
@@ -81,6 +82,7 @@ public final class SyncManager: Service, Sendable {
 
     /// Runs every poll loop until graceful shutdown (SIGTERM) or cancellation.
     public func run() async throws {
+        await restoreLatestChecks()
         logger.info("polling \(monitors.count) source(s)")
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
@@ -189,6 +191,100 @@ public final class SyncManager: Service, Sendable {
             }
             logger.warning("\(action.rawValue) on \(name) by \(actor) failed: \(error)")
             throw error
+        }
+    }
+}
+
+extension SyncManager {
+    /// Starts a check in the background; follow it with `checkJob(id:)`. One operation per source at a time.
+    public func startCheck(source name: String, options: CheckOptions, actor: String) async throws -> CheckJob {
+        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        guard await monitor.adapter.capabilities().contains(.check) else {
+            throw SyncError.unsupported(operation: .check, reason: "\(monitor.config.kind.rawValue) source '\(name)' has no consistency check in this version",
+                                        remedy: "verify it by other means")
+        }
+        try await monitor.begin("check")
+        let job = CheckJob(id: UUID().uuidString.lowercased(), source: name, actor: actor, status: .running, startedAt: Date(),
+                           progress: CheckProgress(), result: nil, error: nil)
+        await checkJobs.add(job)
+        Task {
+            do {
+                let result = try await self.runCheck(monitor, options: options, actor: actor, jobID: job.id)
+                await self.checkJobs.update(job.id) { $0.status = .done; $0.result = result }
+            } catch {
+                await self.checkJobs.update(job.id) { $0.status = .error; $0.error = "\(error)" }
+            }
+            await monitor.end()
+        }
+        return job
+    }
+
+    public func checkJob(id: String) async -> CheckJob? {
+        await checkJobs.job(id)
+    }
+
+    /// Runs a check to its end (in-process callers); the result feeds the gate and the journal.
+    public func check(source name: String, options: CheckOptions, actor: String,
+                      progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) async throws -> CheckResult {
+        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        try await monitor.begin("check")
+        do {
+            let result = try await runCheck(monitor, options: options, actor: actor, jobID: nil, progress: progress)
+            await monitor.end()
+            return result
+        } catch {
+            await monitor.end()
+            throw error
+        }
+    }
+
+    private func runCheck(_ monitor: SourceMonitor, options: CheckOptions, actor: String, jobID: String?,
+                          progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) async throws -> CheckResult {
+        let name = monitor.config.name
+        let jobs = checkJobs
+        let report: @Sendable (CheckProgress) -> Void = { update in
+            progress(update)
+            if let jobID { Task { await jobs.update(jobID) { $0.progress = update } } }
+        }
+        let started = Date()
+        do {
+            let result = try await monitor.adapter.check(options, progress: report)
+            await monitor.recordCheck(result.summary)
+            try await journal.append(kind: "check", source: name, actor: actor, action: "verify", outcome: result.status.rawValue,
+                                     detail: .object(["summary": try JSONValue.from(result.summary), "result": try JSONValue.from(result)]))
+            logger.notice("check of \(name) by \(actor): \(result.status.rawValue), ratio \(result.ratio), \(result.missing) missing, \(result.extra) extra, \(result.changed) changed")
+            return result
+        } catch {
+            // A failed check is evidence too: the gate must fail until a good one runs.
+            let summary = CheckSummary(finishedAt: Date(), ratio: nil, countRatio: nil, error: "\(error)")
+            await monitor.recordCheck(summary)
+            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: "verify", outcome: "error",
+                                          detail: .object(["summary": try JSONValue.from(summary),
+                                                           "duration_seconds": .number(Date().timeIntervalSince(started))]))
+            logger.warning("check of \(name) by \(actor) failed: \(error)")
+            throw error
+        }
+    }
+
+    /// The latest check's full result for a source, from the journal (survives restarts).
+    public func latestCheckResult(source name: String) async throws -> JSONValue? {
+        guard monitor(named: name) != nil else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        return try await journal.recent(limit: 1, source: name, kind: "check").first?.detail
+    }
+
+    /// After a restart the gate judges the last check recorded before it, not "no check".
+    func restoreLatestChecks() async {
+        for monitor in monitors {
+            guard let entry = try? await journal.recent(limit: 1, source: monitor.config.name, kind: "check").first,
+                  let summary = entry.detail?["summary"], case let .string(finished)? = summary["finished_at"],
+                  let finishedAt = ISO8601DateFormatter().date(from: finished) else { continue }
+            func number(_ key: String) -> Double? {
+                if case let .number(value)? = summary[key] { return value }
+                return nil
+            }
+            var error: String?
+            if case let .string(text)? = summary["error"] { error = text }
+            await monitor.recordCheck(CheckSummary(finishedAt: finishedAt, ratio: number("ratio"), countRatio: number("count_ratio"), error: error))
         }
     }
 }

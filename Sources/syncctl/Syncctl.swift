@@ -7,9 +7,9 @@ import SyncCore
 struct Syncctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "syncctl",
-        abstract: "Operator CLI for syncd: status, gate, pause/resume/drain, journal.",
+        abstract: "Operator CLI for syncd: status, gate, verify, pause/resume/drain, journal.",
         discussion: "Exit codes: 0 success or gate pass, 1 gate fail, 2 error.",
-        subcommands: [Status.self, Gate.self, Pause.self, Resume.self, Drain.self, JournalCommand.self])
+        subcommands: [Status.self, Gate.self, Verify.self, Pause.self, Resume.self, Drain.self, JournalCommand.self])
 
     static func main() async {
         do {

@@ -1,0 +1,464 @@
+import Foundation
+import SyncCore
+
+/// One side of a check: its own connection, pinned session settings, and one consistent snapshot
+/// (REPEATABLE READ READ ONLY, so a hot standby can be checked and nothing is ever written).
+final class CheckSession: Sendable {
+    let connection: PGConnection
+    let side: Side
+    /// The primary's WAL position when its snapshot was taken; nil on the DR side.
+    let snapshotPosition: Int64?
+
+    /// Settings that change how values print; pinned so both servers print equal values alike.
+    static let settings = [
+        "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'iso_8601'",
+        "SET extra_float_digits = 1", "SET bytea_output = 'hex'", "SET client_encoding = 'UTF8'",
+        "SET statement_timeout = 0", "SET lock_timeout = '10s'",
+    ]
+
+    private init(connection: PGConnection, side: Side, snapshotPosition: Int64?) {
+        self.connection = connection
+        self.side = side
+        self.snapshotPosition = snapshotPosition
+    }
+
+    static func open(_ endpoint: EndpointConfig, side: Side, source: String) async throws -> CheckSession {
+        let connection: PGConnection
+        do {
+            connection = try await PGConnection.connect(PGConnectionParameters(endpoint: endpoint, applicationName: "syncd-check:\(source)"))
+        } catch let error as PostgresError {
+            throw SyncError.unreachable(side: "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)", message: error.message)
+        }
+        for statement in settings { try await connection.query(statement) }
+        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        // The first statement takes the snapshot; on the primary it also tells where WAL stood then.
+        let position = try await connection.query(side == .primary
+            ? "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS pos"
+            : "SELECT NULL::bigint AS pos").value(0, "pos").flatMap { Int64($0) }
+        return CheckSession(connection: connection, side: side, snapshotPosition: position)
+    }
+
+    func close() async {
+        _ = try? await connection.query("ROLLBACK")
+    }
+}
+
+struct Digest: Equatable {
+    var count: Int64
+    var sum1: String
+    var sum2: String
+
+    init(count: Int64, sum1: String, sum2: String) {
+        self.count = count
+        self.sum1 = sum1
+        self.sum2 = sum2
+    }
+
+    init(row: [String?]) {
+        count = row.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
+        sum1 = (row.count > 1 ? row[1] : nil) ?? "0"
+        sum2 = (row.count > 2 ? row[2] : nil) ?? "0"
+    }
+
+    static let empty = Digest(count: 0, sum1: "0", sum2: "0")
+}
+
+/// A differing row found at a leaf; `key` is the primary key's canonical text per column.
+struct RowDiff: Hashable {
+    var key: [String]
+    var kind: DiffKind
+}
+
+/// Tuning of the bisection. Segments split into `fanout` parts until at most `leafRows` rows
+/// remain, which are then compared row by row (key + hash only, never the row's content).
+public struct BisectionPlan: Sendable, Equatable {
+    public var fanout: Int
+    public var leafRows: Int64
+
+    public init(fanout: Int = 16, leafRows: Int64 = 512) {
+        self.fanout = max(2, fanout)
+        self.leafRows = max(1, leafRows)
+    }
+
+    /// Sampling step so that a range of `rows` rows yields about `fanout` sub-ranges.
+    public func step(forRows rows: Int64) -> Int {
+        Int(max(1, (rows + Int64(fanout) - 1) / Int64(fanout)))
+    }
+
+    public func isLeaf(primaryRows: Int64, drRows: Int64) -> Bool {
+        max(primaryRows, drRows) <= leafRows
+    }
+}
+
+/// Compares the tables of a PostgreSQL pair: whole-table digests first (one scan per side, in
+/// parallel), then bisection of unequal tables down to the differing keys, then re-checks of the
+/// differing ranges after the DR side caught up, so in-flight writes are not reported.
+struct PostgresChecker {
+    let source: String
+    let config: SourceConfig
+    let options: CheckOptions
+    let plan: BisectionPlan
+    let progress: @Sendable (CheckProgress) -> Void
+    /// Waits until the DR side has applied the primary's WAL up to a position.
+    let waitUntilApplied: @Sendable (Int64, Duration) async throws -> Void
+
+    struct TableState {
+        var sql: TableSQL
+        var primary: Digest = .empty
+        var dr: Digest = .empty
+        /// Time spent on this table, over every pass and round.
+        var seconds: Double = 0
+        var segments = 0
+        /// Leaf ranges that held differences, re-checked in later rounds.
+        var differingRanges: [KeyRange] = []
+        var diffs: [RowDiff] = []
+        var bisected = false
+        var status: TableCheckStatus = .equal
+        var reason: String?
+    }
+
+    func run() async throws -> CheckResult {
+        let started = Date()
+        var primary = try await CheckSession.open(config.primary, side: .primary, source: source)
+        var dr: CheckSession
+        do {
+            dr = try await CheckSession.open(config.dr, side: .dr, source: source)
+        } catch {
+            await primary.close()
+            throw error
+        }
+        var states: [TableState] = []
+        var skipped: [TableCheckResult] = []
+        var stoppedEarly = false
+        var rounds = 1
+        var notes: [String] = []
+        do {
+            (states, skipped) = try await discover(primary: primary, dr: dr)
+            var report = CheckProgress(tablesTotal: states.count + skipped.count)
+            progress(report)
+
+            // Round 1, pass 1: whole-table digests, both sides at once.
+            for index in states.indices {
+                report.currentTable = states[index].sql.displayName
+                progress(report)
+                let (sql, parameters) = try states[index].sql.digest(.all)
+                if states[index].status == .error {
+                    // Nothing to compare against, but the primary's rows still count (as missing when the table is).
+                    states[index].primary = Digest(row: try await primary.connection.query(sql, parameters).rows.first ?? [])
+                    continue
+                }
+                let (primarySession, drSession) = (primary, dr)
+                let tableStarted = Date()
+                async let primaryRows = primarySession.connection.query(sql, parameters)
+                async let drRows = drSession.connection.query(sql, parameters)
+                states[index].primary = Digest(row: try await primaryRows.rows.first ?? [])
+                states[index].dr = Digest(row: try await drRows.rows.first ?? [])
+                states[index].seconds += Date().timeIntervalSince(tableStarted)
+                states[index].segments = 1
+                if states[index].primary != states[index].dr { states[index].status = .different }
+                report.rowsCompared += states[index].primary.count + states[index].dr.count
+            }
+            let totalPrimary = states.reduce(Int64(0)) { $0 + $1.primary.count }
+            let allowed = Ratio.allowedDifferences(primary: totalPrimary, threshold: config.policy.ratioThreshold)
+
+            // Round 1, pass 2: bisect the unequal tables down to keys.
+            var found: Int64 = 0
+            for index in states.indices where states[index].status == .different {
+                if !options.fullDiff && found > allowed {
+                    stoppedEarly = true
+                    break
+                }
+                report.currentTable = states[index].sql.displayName
+                progress(report)
+                // With a budget, bisection stops (leaving `bisected` false) once a pass is impossible.
+                let tableStarted = Date()
+                try await bisect(&states[index], primary: primary, dr: dr, budget: options.fullDiff ? nil : allowed - found)
+                states[index].seconds += Date().timeIntervalSince(tableStarted)
+                found += Int64(states[index].diffs.count)
+                report.tablesDone += 1
+                progress(report)
+            }
+
+            // Later rounds: wait for the DR side to pass where the primary stood, re-check what differed.
+            while rounds < options.rounds, states.contains(where: { !$0.diffs.isEmpty }) {
+                rounds += 1
+                report.round = rounds
+                progress(report)
+                // The DR snapshot is taken only once the DR side has applied everything the primary's
+                // snapshot holds, so rows still in flight cannot show up as differences.
+                await primary.close()
+                await dr.close()
+                primary = try await CheckSession.open(config.primary, side: .primary, source: source)
+                do {
+                    try await waitUntilApplied(primary.snapshotPosition ?? 0, options.catchUpTimeout)
+                } catch let error as SyncError {
+                    // A paused or stalled DR side cannot catch up: what differs now is the answer.
+                    notes.append("re-check round \(rounds) skipped: \(error); the differences are those of round \(rounds - 1)")
+                    rounds -= 1
+                    dr = try await CheckSession.open(config.dr, side: .dr, source: source)
+                    break
+                }
+                dr = try await CheckSession.open(config.dr, side: .dr, source: source)
+                for index in states.indices where !states[index].diffs.isEmpty {
+                    let tableStarted = Date()
+                    try await recheck(&states[index], primary: primary, dr: dr)
+                    states[index].seconds += Date().timeIntervalSince(tableStarted)
+                }
+            }
+        } catch {
+            await primary.close()
+            await dr.close()
+            throw error
+        }
+        await primary.close()
+        await dr.close()
+        return result(states: states, skipped: skipped, rounds: rounds, stoppedEarly: stoppedEarly, notes: notes, started: started)
+    }
+
+    // MARK: discovery
+
+    func discover(primary: CheckSession, dr: CheckSession) async throws -> ([TableState], [TableCheckResult]) {
+        let names = try await tableNames(primary)
+        var states: [TableState] = []
+        var skipped: [TableCheckResult] = []
+        for (schema, table) in names {
+            let primaryColumns = try await columns(primary, schema: schema, table: table)
+            let drColumns = try await columns(dr, schema: schema, table: table)
+            let sql = try TableSQL(schema: schema, table: table, columns: primaryColumns)
+            if sql.keys.isEmpty {
+                skipped.append(TableCheckResult(table: sql.displayName, status: .skipped,
+                                                reason: "no primary key: rows cannot be matched between the sides"))
+                continue
+            }
+            var state = TableState(sql: sql)
+            if drColumns.isEmpty {
+                state.status = .error
+                state.reason = "the table does not exist on the DR side"
+            } else if let mismatch = schemaMismatch(primaryColumns, drColumns) {
+                state.status = .error
+                state.reason = "the DR side's columns differ: \(mismatch)"
+            }
+            states.append(state)
+        }
+        return (states, skipped)
+    }
+
+    /// The configured schemas' tables, or the listed ones: `schema.table` anywhere, `table` in the configured schemas.
+    func tableNames(_ session: CheckSession) async throws -> [(String, String)] {
+        let postgres = config.postgres ?? PostgresOptions()
+        let rows = try await session.connection.query("""
+            SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+            ORDER BY 1, 2
+            """)
+        let all = rows.rows.compactMap { row -> (String, String)? in
+            guard let schema = row[0], let table = row[1] else { return nil }
+            return (schema, table)
+        }
+        guard let wanted = options.tables ?? postgres.tables else {
+            return all.filter { postgres.schemas.contains($0.0) }
+        }
+        var selected: [(String, String)] = []
+        for name in wanted {
+            let matches = all.filter { name == "\($0.0).\($0.1)" || (!name.contains(".") && name == $0.1 && postgres.schemas.contains($0.0)) }
+            guard !matches.isEmpty else {
+                throw SyncError.invalidState("table '\(name)' was not found on the primary (unqualified names are looked up in schemas \(postgres.schemas.joined(separator: ", ")))")
+            }
+            selected += matches.filter { match in !selected.contains { $0 == match } }
+        }
+        return selected
+    }
+
+    func columns(_ session: CheckSession, schema: String, table: String) async throws -> [ColumnInfo] {
+        let rows = try await session.connection.query("""
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,
+                   array_position(i.indkey::int2[], a.attnum)
+            FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_type t ON t.oid = a.atttypid
+            LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+            WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum
+            """, [schema, table])
+        return rows.rows.map { row in
+            ColumnInfo(name: row[0] ?? "", type: row[1] ?? "text", typeName: row[2] ?? "text", category: row[3] ?? "X",
+                       keyPosition: row[4].flatMap { Int($0) })
+        }
+    }
+
+    func schemaMismatch(_ primary: [ColumnInfo], _ dr: [ColumnInfo]) -> String? {
+        var problems: [String] = []
+        for column in primary {
+            guard let other = dr.first(where: { $0.name == column.name }) else {
+                problems.append("column \(column.name) is missing")
+                continue
+            }
+            if !column.comparable(with: other) { problems.append("column \(column.name) is \(other.type), not \(column.type)") }
+        }
+        for column in dr where !primary.contains(where: { $0.name == column.name }) {
+            problems.append("extra column \(column.name)")
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: ", ")
+    }
+
+    // MARK: bisection
+
+    /// Narrows unequal ranges down to leaves and compares those row by row. With a budget, stops
+    /// once more rows differ than a pass allows.
+    func bisect(_ state: inout TableState, primary: CheckSession, dr: CheckSession, budget: Int64?) async throws {
+        var queue: [(KeyRange, Digest, Digest)] = [(.all, state.primary, state.dr)]
+        while !queue.isEmpty {
+            if let budget, Int64(state.diffs.count) > budget { return }
+            let (range, primaryDigest, drDigest) = queue.removeFirst()
+            if plan.isLeaf(primaryRows: primaryDigest.count, drRows: drDigest.count) {
+                let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
+                if !diffs.isEmpty {
+                    state.diffs += diffs
+                    state.differingRanges.append(range)
+                }
+                continue
+            }
+            // Split points from the side holding more rows in this range.
+            let larger = primaryDigest.count >= drDigest.count ? primary : dr
+            let step = plan.step(forRows: max(primaryDigest.count, drDigest.count))
+            let (sampleSQL, sampleParameters) = try state.sql.sampleKeys(range, step: step)
+            let boundaries = try await larger.connection.query(sampleSQL, sampleParameters).rows
+                .map { $0.map { $0 ?? "" } }
+                .filter { $0 != range.lower }
+            guard !boundaries.isEmpty else {
+                // Cannot split further (a single key): compare the rows.
+                let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
+                state.diffs += diffs
+                if !diffs.isEmpty { state.differingRanges.append(range) }
+                continue
+            }
+            let (sql, parameters) = try state.sql.bucketDigests(range, boundaries: boundaries)
+            async let primaryBuckets = primary.connection.query(sql, parameters)
+            async let drBuckets = dr.connection.query(sql, parameters)
+            let primaryByBucket = buckets(try await primaryBuckets)
+            let drByBucket = buckets(try await drBuckets)
+            state.segments += boundaries.count + 1
+            for bucket in 0...boundaries.count {
+                let left = primaryByBucket[bucket] ?? .empty
+                let right = drByBucket[bucket] ?? .empty
+                guard left != right else { continue }
+                let lower = bucket == 0 ? range.lower : boundaries[bucket - 1]
+                let upper = bucket == boundaries.count ? range.upper : boundaries[bucket]
+                queue.append((KeyRange(lower: lower, upper: upper), left, right))
+            }
+        }
+        state.bisected = true
+    }
+
+    func buckets(_ rows: PGRows) -> [Int: Digest] {
+        var result: [Int: Digest] = [:]
+        for row in rows.rows {
+            guard let bucket = row[0].flatMap({ Int($0) }) else { continue }
+            result[bucket] = Digest(row: Array(row.dropFirst()))
+        }
+        return result
+    }
+
+    /// Row-by-row comparison of a small range: keys and hashes only.
+    func compareRows(_ sql: TableSQL, _ range: KeyRange, primary: CheckSession, dr: CheckSession) async throws -> [RowDiff] {
+        let (query, parameters) = try sql.rows(range)
+        async let primaryRows = primary.connection.query(query, parameters)
+        async let drRows = dr.connection.query(query, parameters)
+        let keyCount = sql.keys.count
+        func split(_ rows: PGRows) -> [([String], String)] {
+            rows.rows.map { row in (row.prefix(keyCount).map { $0 ?? "" }, row[keyCount] ?? "") }
+        }
+        let left = split(try await primaryRows)
+        let right = split(try await drRows)
+        let rightByKey = Dictionary(right, uniquingKeysWith: { first, _ in first })
+        let leftKeys = Set(left.map(\.0))
+        var diffs: [RowDiff] = []
+        for (key, hash) in left {
+            if let other = rightByKey[key] {
+                if other != hash { diffs.append(RowDiff(key: key, kind: .changed)) }
+            } else {
+                diffs.append(RowDiff(key: key, kind: .missing))
+            }
+        }
+        for (key, _) in right where !leftKeys.contains(key) {
+            diffs.append(RowDiff(key: key, kind: .extra))
+        }
+        return diffs
+    }
+
+    /// Re-compares the ranges that differed; keeps only keys that differed every time.
+    func recheck(_ state: inout TableState, primary: CheckSession, dr: CheckSession) async throws {
+        var current: [RowDiff] = []
+        var ranges: [KeyRange] = []
+        for range in state.differingRanges {
+            let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
+            current += diffs
+            if !diffs.isEmpty { ranges.append(range) }
+        }
+        let previousKeys = Set(state.diffs.map(\.key))
+        state.diffs = current.filter { previousKeys.contains($0.key) }
+        state.differingRanges = ranges
+    }
+
+    // MARK: result
+
+    func result(states: [TableState], skipped: [TableCheckResult], rounds: Int, stoppedEarly: Bool, notes: [String], started: Date) -> CheckResult {
+        var tables: [TableCheckResult] = []
+        var diffs: [Diff] = []
+        var total = 0
+        for state in states {
+            var missing = Int64(state.diffs.filter { $0.kind == .missing }.count)
+            var extra = Int64(state.diffs.filter { $0.kind == .extra }.count)
+            let changed = Int64(state.diffs.filter { $0.kind == .changed }.count)
+            var status = state.status
+            var reason = state.reason
+            if status == .error, state.reason == "the table does not exist on the DR side" {
+                // Every row is missing; the keys are not listed.
+                status = .different
+                missing = state.primary.count
+            } else if status == .different && !state.bisected {
+                // Not narrowed down (stopped early): the count difference is a lower bound.
+                missing = max(missing, state.primary.count - state.dr.count)
+                extra = max(extra, state.dr.count - state.primary.count)
+                reason = "stopped early: a pass was already impossible; totals are lower bounds (use --full-diff for all)"
+            } else if status == .different && state.diffs.isEmpty {
+                status = .equal
+                reason = rounds > 1 ? "differences seen in round 1 settled once the DR side caught up" : nil
+            }
+            tables.append(TableCheckResult(
+                table: state.sql.displayName, status: status, reason: reason, primaryRows: state.primary.count, drRows: state.dr.count,
+                missing: missing, extra: extra, changed: changed, segmentsCompared: state.segments,
+                durationSeconds: state.seconds))
+            for diff in state.diffs {
+                total += 1
+                guard diffs.count < options.maxDiffs else { continue }
+                diffs.append(Diff(table: state.sql.displayName, key: keyObject(state.sql, diff.key), kind: diff.kind))
+            }
+        }
+        let anyStopped = stoppedEarly || states.contains { $0.status == .different && !$0.bisected }
+        return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables + skipped, diffs: diffs,
+                           diffsTruncated: total > diffs.count || anyStopped, rounds: rounds, stoppedEarly: anyStopped,
+                           startedAt: started, finishedAt: Date(), notes: notes)
+    }
+
+    /// The primary key as a JSON object; integer columns as numbers.
+    func keyObject(_ sql: TableSQL, _ values: [String]) -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        for (column, value) in zip(sql.keys, values) {
+            if ["int2", "int4", "int8"].contains(column.typeName), let number = Double(value) {
+                object[column.name] = .number(number)
+            } else {
+                object[column.name] = .string(value)
+            }
+        }
+        return .object(object)
+    }
+}
+
+/// A PostgreSQL text[] literal for a bind parameter.
+func postgresArray(_ values: [String]) -> String {
+    "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        .joined(separator: ",") + "}"
+}

@@ -1,0 +1,168 @@
+import SyncCore
+
+/// A column as the checker needs it: how to normalise it and where it sits in the primary key.
+public struct ColumnInfo: Sendable, Equatable {
+    public var name: String
+    /// format_type() of the column, e.g. `numeric(14,2)`, used to cast key bounds back.
+    public var type: String
+    /// pg_type.typname, e.g. `numeric`, `jsonb`, `_int4`.
+    public var typeName: String
+    /// pg_type.typcategory: S string, N numeric, A array, ...
+    public var category: String
+    public var keyPosition: Int?
+
+    public init(name: String, type: String, typeName: String, category: String, keyPosition: Int? = nil) {
+        self.name = name
+        self.type = type
+        self.typeName = typeName
+        self.category = category
+        self.keyPosition = keyPosition
+    }
+
+    /// Two sides agree on a column when they would produce the same normalised text.
+    func comparable(with other: ColumnInfo) -> Bool {
+        let jsonTypes: Set<String> = ["json", "jsonb"]
+        if jsonTypes.contains(typeName) && jsonTypes.contains(other.typeName) { return name == other.name }
+        return name == other.name && typeName == other.typeName
+    }
+}
+
+/// A key range: lower bound inclusive, upper bound exclusive, nil = unbounded. Bounds are the
+/// key columns' canonical text, taken from actual rows (never computed).
+public struct KeyRange: Sendable, Equatable {
+    public var lower: [String]?
+    public var upper: [String]?
+
+    public static let all = KeyRange(lower: nil, upper: nil)
+}
+
+/// The SQL the checker runs for one table. Values travel as parameters; identifiers are quoted.
+public struct TableSQL: Sendable {
+    public let schema: String
+    public let table: String
+    public let columns: [ColumnInfo]
+    public let keys: [ColumnInfo]
+    let qualified: String
+
+    public init(schema: String, table: String, columns: [ColumnInfo]) throws {
+        self.schema = schema
+        self.table = table
+        self.columns = columns
+        keys = columns.filter { $0.keyPosition != nil }.sorted { $0.keyPosition! < $1.keyPosition! }
+        qualified = try SQLText.quoteIdentifier(schema) + "." + SQLText.quoteIdentifier(table)
+    }
+
+    public var displayName: String { "\(schema).\(table)" }
+
+    /// Text of one value that is equal on both servers exactly when the values are equal,
+    /// whatever the column's declared scale or the servers' settings (which the session also pins).
+    static func normalised(_ column: ColumnInfo) throws -> String {
+        let name = try SQLText.quoteIdentifier(column.name)
+        switch column.typeName {
+        case "numeric": return "trim_scale(\(name))::text"
+        case "bytea": return "encode(\(name), 'hex')"
+        case "json": return "\(name)::jsonb::text"
+        case "timestamptz": return "to_char(\(name) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        case "float4", "float8": return "(\(name)::float8)::text"
+        default: return "\(name)::text"
+        }
+    }
+
+    /// Key columns as text that casts back to the same value (`$n::type`).
+    static func keyText(_ column: ColumnInfo) throws -> String {
+        let name = try SQLText.quoteIdentifier(column.name)
+        return column.typeName == "numeric" ? "trim_scale(\(name))::text" : "\(name)::text"
+    }
+
+    /// Key columns for ordering and range tests: text compares byte-wise (`COLLATE "C"`), so both
+    /// servers order keys the same whatever their default collation.
+    static func keyOrder(_ column: ColumnInfo) throws -> String {
+        let name = try SQLText.quoteIdentifier(column.name)
+        return column.category == "S" ? "\(name) COLLATE \"C\"" : name
+    }
+
+    /// md5 of the row's length-prefixed column texts: NULL ('~'), '' ('0:') and 'NULL' ('4:NULL')
+    /// never collide, and no column's text can run into the next.
+    func rowHash() throws -> String {
+        let pieces = try columns.map { column -> String in
+            let value = try TableSQL.normalised(column)
+            return "coalesce(length(\(value))::text || ':' || \(value), '~')"
+        }
+        return "md5(convert_to(concat(\(pieces.joined(separator: ", "))), 'UTF8'))"
+    }
+
+    func keyTuple() throws -> String {
+        let parts = try keys.map(TableSQL.keyOrder)
+        return parts.count == 1 ? parts[0] : "(\(parts.joined(separator: ", ")))"
+    }
+
+    func boundTuple(startingAt index: Int) -> String {
+        let parts = keys.enumerated().map { offset, key in "$\(index + offset)::\(key.type)" }
+        return parts.count == 1 ? parts[0] : "(\(parts.joined(separator: ", ")))"
+    }
+
+    /// WHERE clause for a range, and its parameters (numbered from `firstParameter`).
+    func predicate(_ range: KeyRange, firstParameter: Int = 1) throws -> (sql: String, parameters: [String?]) {
+        var clauses: [String] = []
+        var parameters: [String?] = []
+        let tuple = try keyTuple()
+        if let lower = range.lower {
+            clauses.append("\(tuple) >= \(boundTuple(startingAt: firstParameter + parameters.count))")
+            parameters += lower.map { Optional($0) }
+        }
+        if let upper = range.upper {
+            clauses.append("\(tuple) < \(boundTuple(startingAt: firstParameter + parameters.count))")
+            parameters += upper.map { Optional($0) }
+        }
+        return (clauses.isEmpty ? "true" : clauses.joined(separator: " AND "), parameters)
+    }
+
+    static let digestColumns = """
+        count(*)::text AS n,
+        coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint), 0)::text AS s1,
+        coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint), 0)::text AS s2
+        """
+
+    /// Count and an order-independent 120-bit sum of row hashes over one range, in one scan.
+    public func digest(_ range: KeyRange) throws -> (sql: String, parameters: [String?]) {
+        let (predicate, parameters) = try predicate(range)
+        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate)) s", parameters)
+    }
+
+    /// Digests of consecutive sub-ranges split at `boundaries` (ascending), in one scan: bucket i
+    /// holds keys in [boundary[i-1], boundary[i]).
+    public func bucketDigests(_ range: KeyRange, boundaries: [[String]]) throws -> (sql: String, parameters: [String?]) {
+        var (predicate, parameters) = try predicate(range)
+        let tuple = try keyTuple()
+        var cases: [String] = []
+        for (index, boundary) in boundaries.enumerated() {
+            cases.append("WHEN \(tuple) < \(boundTuple(startingAt: parameters.count + 1)) THEN \(index)")
+            parameters += boundary.map { Optional($0) }
+        }
+        let bucket = cases.isEmpty ? "0" : "CASE \(cases.joined(separator: " ")) ELSE \(boundaries.count) END"
+        return ("""
+            SELECT b, \(TableSQL.digestColumns)
+            FROM (SELECT \(bucket) AS b, \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate)) s GROUP BY b
+            """, parameters)
+    }
+
+    /// Every `step`-th key of a range, in key order: split points taken from real rows.
+    public func sampleKeys(_ range: KeyRange, step: Int) throws -> (sql: String, parameters: [String?]) {
+        let (predicate, parameters) = try predicate(range)
+        let texts = try keys.enumerated().map { "\(try TableSQL.keyText($1)) AS k\($0)" }.joined(separator: ", ")
+        let order = try keys.map(TableSQL.keyOrder).joined(separator: ", ")
+        let outputs = keys.indices.map { "k\($0)" }.joined(separator: ", ")
+        return ("""
+            SELECT \(outputs) FROM (SELECT \(texts), row_number() OVER (ORDER BY \(order)) AS rn FROM \(qualified) WHERE \(predicate)) s
+            WHERE rn % \(max(1, step)) = 0 ORDER BY rn
+            """, parameters)
+    }
+
+    /// Keys and row hashes of a (small) range, in key order.
+    public func rows(_ range: KeyRange) throws -> (sql: String, parameters: [String?]) {
+        let (predicate, parameters) = try predicate(range)
+        let texts = try keys.enumerated().map { "\(try TableSQL.keyText($1)) AS k\($0)" }.joined(separator: ", ")
+        let order = try keys.map(TableSQL.keyOrder).joined(separator: ", ")
+        return ("SELECT \(texts), \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate) ORDER BY \(order)", parameters)
+    }
+}

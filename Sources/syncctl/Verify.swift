@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import SyncCore
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a consistency check (count + hash) of a source and print what differs. Exit 0 pass, 1 fail, 2 error.")
+    @OptionGroup var options: ClientOptions
+    @OptionGroup var target: SourceOption
+    @Option(name: .customLong("table"), help: "Only this table (schema.table or table); repeatable.")
+    var tables: [String] = []
+    @Flag(help: "Keep going after a pass became impossible, to list every difference.")
+    var fullDiff = false
+    @Option(help: "How many differing keys to list (totals stay exact).")
+    var maxDiffs: Int = 1000
+    @Option(help: "Rounds: differing ranges are re-checked once the DR side caught up.")
+    var rounds: Int = 3
+    @Option(help: "Give up waiting for the check after this long, e.g. 30m.")
+    var timeout: String = "2h"
+
+    func validate() throws {
+        guard DurationText.parse(timeout).map({ $0 > 0 }) == true else { throw ValidationError("--timeout must be a duration like 30m, got '\(timeout)'") }
+        guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be from 1 to 20") }
+        guard maxDiffs >= 0 else { throw ValidationError("--max-diffs must not be negative") }
+    }
+
+    func run() async throws {
+        let client = try options.client()
+        var query = ["full_diff": String(fullDiff), "max_diffs": String(maxDiffs), "rounds": String(rounds)]
+        if !tables.isEmpty { query["tables"] = tables.joined(separator: ",") }
+        let started = try options.expectOK(try await client.request("POST", "/v1/sources/\(target.source)/check", query: query))
+        guard case let .string(id)? = started["id"] else { throw CLIError(message: "syncd did not return a check id") }
+
+        let showProgress = isatty(STDERR_FILENO) == 1 && !options.json
+        let deadline = Date().addingTimeInterval(DurationText.parse(timeout) ?? 7200)
+        var job = started
+        while job["status"] == .string("running") {
+            guard Date() < deadline else { throw CLIError(message: "the check is still running after \(timeout) (job \(id))") }
+            try await Task.sleep(for: .milliseconds(500))
+            job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)"))
+            if showProgress, let progress = job["progress"] {
+                let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        guard job["status"] == .string("done"), let result = job["result"] else {
+            throw CLIError(message: "the check failed: \(Format.string(job["error"]))")
+        }
+        print(options.json ? Format.pretty(result) : Format.check(result))
+        guard result["status"] == .string("pass") else { throw ExitCode(1) }
+    }
+}
+
+extension Format {
+    static func ratio(_ value: JSONValue?) -> String {
+        guard case let .number(number)? = value else { return "-" }
+        return String(format: "%.7f", number)
+    }
+
+    static func check(_ result: JSONValue) -> String {
+        var lines = [
+            "verify \(string(result["source"])): \(string(result["status"]).uppercased())  ratio \(ratio(result["ratio"])) (threshold \(ratio(result["threshold"])))  count-only ratio \(ratio(result["count_ratio"]))",
+            "rows: primary \(string(result["primary_rows"])), DR \(string(result["dr_rows"]));  missing \(string(result["missing"])), extra \(string(result["extra"])), changed \(string(result["changed"]))",
+            "",
+        ]
+        if case let .array(tables)? = result["tables"] {
+            let rows = tables.map { table in
+                [string(table["table"]), string(table["status"]), string(table["primary_rows"]), string(table["dr_rows"]),
+                 string(table["missing"]), string(table["extra"]), string(table["changed"]), string(table["segments_compared"]),
+                 String(format: "%.2fs", { if case let .number(n)? = table["duration_seconds"] { return n }; return 0 }()),
+                 table["reason"].map { string($0) } ?? ""]
+            }
+            lines.append(table(["TABLE", "STATUS", "PRIMARY", "DR", "MISSING", "EXTRA", "CHANGED", "SEGMENTS", "TIME", "NOTE"], rows))
+        }
+        if case let .array(diffs)? = result["diffs"], !diffs.isEmpty {
+            lines.append("")
+            lines.append(result["diffs_truncated"] == .bool(true) ? "differences (first \(diffs.count)):" : "differences:")
+            let rows = diffs.map { diff in [string(diff["table"]), keyText(diff["key"]), string(diff["kind"])] }
+            lines.append(table(["TABLE", "KEY", "KIND"], rows))
+        }
+        lines.append("")
+        var footer = "\(string(result["rounds"])) round(s), \(String(format: "%.2f", { if case let .number(n)? = result["duration_seconds"] { return n }; return 0 }())) s, \(string(result["rows_per_second"])) rows/s"
+        if result["stopped_early"] == .bool(true) { footer += "; stopped early once a pass was impossible (totals are lower bounds; --full-diff lists all)" }
+        lines.append(footer)
+        if case let .array(notes)? = result["notes"] { lines += notes.map { "note: \(string($0))" } }
+        return lines.joined(separator: "\n")
+    }
+
+    static func keyText(_ key: JSONValue?) -> String {
+        guard case let .object(object)? = key else { return string(key) }
+        return object.keys.sorted().map { "\($0)=\(string(object[$0]))" }.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,274 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import Testing
+@testable import PostgresSource
+@testable import SyncAPI
+@testable import SyncCore
+@testable import SyncManager
+
+/// Check tables live in schema `checks` on the logical pair. They are created after the
+/// subscription, which is never refreshed, so each side holds exactly what a test puts there:
+/// a writable DR copy where differences can be planted.
+enum CheckTables {
+    static func both(_ sql: String) async throws {
+        for endpoint in [TestServers.publisher, TestServers.subscriber] {
+            try await run(endpoint, sql)
+        }
+    }
+
+    static func run(_ endpoint: EndpointConfig, _ sql: String) async throws {
+        let connection = try await TestServers.connect(endpoint)
+        try await connection.query("SET client_min_messages = warning")
+        for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            try await connection.query(statement)
+        }
+    }
+
+    static func create(_ table: String, _ columns: String) async throws {
+        try await both("CREATE SCHEMA IF NOT EXISTS checks;\nDROP TABLE IF EXISTS checks.\(table);\nCREATE TABLE checks.\(table) (\(columns))")
+    }
+
+    static func source(tables: [String], threshold: Double = 0.99999) -> SourceConfig {
+        var config = TestServers.logical
+        config.postgres?.tables = tables
+        config.policy.ratioThreshold = threshold
+        return config
+    }
+
+    static func check(_ tables: [String], options: CheckOptions = CheckOptions(fullDiff: true)) async throws -> CheckResult {
+        try await PostgresSource(config: source(tables: tables)).check(options, progress: { _ in })
+    }
+
+    static func diffs(_ result: CheckResult) -> Set<String> {
+        Set(result.diffs.map { "\($0.kind.rawValue) \(Format.key($0.key))" })
+    }
+}
+
+enum Format {
+    static func key(_ key: JSONValue) -> String {
+        guard case let .object(object) = key else { return "\(key)" }
+        return object.keys.sorted().map { name -> String in
+            switch object[name] {
+            case let .number(value)?: "\(name)=\(Int64(value))"
+            case let .string(value)?: "\(name)=\(value)"
+            default: "\(name)=?"
+            }
+        }.joined(separator: ",")
+    }
+}
+
+extension PostgresReplicationTests {
+    @Test func identicalTablesPassWithRatioOneInOneScanPerSide() async throws {
+        try await CheckTables.create("same", "id bigint PRIMARY KEY, name text, amount numeric(12,2)")
+        try await CheckTables.both("INSERT INTO checks.same SELECT g, 'n' || g, g * 1.25 FROM generate_series(1, 20000) g")
+        let result = try await CheckTables.check(["checks.same"])
+        #expect(result.status == .pass)
+        #expect(result.ratio == 1.0)
+        #expect(result.countRatio == 1.0)
+        #expect(result.primaryRows == 20000 && result.drRows == 20000)
+        #expect(result.diffs.isEmpty)
+        let table = try #require(result.tables.first)
+        #expect(table.status == .equal)
+        #expect(table.segmentsCompared == 1, "an equal table costs one digest scan per side")
+        #expect(result.rounds == 1)
+    }
+
+    @Test func everyKindOfDifferenceIsFoundExactly() async throws {
+        try await CheckTables.create("planted", "id bigint PRIMARY KEY, name text, note text")
+        try await CheckTables.both("INSERT INTO checks.planted SELECT g, 'n' || g, CASE WHEN g % 10 = 0 THEN NULL ELSE '' END FROM generate_series(1, 50000) g")
+        try await CheckTables.run(TestServers.subscriber, """
+            DELETE FROM checks.planted WHERE id IN (1, 25000, 50000);
+            INSERT INTO checks.planted VALUES (60000, 'extra', NULL), (0, 'extra-low', NULL);
+            UPDATE checks.planted SET name = 'changed' WHERE id = 777;
+            UPDATE checks.planted SET note = '' WHERE id = 10;
+            UPDATE checks.planted SET note = NULL WHERE id = 11;
+            UPDATE checks.planted SET note = 'NULL' WHERE id = 12
+            """)
+        let result = try await CheckTables.check(["checks.planted"])
+        #expect(CheckTables.diffs(result) == [
+            "missing id=1", "missing id=25000", "missing id=50000", "extra id=60000", "extra id=0",
+            "changed id=777", "changed id=10", "changed id=11", "changed id=12",
+        ])
+        #expect(result.missing == 3 && result.extra == 2 && result.changed == 4)
+        #expect(result.primaryRows == 50000 && result.drRows == 49999)
+        #expect(result.ratio == 1 - 9.0 / 50000)
+        #expect(result.countRatio == 1 - 1.0 / 50000, "count-only sees only the net row difference")
+        #expect(result.status == .fail)
+        #expect(!result.stoppedEarly && !result.diffsTruncated)
+        #expect(result.rounds == 3, "persisting differences are confirmed over every round")
+        #expect(result.diffs.allSatisfy { $0.table == "checks.planted" })
+    }
+
+    @Test func aCheckStopsEarlyOnceAPassIsImpossibleUnlessFullDiff() async throws {
+        try await CheckTables.create("many", "id int PRIMARY KEY, v text")
+        try await CheckTables.both("INSERT INTO checks.many SELECT g, 'v' || g FROM generate_series(1, 10000) g")
+        try await CheckTables.run(TestServers.subscriber, "UPDATE checks.many SET v = 'x' WHERE id % 100 = 0")
+        let early = try await CheckTables.check(["checks.many"], options: CheckOptions(rounds: 1))
+        #expect(early.status == .fail)
+        #expect(early.stoppedEarly)
+        #expect(early.diffsTruncated)
+        #expect(early.changed < 100)
+        let full = try await CheckTables.check(["checks.many"], options: CheckOptions(maxDiffs: 10, rounds: 1, fullDiff: true))
+        #expect(!full.stoppedEarly)
+        #expect(full.changed == 100, "totals are exact")
+        #expect(full.diffs.count == 10, "the list is capped")
+        #expect(full.diffsTruncated)
+    }
+
+    @Test func equalValuesHashEqualWhateverTheirRepresentationOrSessionSettings() async throws {
+        try await CheckTables.both("""
+            DROP TABLE IF EXISTS checks.types;
+            DROP TYPE IF EXISTS checks.mood;
+            CREATE SCHEMA IF NOT EXISTS checks;
+            CREATE TYPE checks.mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE TABLE checks.types (id int PRIMARY KEY, n numeric, f8 float8, f4 float4, ts timestamptz, t timestamp, d date,
+              iv interval, tx text, b bytea, j json, jb jsonb, arr int[], tarr text[], m checks.mood, u uuid, flag boolean)
+            """)
+        // The DR server's sessions default to another time zone and float precision: the check must not care.
+        try await CheckTables.run(TestServers.subscriber, """
+            ALTER ROLE syncd IN DATABASE appdb SET TimeZone = 'Pacific/Chatham';
+            ALTER ROLE syncd IN DATABASE appdb SET extra_float_digits = 0;
+            ALTER ROLE syncd IN DATABASE appdb SET DateStyle = 'SQL, DMY'
+            """)
+        try await CheckTables.run(TestServers.publisher, """
+            INSERT INTO checks.types VALUES (1, 1.50, 0.1, 0.3, '2024-03-01 12:00:00+00', '2024-03-01 12:00:00', '2024-01-02',
+              '1 day 2 hours', 'naïve café 日本 🚀', '\\xdeadbeef', '{"a": 1, "b": [1, 2]}', '{"x": 1.0}', '{1,2,3}', '{"a b",c}', 'happy',
+              'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true)
+            """)
+        try await CheckTables.run(TestServers.subscriber, """
+            INSERT INTO checks.types VALUES (1, 1.5, 1e-1, 0.3, '2024-03-01 17:30:00+05:30', '2024-03-01T12:00:00', '02/01/2024',
+              'P1DT2H', 'naïve café 日本 🚀', decode('DEADBEEF', 'hex'), '{"b":[1,2],"a":1}', '{"x": 1.0}', ARRAY[1,2,3], ARRAY['a b','c'], 'happy',
+              'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 't')
+            """)
+        let equal: CheckResult
+        do {
+            equal = try await CheckTables.check(["checks.types"])
+            try await CheckTables.run(TestServers.subscriber, "ALTER ROLE syncd IN DATABASE appdb RESET ALL")
+        } catch {
+            try await CheckTables.run(TestServers.subscriber, "ALTER ROLE syncd IN DATABASE appdb RESET ALL")
+            throw error
+        }
+        #expect(equal.status == .pass, "diffs: \(CheckTables.diffs(equal))")
+        #expect(equal.diffs.isEmpty)
+
+        // NULL, the empty string and the string 'NULL' are three different values.
+        try await CheckTables.run(TestServers.publisher, "INSERT INTO checks.types (id, tx) VALUES (2, NULL), (3, ''), (4, 'NULL')")
+        try await CheckTables.run(TestServers.subscriber, "INSERT INTO checks.types (id, tx) VALUES (2, ''), (3, 'NULL'), (4, NULL)")
+        // Real value changes are caught in every type.
+        try await CheckTables.run(TestServers.publisher, "INSERT INTO checks.types (id, n, ts, jb) VALUES (5, 1.5, '2024-03-01 12:00+00', '{\"k\": 1}')")
+        try await CheckTables.run(TestServers.subscriber, "INSERT INTO checks.types (id, n, ts, jb) VALUES (5, 1.5, '2024-03-01 12:00:01+00', '{\"k\": 1}')")
+        let different = try await CheckTables.check(["checks.types"])
+        #expect(CheckTables.diffs(different) == ["changed id=2", "changed id=3", "changed id=4", "changed id=5"])
+    }
+
+    @Test func compositeTextAndUUIDKeysAreBisectedByRealKeyValues() async throws {
+        try await CheckTables.create("composite", "region text, seq int, payload text, PRIMARY KEY (region, seq)")
+        try await CheckTables.both("""
+            INSERT INTO checks.composite SELECT r, s, r || s FROM unnest(ARRAY['Zürich', 'alpha', 'Alpha', 'éclair', 'beta', '日本']) r, generate_series(1, 2000) s
+            """)
+        try await CheckTables.run(TestServers.subscriber, """
+            DELETE FROM checks.composite WHERE region = 'Alpha' AND seq = 1500;
+            UPDATE checks.composite SET payload = 'x' WHERE region = '日本' AND seq = 7;
+            INSERT INTO checks.composite VALUES ('éclair', 9999, 'extra')
+            """)
+        let composite = try await CheckTables.check(["checks.composite"])
+        #expect(CheckTables.diffs(composite) == ["missing region=Alpha,seq=1500", "changed region=日本,seq=7", "extra region=éclair,seq=9999"])
+        #expect(composite.tables.first?.segmentsCompared ?? 0 > 1, "the table was bisected")
+
+        try await CheckTables.create("uuids", "id uuid PRIMARY KEY, v int")
+        try await CheckTables.run(TestServers.publisher, "INSERT INTO checks.uuids SELECT md5(g::text)::uuid, g FROM generate_series(1, 5000) g")
+        try await CheckTables.run(TestServers.subscriber, "INSERT INTO checks.uuids SELECT md5(g::text)::uuid, g FROM generate_series(1, 5000) g WHERE g <> 4242")
+        let uuids = try await CheckTables.check(["checks.uuids"])
+        let missing = try await TestServers.connect(TestServers.publisher).query("SELECT md5('4242')::uuid::text AS id").value(0, "id")
+        #expect(CheckTables.diffs(uuids) == ["missing id=\(missing ?? "")"])
+    }
+
+    @Test func tablesWithoutPrimaryKeyAreSkippedWithTheReason() async throws {
+        try await CheckTables.create("nokey", "a int, b text")
+        try await CheckTables.create("keyed", "id int PRIMARY KEY")
+        let result = try await CheckTables.check(["checks.nokey", "checks.keyed"])
+        let skipped = try #require(result.tables.first { $0.table == "checks.nokey" })
+        #expect(skipped.status == .skipped)
+        #expect(skipped.reason == "no primary key: rows cannot be matched between the sides")
+        #expect(result.status == .pass)
+    }
+
+    @Test func aTableMissingOnTheDRSideCountsEveryRowAsMissing() async throws {
+        try await CheckTables.run(TestServers.subscriber, "CREATE SCHEMA IF NOT EXISTS checks;\nDROP TABLE IF EXISTS checks.gone")
+        try await CheckTables.run(TestServers.publisher, "CREATE SCHEMA IF NOT EXISTS checks;\nDROP TABLE IF EXISTS checks.gone;\nCREATE TABLE checks.gone (id int PRIMARY KEY);\nINSERT INTO checks.gone SELECT generate_series(1, 10)")
+        let result = try await CheckTables.check(["checks.gone"])
+        #expect(result.missing == 10)
+        #expect(result.tables.first?.reason == "the table does not exist on the DR side")
+        #expect(result.status == .fail)
+    }
+
+    @Test func writesOnTheLivePrimaryDuringACheckAreNotReported() async throws {
+        // The physical pair with a writer running through the whole check.
+        let primary = try await TestServers.connect(TestServers.primary)
+        try await primary.query("CREATE TABLE IF NOT EXISTS hot (id int PRIMARY KEY, v bigint)")
+        try await primary.query("INSERT INTO hot SELECT g, 0 FROM generate_series(1, 20000) g ON CONFLICT (id) DO NOTHING")
+        let source = PostgresSource(config: { var c = TestServers.physical; c.postgres?.tables = ["hot", "events"]; return c }())
+        _ = try await source.waitForDrain(timeout: .seconds(30))
+        let writer = Task {
+            var round = 0
+            while !Task.isCancelled {
+                round += 1
+                try await primary.query("UPDATE hot SET v = v + 1 WHERE id % 50 = $1::int", [String(round % 50)])
+                try await writeEvents(primary, rows: 200)
+            }
+        }
+        let result = try await source.check(CheckOptions(rounds: 4, fullDiff: true), progress: { _ in })
+        writer.cancel()
+        _ = await writer.result
+        #expect(result.diffs.isEmpty, "in-flight writes are not differences: \(result.diffs.prefix(5))")
+        #expect(result.status == .pass)
+    }
+
+    @Test func checksRunThroughTheAPIAndFeedTheGate() async throws {
+        try await CheckTables.create("gated", "id int PRIMARY KEY, v text")
+        try await CheckTables.both("INSERT INTO checks.gated SELECT g, 'v' FROM generate_series(1, 1000) g")
+        let config = CheckTables.source(tables: ["checks.gated"])
+        let registry = PrometheusCollectorRegistry()
+        let journalPath = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-check-\(UUID().uuidString)/journal.sqlite").path
+        let manager = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try Journal(path: journalPath), historySize: 10,
+                                  metricsFactory: PrometheusMetricsFactory(registry: registry), logger: Logger(label: "test"))
+        await manager.monitors[0].poll()
+        let app = Application(router: SyncAPI.router(manager: manager, readToken: Secret("r"), adminToken: Secret("a"), registry: registry))
+        try await app.test(.router) { client in
+            let id: String = try await client.execute(uri: "/v1/sources/pg-logical/check?rounds=2", method: .post,
+                                                      headers: [.authorization: "Bearer a"]) { response in
+                #expect(response.status == .accepted)
+                let body = try JSONCoding.decoder.decode(JSONValue.self, from: Data(buffer: response.body))
+                guard case let .string(id)? = body["id"] else { throw TestSetupError("no job id") }
+                #expect(response.headers[.location] == "/v1/checks/\(id)")
+                return id
+            }
+            var status = JSONValue.string("running")
+            var job = JSONValue.null
+            for _ in 0..<100 where status == .string("running") {
+                try await Task.sleep(for: .milliseconds(100))
+                job = try await client.execute(uri: "/v1/checks/\(id)", method: .get, headers: [.authorization: "Bearer r"]) { response in
+                    try JSONCoding.decoder.decode(JSONValue.self, from: Data(buffer: response.body))
+                }
+                status = job["status"] ?? .null
+            }
+            #expect(status == .string("done"))
+            #expect(job["result"]?["status"] == .string("pass"))
+            #expect(job["result"]?["primary_rows"] == .number(1000))
+            try await client.execute(uri: "/v1/gate?sources=pg-logical", method: .get, headers: [.authorization: "Bearer r"]) { response in
+                #expect(response.status == .ok, "a fresh passing check and healthy replication pass the gate")
+            }
+            try await client.execute(uri: "/v1/sources/pg-logical/check", method: .get, headers: [.authorization: "Bearer r"]) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        // A restarted manager restores the latest check from the journal.
+        let restarted = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try Journal(path: journalPath), historySize: 10,
+                                    metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()), logger: Logger(label: "test"))
+        await restarted.restoreLatestChecks()
+        #expect(await restarted.monitors[0].latestCheck?.ratio == 1.0)
+    }
+}
