@@ -271,21 +271,7 @@ struct PostgresChecker {
     }
 
     func columns(_ session: CheckSession, schema: String, table: String) async throws -> [ColumnInfo] {
-        let rows = try await session.connection.query("""
-            SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,
-                   array_position(i.indkey::int2[], a.attnum)
-            FROM pg_attribute a
-            JOIN pg_class c ON c.oid = a.attrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            JOIN pg_type t ON t.oid = a.atttypid
-            LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-            WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-            ORDER BY a.attnum
-            """, [schema, table])
-        return rows.rows.map { row in
-            ColumnInfo(name: row[0] ?? "", type: row[1] ?? "text", typeName: row[2] ?? "text", category: row[3] ?? "X",
-                       keyPosition: row[4].flatMap { Int($0) })
-        }
+        try await tableColumns(session.connection, schema: schema, table: table)
     }
 
     func schemaMismatch(_ primary: [ColumnInfo], _ dr: [ColumnInfo]) -> String? {
@@ -461,4 +447,23 @@ struct PostgresChecker {
 func postgresArray(_ values: [String]) -> String {
     "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
         .joined(separator: ",") + "}"
+}
+
+/// A table's columns in order, with their types and primary-key positions; empty if there is no such table.
+func tableColumns(_ connection: PGConnection, schema: String, table: String) async throws -> [ColumnInfo] {
+    let rows = try await connection.query("""
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,
+               array_position(i.indkey::int2[], a.attnum), (a.attgenerated <> '')::text
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+        WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum
+        """, [schema, table])
+    return rows.rows.map { row in
+        ColumnInfo(name: row[0] ?? "", type: row[1] ?? "text", typeName: row[2] ?? "text", category: row[3] ?? "X",
+                   keyPosition: row[4].flatMap { Int($0) }, generated: row[5] == "true")
+    }
 }

@@ -10,6 +10,8 @@ public actor PostgresSource: SourceAdapter {
     let options: PostgresOptions
     private var connections: [Side: PGConnection] = [:]
     private var history = LSNHistory()
+    /// The topology seen by the latest detection, for cheap capability answers.
+    private var lastTopology: Topology?
 
     /// A stream is considered stalled when nothing arrived for this long: the standby asks for a
     /// keepalive after wal_receiver_timeout/2 (30 s by default), so a healthy idle link stays below it.
@@ -36,7 +38,30 @@ public actor PostgresSource: SourceAdapter {
     }
 
     public func capabilities() async -> Set<SourceOperation> {
-        [.pause, .resume, .drain, .check]
+        switch lastTopology {
+        case .logical?: [.pause, .resume, .drain, .check, .reconcile, .fullSync]
+        default: [.pause, .resume, .drain, .check]
+        }
+    }
+
+    public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
+        try await requireWritableDR()
+        return try await PostgresReconciler(source: name, config: config).plan(from: check)
+    }
+
+    public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
+        try await requireWritableDR()
+        return try await PostgresReconciler(source: name, config: config).apply(plan)
+    }
+
+    /// Only a logical subscriber can take writes; a standby replays WAL and is read-only.
+    private func requireWritableDR() async throws {
+        if try await topology() == .physical {
+            throw SyncError.unsupported(
+                operation: .reconcile,
+                reason: "the DR side is a physical standby, which is read-only: it replays the primary's WAL byte for byte and rows cannot be written into it",
+                remedy: "re-clone it so it matches the primary: stop the standby, empty its data directory, run pg_basebackup -R -D <datadir> -h \(config.primary.host) -p \(config.primary.port), then start it")
+        }
     }
 
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
@@ -94,6 +119,12 @@ public actor PostgresSource: SourceAdapter {
     // MARK: topology
 
     public func topology() async throws -> Topology {
+        let topology = try await detectTopology()
+        lastTopology = topology
+        return topology
+    }
+
+    private func detectTopology() async throws -> Topology {
         let recovery = try await run(.dr, "SELECT pg_is_in_recovery()::text AS in_recovery")
         let inRecovery = recovery.value(0, "in_recovery") == "true"
         switch options.mode {
@@ -399,11 +430,58 @@ public actor PostgresSource: SourceAdapter {
                 reason: "a physical standby replays the primary's WAL and cannot re-copy data while it is a standby",
                 remedy: "re-clone it: stop the standby, empty its data directory, run pg_basebackup -R -D <datadir> -h \(config.primary.host) -p \(config.primary.port), then start it")
         case let .logical(subscription, _):
-            throw SyncError.unsupported(
-                operation: .fullSync,
-                reason: "re-copying the tables of logical subscription '\(subscription)' is not available in this version of syncd",
-                remedy: "re-create the subscription with copy_data = true after emptying its tables on the DR side")
+            try await resubscribe(subscription)
         }
+    }
+
+    /// Re-copies every subscribed table: the subscription is dropped and created again with
+    /// copy_data = true after its tables are emptied on the DR side, so the subscriber ends
+    /// identical to the publisher and keeps replicating. Only replication state (the slot) changes
+    /// on the primary; its data is never written.
+    private func resubscribe(_ subscription: String) async throws {
+        let info = try await run(.dr, """
+            SELECT s.subconninfo, array_to_string(s.subpublications, ','), s.subbinary::text, s.substream::text
+            FROM pg_subscription s
+            WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """, [subscription])
+        guard info.count == 1, let conninfo = info.rows[0][0], let publications = info.rows[0][1] else {
+            throw SyncError.invalidState("cannot read subscription '\(subscription)' (reading its connection string needs superuser)")
+        }
+        let tables = try await run(.dr, """
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_subscription_rel r
+            JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE r.srsubid = (SELECT oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))
+            ORDER BY 1
+            """, [subscription]).rows.compactMap { $0[0] }
+        let name = try SQLText.quoteIdentifier(subscription)
+        let publicationList = try publications.split(separator: ",").map { try SQLText.quoteIdentifier(String($0)) }.joined(separator: ", ")
+        let options = "copy_data = true, binary = \(info.rows[0][2] == "true"), streaming = \(info.rows[0][3] == "true")"
+        let create = "CREATE SUBSCRIPTION \(name) CONNECTION \(try SQLText.quoteLiteral(conninfo)) PUBLICATION \(publicationList) WITH (\(options))"
+
+        try await run(.dr, "ALTER SUBSCRIPTION \(name) DISABLE")
+        try await run(.dr, "DROP SUBSCRIPTION \(name)")
+        do {
+            if !tables.isEmpty { try await run(.dr, "TRUNCATE \(tables.joined(separator: ", "))") }
+            try await run(.dr, create)
+        } catch {
+            let masked = create.replacingOccurrences(of: #"password=\S+"#, with: "password=***", options: .regularExpression)
+            throw SyncError.failed("full sync of '\(subscription)' dropped the subscription but could not re-create it (\(error)); re-create it by hand: \(masked)")
+        }
+        // The initial copy runs per table; the subscription is usable once every table is ready.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(3600)
+        while true {
+            let pending = try await run(.dr, """
+                SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') AS pending, count(*) AS total
+                FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1
+                """, [subscription])
+            if pending.value(0, "pending") == "0", pending.value(0, "total") != "0" || tables.isEmpty { break }
+            guard clock.now < deadline else {
+                throw SyncError.timeout("full sync of '\(subscription)': the initial copy has not finished after an hour (\(pending.value(0, "pending") ?? "?") tables pending)")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        _ = try await waitForDrain(timeout: .seconds(120))
     }
 
     /// DR side's applied position: replay LSN (physical) or the slot's confirmed flush LSN (logical).

@@ -10,13 +10,16 @@ public struct ColumnInfo: Sendable, Equatable {
     /// pg_type.typcategory: S string, N numeric, A array, ...
     public var category: String
     public var keyPosition: Int?
+    /// Generated columns are compared but never written.
+    public var generated: Bool
 
-    public init(name: String, type: String, typeName: String, category: String, keyPosition: Int? = nil) {
+    public init(name: String, type: String, typeName: String, category: String, keyPosition: Int? = nil, generated: Bool = false) {
         self.name = name
         self.type = type
         self.typeName = typeName
         self.category = category
         self.keyPosition = keyPosition
+        self.generated = generated
     }
 
     /// Two sides agree on a column when they would produce the same normalised text.
@@ -164,5 +167,57 @@ public struct TableSQL: Sendable {
         let texts = try keys.enumerated().map { "\(try TableSQL.keyText($1)) AS k\($0)" }.joined(separator: ", ")
         let order = try keys.map(TableSQL.keyOrder).joined(separator: ", ")
         return ("SELECT \(texts), \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate) ORDER BY \(order)", parameters)
+    }
+}
+
+// MARK: reconciliation
+
+extension TableSQL {
+    /// `("k1", "k2") IN (($1::t1, $2::t2), ...)` for `count` keys.
+    func keysIn(count: Int, firstParameter: Int = 1) throws -> String {
+        let columns = try keys.map { try SQLText.quoteIdentifier($0.name) }
+        let tuples = (0..<count).map { index in boundTuple(startingAt: firstParameter + index * keys.count) }
+        let left = columns.count == 1 ? columns[0] : "(\(columns.joined(separator: ", ")))"
+        return "\(left) IN (\(tuples.joined(separator: ", ")))"
+    }
+
+    var writableColumns: [ColumnInfo] { columns.filter { !$0.generated } }
+
+    /// Current rows of the given keys, every writable column as text (cast back with `$n::type`).
+    func selectRows(keyCount: Int) throws -> String {
+        let texts = try writableColumns.map { "\(try SQLText.quoteIdentifier($0.name))::text" }.joined(separator: ", ")
+        let keyTexts = try keys.map { try TableSQL.keyText($0) }.joined(separator: ", ")
+        return "SELECT \(keyTexts), \(texts) FROM \(qualified) WHERE \(try keysIn(count: keyCount))"
+    }
+
+    /// Insert-or-update of `rowCount` rows: re-running it leaves the same rows.
+    func upsert(rowCount: Int) throws -> String {
+        let columns = writableColumns
+        let names = try columns.map { try SQLText.quoteIdentifier($0.name) }
+        let rows = (0..<rowCount).map { row in
+            "(" + columns.enumerated().map { "$\(row * columns.count + $0.offset + 1)::\($0.element.type)" }.joined(separator: ", ") + ")"
+        }
+        let conflict = try keys.map { try SQLText.quoteIdentifier($0.name) }.joined(separator: ", ")
+        let updates = try columns.filter { $0.keyPosition == nil }.map { column -> String in
+            let name = try SQLText.quoteIdentifier(column.name)
+            return "\(name) = EXCLUDED.\(name)"
+        }
+        let action = updates.isEmpty ? "DO NOTHING" : "DO UPDATE SET \(updates.joined(separator: ", "))"
+        return "INSERT INTO \(qualified) (\(names.joined(separator: ", "))) VALUES \(rows.joined(separator: ", ")) ON CONFLICT (\(conflict)) \(action)"
+    }
+
+    func delete(keyCount: Int) throws -> String {
+        "DELETE FROM \(qualified) WHERE \(try keysIn(count: keyCount))"
+    }
+
+    /// Keys and row hashes of the given keys, to re-verify what a reconciliation touched.
+    func hashes(keyCount: Int) throws -> String {
+        let keyTexts = try keys.map { try TableSQL.keyText($0) }.joined(separator: ", ")
+        return "SELECT \(keyTexts), \(try rowHash()) FROM \(qualified) WHERE \(try keysIn(count: keyCount))"
+    }
+
+    /// How many rows fit in one batch without passing PostgreSQL's 65535 bind parameters.
+    var batchRows: Int {
+        max(1, min(500, 60_000 / max(1, writableColumns.count)))
     }
 }

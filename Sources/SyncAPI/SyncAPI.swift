@@ -221,11 +221,12 @@ public enum SyncAPI {
             jsonResponse(try await gate(manager, request, context))
         }
 
-        for action in [ControlAction.pause, .resume, .drain] {
-            authed.post("/v1/sources/:name/\(action.rawValue)") { request, context -> Response in
+        for action in [ControlAction.pause, .resume, .drain, .fullSync] {
+            let path = action == .fullSync ? "full-sync" : action.rawValue
+            authed.post("/v1/sources/:name/\(path)") { request, context -> Response in
                 try requireAdmin(context)
                 let query = try Query(request, allowed: action == .drain ? ["timeout"] : [])
-                let timeout = try query.duration("timeout", max: maxDrainTimeoutSeconds) ?? 60
+                let timeout = try query.duration("timeout", max: maxDrainTimeoutSeconds) ?? (action == .fullSync ? 3600 : 60)
                 let name = try context.parameters.require("name")
                 do {
                     let outcome = try await manager.control(action, source: name, actor: context.actor,
@@ -252,6 +253,18 @@ public enum SyncAPI {
                 var response = jsonResponse(job, status: .accepted)
                 response.headers[.location] = "/v1/checks/\(job.id)"
                 return response
+            } catch {
+                throw apiError(error)
+            }
+        }
+        // Reconcile: a dry run (the default) prints the plan and changes nothing; apply=true executes it.
+        authed.post("/v1/sources/:name/reconcile") { request, context -> Response in
+            try requireAdmin(context)
+            let query = try Query(request, allowed: ["apply"])
+            let apply = try query.bool("apply") ?? false
+            let name = try context.parameters.require("name")
+            do {
+                return jsonResponse(try await manager.reconcile(source: name, apply: apply, actor: context.actor))
             } catch {
                 throw apiError(error)
             }

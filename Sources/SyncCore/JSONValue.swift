@@ -67,6 +67,14 @@ public enum JSONCoding {
         return encoder
     }()
 
+    /// For decoding the product's own types back from their snake_case JSON.
+    public static let typedDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
     public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         // No key strategy: decoded objects keep their keys exactly (details, diff keys).

@@ -8,6 +8,13 @@ public enum SQLText {
         public var description: String { "invalid SQL identifier \(identifier.debugDescription): it is empty or contains a NUL byte" }
     }
 
+    /// Quotes a string literal for the utility statements that take no parameters
+    /// (assumes standard_conforming_strings = on, PostgreSQL's default since 9.1).
+    public static func quoteLiteral(_ value: String) throws -> String {
+        guard !value.contains("\0") else { throw InvalidIdentifier(identifier: value) }
+        return "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
     /// Quotes an identifier the way PostgreSQL (and the SQL standard) expects: wrapped in double
     /// quotes with embedded double quotes doubled, so any name is safe and case is preserved.
     public static func quoteIdentifier(_ identifier: String) throws -> String {

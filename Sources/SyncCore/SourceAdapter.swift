@@ -16,6 +16,10 @@ public protocol SourceAdapter: Sendable {
     func waitForDrain(timeout: Duration) async throws -> DrainResult
     /// Count + hash consistency check of the primary against the DR side.
     func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult
+    /// The exact changes that would make the DR side match the primary for a check's differences.
+    func planReconcile(from check: CheckResult) async throws -> ReconcilePlan
+    /// Applies a plan on the DR side only, then re-verifies what it touched.
+    func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome
     /// Releases connections; the adapter may be used again afterwards (it reconnects).
     func shutdown() async
 }
@@ -24,5 +28,15 @@ extension SourceAdapter {
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         throw SyncError.unsupported(operation: .check, reason: "\(kind.rawValue) sources have no consistency check in this version",
                                     remedy: "verify this source by other means")
+    }
+
+    public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
+        throw SyncError.unsupported(operation: .reconcile, reason: "\(kind.rawValue) sources cannot reconcile in this version",
+                                    remedy: "repair the DR copy by other means")
+    }
+
+    public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
+        throw SyncError.unsupported(operation: .reconcile, reason: "\(kind.rawValue) sources cannot reconcile in this version",
+                                    remedy: "repair the DR copy by other means")
     }
 }

@@ -169,7 +169,7 @@ public final class SyncManager: Service, Sendable {
                 message = "the DR side reached \(result.target) (the primary's position at the call) in \(String(format: "%.2f", result.waitedSeconds)) s"
             case .fullSync:
                 try await monitor.adapter.forceFullSync()
-                message = "full sync completed"
+                message = "every table was re-copied from the primary and replication is running again"
             }
             await monitor.end()
             let sample = await monitor.poll()
@@ -285,6 +285,52 @@ extension SyncManager {
             var error: String?
             if case let .string(text)? = summary["error"] { error = text }
             await monitor.recordCheck(CheckSummary(finishedAt: finishedAt, ratio: number("ratio"), countRatio: number("count_ratio"), error: error))
+        }
+    }
+}
+
+/// What `reconcile` did: the plan always, the outcome when applied.
+public struct ReconcileReport: Sendable, Codable {
+    public var source: String
+    public var mode: String
+    public var plan: ReconcilePlan
+    public var outcome: ReconcileOutcome?
+}
+
+extension SyncManager {
+    /// The latest check's full result, read back from the journal.
+    public func latestCheck(source name: String) async throws -> CheckResult {
+        guard let detail = try await latestCheckResult(source: name) else {
+            throw SyncError.invalidState("no consistency check has run for '\(name)': run syncctl verify --source \(name) first")
+        }
+        guard let result = detail["result"] else {
+            throw SyncError.invalidState("the latest check of '\(name)' failed; run syncctl verify --source \(name) again")
+        }
+        return try JSONCoding.typedDecoder.decode(CheckResult.self, from: JSONCoding.encoder.encode(result))
+    }
+
+    /// Plans (dry run, the default) or applies the repair of the latest check's differences. Journaled either way.
+    public func reconcile(source name: String, apply: Bool, actor: String) async throws -> ReconcileReport {
+        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        try await monitor.begin(apply ? "reconcile" : "reconcile plan")
+        let mode = apply ? "apply" : "dry-run"
+        do {
+            let check = try await latestCheck(source: name)
+            let plan = try await monitor.adapter.planReconcile(from: check)
+            let outcome = apply ? try await monitor.adapter.applyReconcile(plan) : nil
+            await monitor.end()
+            let report = ReconcileReport(source: name, mode: mode, plan: plan, outcome: outcome)
+            try await journal.append(kind: "reconcile", source: name, actor: actor, action: mode,
+                                     outcome: outcome.map { $0.status == .pass ? "ok" : "incomplete" } ?? "planned",
+                                     detail: .object(["upserts": .number(Double(plan.upserts)), "deletes": .number(Double(plan.deletes)),
+                                                      "batches": .number(Double(plan.batches.count)),
+                                                      "outcome": try outcome.map { try JSONValue.from($0) } ?? .null]))
+            return report
+        } catch {
+            await monitor.end()
+            _ = try? await journal.append(kind: "reconcile", source: name, actor: actor, action: mode, outcome: "error",
+                                          detail: .object(["error": .string("\(error)")]))
+            throw error
         }
     }
 }

@@ -9,7 +9,7 @@ struct Syncctl: AsyncParsableCommand {
         commandName: "syncctl",
         abstract: "Operator CLI for syncd: status, gate, verify, pause/resume/drain, journal.",
         discussion: "Exit codes: 0 success or gate pass, 1 gate fail, 2 error.",
-        subcommands: [Status.self, Gate.self, Verify.self, Pause.self, Resume.self, Drain.self, JournalCommand.self])
+        subcommands: [Status.self, Gate.self, Verify.self, Reconcile.self, Pause.self, Resume.self, Resync.self, Drain.self, JournalCommand.self])
 
     static func main() async {
         do {
@@ -135,6 +135,15 @@ struct Resume: ControlCommand {
     @OptionGroup var options: ClientOptions
     @OptionGroup var target: SourceOption
     var action: String { "resume" }
+}
+
+struct Resync: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Force a full sync: re-copy every table of a logical subscription (a physical standby is refused with how to re-clone it).")
+    @OptionGroup var options: ClientOptions
+    @OptionGroup var target: SourceOption
+    var action: String { "full-sync" }
+    var requestTimeout: Double { 3700 }
 }
 
 struct Drain: ControlCommand {

@@ -60,6 +60,16 @@ import Testing
         #expect(result.summary.error == "a: the DR side's columns differ: column x is missing")
     }
 
+    @Test func resultRoundTripsThroughItsJSONKeepingKeyColumnNames() throws {
+        let result = CheckResult(source: "pg", threshold: 0.99999,
+                                 tables: [TableCheckResult(table: "public.t", status: .different, primaryRows: 10, drRows: 9, missing: 1)],
+                                 diffs: [Diff(table: "public.t", key: .object(["account_id": .number(7), "Region_Code": .string("x")]), kind: .missing)],
+                                 diffsTruncated: false, rounds: 3, stoppedEarly: false, startedAt: start, finishedAt: start, notes: ["n"])
+        let data = try JSONCoding.encoder.encode(result)
+        let decoded = try JSONCoding.typedDecoder.decode(CheckResult.self, from: data)
+        #expect(decoded == result)
+    }
+
     @Test func resultJSONHasTheFieldsPipelinesRead() throws {
         let result = CheckResult(source: "pg", threshold: 0.99999,
                                  tables: [TableCheckResult(table: "public.t", status: .different, primaryRows: 10, drRows: 9, missing: 1)],

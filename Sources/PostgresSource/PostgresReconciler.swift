@@ -1,0 +1,144 @@
+import Foundation
+import SyncCore
+
+/// Repairs a logical subscriber from a check's differences: each listed key is made to match the
+/// primary's current row (upserted when the primary has it, deleted when it does not), in batches
+/// inside DR-side transactions. Re-running converges to the same state; the primary is only read.
+struct PostgresReconciler {
+    let source: String
+    let config: SourceConfig
+
+    func plan(from check: CheckResult) async throws -> ReconcilePlan {
+        if check.error != nil || check.tables.contains(where: { $0.status == .error }) {
+            throw SyncError.invalidState("the latest check of '\(source)' did not complete (\(check.summary.error ?? "error")); run syncctl verify again")
+        }
+        let differing = check.missing + check.extra + check.changed
+        guard !check.stoppedEarly, !check.diffsTruncated, Int64(check.diffs.count) == differing else {
+            throw SyncError.invalidState(
+                "the latest check lists \(check.diffs.count) of at least \(differing) differences; run syncctl verify --source \(source) --full-diff --max-diffs \(max(differing, 1) * 2) so that every one can be planned")
+        }
+        let dr = try await connect(config.dr, side: .dr)
+        var batches: [ReconcileBatch] = []
+        for (table, diffs) in Dictionary(grouping: check.diffs, by: \.table).sorted(by: { $0.key < $1.key }) {
+            let sql = try await shape(table, on: dr)
+            let ordered = diffs.sorted { $0.kind != .extra && $1.kind == .extra }
+            for chunk in stride(from: 0, to: ordered.count, by: sql.batchRows).map({ Array(ordered[$0..<min($0 + sql.batchRows, ordered.count)]) }) {
+                let upserts = chunk.filter { $0.kind != .extra }.map(\.key)
+                let deletes = chunk.filter { $0.kind == .extra }.map(\.key)
+                var statements: [String] = []
+                if !upserts.isEmpty { statements.append(try display(sql.upsert(rowCount: 1), rows: upserts.count, what: "rows read from the primary at apply time")) }
+                if !deletes.isEmpty { statements.append(try display(sql.delete(keyCount: 1), rows: deletes.count, what: "keys")) }
+                batches.append(ReconcileBatch(table: table, number: batches.filter { $0.table == table }.count + 1,
+                                              upsertKeys: upserts, deleteKeys: deletes, statements: statements))
+            }
+        }
+        return ReconcilePlan(source: source, basedOnCheck: check.finishedAt, batches: batches, notes: [
+            "applied on the DR side only, one transaction per batch; each key is set to the primary's row as it is at apply time (deleted if the primary no longer has it)",
+        ])
+    }
+
+    /// A statement as it runs, shown with its first tuple and how many it repeats.
+    private func display(_ statement: String, rows: Int, what: String) -> String {
+        rows == 1 ? statement : "\(statement)  -- × \(rows) \(what)"
+    }
+
+    func apply(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
+        let started = Date()
+        let primary = try await connect(config.primary, side: .primary)
+        let dr = try await connect(config.dr, side: .dr)
+        for statement in CheckSession.settings { try await primary.query(statement); try await dr.query(statement) }
+        // Like the subscription's own apply worker: no triggers or FK checks for replicated rows.
+        // Needs superuser; without it the batches still run, with triggers.
+        _ = try? await dr.query("SET session_replication_role = replica")
+        var upserted = 0
+        var deleted = 0
+        var applied = 0
+        var touched: [String: [[String]]] = [:]
+        var shapes: [String: TableSQL] = [:]
+        for batch in plan.batches {
+            let sql: TableSQL
+            if let known = shapes[batch.table] { sql = known } else { sql = try await shape(batch.table, on: dr); shapes[batch.table] = sql }
+            let planned = try (batch.upsertKeys + batch.deleteKeys).map { try keyTexts($0, sql) }
+            guard !planned.isEmpty else { continue }
+            touched[batch.table, default: []] += planned
+            // Only keys that still differ are written: re-running a plan writes nothing twice.
+            let keys = try await stillDiffering(planned, sql, primary: primary, dr: dr)
+            guard !keys.isEmpty else { continue }
+
+            try await primary.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            let current = try await primary.query(try sql.selectRows(keyCount: keys.count), keys.flatMap { $0.map { Optional($0) } })
+            try await primary.query("COMMIT")
+            let keyCount = sql.keys.count
+            let present = Set(current.rows.map { row in row.prefix(keyCount).map { $0 ?? "" } })
+            let rows = current.rows.map { Array($0.dropFirst(keyCount)) }
+            let gone = keys.filter { !present.contains($0) }
+
+            try await dr.query("BEGIN")
+            do {
+                if !rows.isEmpty { try await dr.query(try sql.upsert(rowCount: rows.count), rows.flatMap { $0 }) }
+                if !gone.isEmpty { try await dr.query(try sql.delete(keyCount: gone.count), gone.flatMap { $0.map { Optional($0) } }) }
+                try await dr.query("COMMIT")
+            } catch {
+                _ = try? await dr.query("ROLLBACK")
+                throw SyncError.failed("batch \(batch.number) of \(batch.table) failed and was rolled back (earlier batches stay applied; re-running converges): \(error)")
+            }
+            upserted += rows.count
+            deleted += gone.count
+            applied += 1
+        }
+        // Re-verify exactly what was touched.
+        var stillDiffering = 0
+        for (table, keys) in touched {
+            guard let sql = shapes[table] else { continue }
+            stillDiffering += try await self.stillDiffering(keys, sql, primary: primary, dr: dr).count
+        }
+        return ReconcileOutcome(source: source, batchesApplied: applied, rowsUpserted: upserted, rowsDeleted: deleted,
+                                stillDiffering: stillDiffering, durationSeconds: Date().timeIntervalSince(started))
+    }
+
+    /// The keys whose rows (or absence) differ between the sides right now.
+    private func stillDiffering(_ keys: [[String]], _ sql: TableSQL, primary: PGConnection, dr: PGConnection) async throws -> [[String]] {
+        var differing: [[String]] = []
+        for chunk in stride(from: 0, to: keys.count, by: sql.batchRows).map({ Array(keys[$0..<min($0 + sql.batchRows, keys.count)]) }) {
+            let parameters = chunk.flatMap { $0.map { Optional($0) } }
+            let query = try sql.hashes(keyCount: chunk.count)
+            async let left = primary.query(query, parameters)
+            async let right = dr.query(query, parameters)
+            func byKey(_ rows: PGRows) -> [[String]: String] {
+                Dictionary(rows.rows.map { ($0.prefix(sql.keys.count).map { $0 ?? "" }, $0.last.flatMap { $0 } ?? "") }, uniquingKeysWith: { a, _ in a })
+            }
+            let (primaryHashes, drHashes) = (byKey(try await left), byKey(try await right))
+            differing += chunk.filter { primaryHashes[$0] != drHashes[$0] }
+        }
+        return differing
+    }
+
+    private func connect(_ endpoint: EndpointConfig, side: Side) async throws -> PGConnection {
+        do {
+            return try await PGConnection.connect(PGConnectionParameters(endpoint: endpoint, applicationName: "syncd-reconcile:\(source)"))
+        } catch let error as PostgresError {
+            throw SyncError.unreachable(side: "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)", message: error.message)
+        }
+    }
+
+    private func shape(_ table: String, on connection: PGConnection) async throws -> TableSQL {
+        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw SyncError.failed("table name '\(table)' is not schema-qualified") }
+        let columns = try await tableColumns(connection, schema: parts[0], table: parts[1])
+        guard !columns.isEmpty else { throw SyncError.invalidState("table \(table) does not exist on the DR side; create it (the schema) first") }
+        let sql = try TableSQL(schema: parts[0], table: parts[1], columns: columns)
+        guard !sql.keys.isEmpty else { throw SyncError.invalidState("table \(table) has no primary key on the DR side") }
+        return sql
+    }
+
+    /// A diff's JSON key back to the key columns' texts, in key order.
+    private func keyTexts(_ key: JSONValue, _ sql: TableSQL) throws -> [String] {
+        try sql.keys.map { column in
+            switch key[column.name] {
+            case let .number(value)?: return value.rounded() == value ? String(Int64(value)) : String(value)
+            case let .string(value)?: return value
+            default: throw SyncError.failed("a planned key of \(sql.displayName) has no value for key column \(column.name)")
+            }
+        }
+    }
+}
