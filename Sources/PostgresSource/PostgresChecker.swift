@@ -43,24 +43,22 @@ final class CheckSession: Sendable {
     }
 }
 
+/// A range's row count and fingerprint, as one side computed it.
 struct Digest: Equatable {
     var count: Int64
-    var sum1: String
-    var sum2: String
+    var fingerprint: String
 
-    init(count: Int64, sum1: String, sum2: String) {
+    init(count: Int64, fingerprint: String) {
         self.count = count
-        self.sum1 = sum1
-        self.sum2 = sum2
+        self.fingerprint = fingerprint
     }
 
     init(row: [String?]) {
         count = row.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
-        sum1 = (row.count > 1 ? row[1] : nil) ?? "0"
-        sum2 = (row.count > 2 ? row[2] : nil) ?? "0"
+        fingerprint = (row.count > 1 ? row[1] : nil) ?? "0"
     }
 
-    static let empty = Digest(count: 0, sum1: "0", sum2: "0")
+    static let empty = Digest(count: 0, fingerprint: "0")
 }
 
 /// A differing row found at a leaf; `key` is the primary key's canonical text per column.
@@ -75,9 +73,14 @@ public struct BisectionPlan: Sendable, Equatable {
     public var fanout: Int
     public var leafRows: Int64
 
-    public init(fanout: Int = 16, leafRows: Int64 = 512) {
+    public init(fanout: Int = 16, leafRows: Int64 = 2048) {
         self.fanout = max(2, fanout)
         self.leafRows = max(1, leafRows)
+    }
+
+    /// Binary-search bucketing makes a wide split as cheap as a narrow one.
+    public static func forTable(_ sql: TableSQL) -> BisectionPlan {
+        sql.bucketsByBinarySearch ? BisectionPlan(fanout: 256) : BisectionPlan(fanout: 16)
     }
 
     /// Sampling step so that a range of `rows` rows yields about `fanout` sub-ranges.
@@ -97,7 +100,6 @@ struct PostgresChecker {
     let source: String
     let config: SourceConfig
     let options: CheckOptions
-    let plan: BisectionPlan
     let progress: @Sendable (CheckProgress) -> Void
     /// Waits until the DR side has applied the primary's WAL up to a position.
     let waitUntilApplied: @Sendable (Int64, Duration) async throws -> Void
@@ -218,6 +220,12 @@ struct PostgresChecker {
     // MARK: discovery
 
     func discover(primary: CheckSession, dr: CheckSession) async throws -> ([TableState], [TableCheckResult]) {
+        // Row hashes are taken over the database's own bytes: both sides must encode text alike.
+        let encodings = try await (primary.connection.query("SHOW server_encoding"), dr.connection.query("SHOW server_encoding"))
+        let (primaryEncoding, drEncoding) = (encodings.0.rows.first?.first ?? nil, encodings.1.rows.first?.first ?? nil)
+        guard primaryEncoding == drEncoding else {
+            throw SyncError.invalidState("the servers' encodings differ (primary \(primaryEncoding ?? "?"), DR \(drEncoding ?? "?")): rows cannot be compared byte for byte")
+        }
         let names = try await tableNames(primary)
         var states: [TableState] = []
         var skipped: [TableCheckResult] = []
@@ -298,7 +306,7 @@ struct PostgresChecker {
         while !queue.isEmpty {
             if let budget, Int64(state.diffs.count) > budget { return }
             let (range, primaryDigest, drDigest) = queue.removeFirst()
-            if plan.isLeaf(primaryRows: primaryDigest.count, drRows: drDigest.count) {
+            if BisectionPlan.forTable(state.sql).isLeaf(primaryRows: primaryDigest.count, drRows: drDigest.count) {
                 let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
                 if !diffs.isEmpty {
                     state.diffs += diffs
@@ -308,6 +316,7 @@ struct PostgresChecker {
             }
             // Split points from the side holding more rows in this range.
             let larger = primaryDigest.count >= drDigest.count ? primary : dr
+            let plan = BisectionPlan.forTable(state.sql)
             let step = plan.step(forRows: max(primaryDigest.count, drDigest.count))
             let (sampleSQL, sampleParameters) = try state.sql.sampleKeys(range, step: step)
             let boundaries = try await larger.connection.query(sampleSQL, sampleParameters).rows

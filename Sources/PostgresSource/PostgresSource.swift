@@ -67,7 +67,7 @@ public actor PostgresSource: SourceAdapter {
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         let topology = try await topology()
         let checker = PostgresChecker(
-            source: name, config: config, options: options, plan: BisectionPlan(), progress: progress,
+            source: name, config: config, options: options, progress: progress,
             waitUntilApplied: { target, timeout in
                 _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round")
             })

@@ -57,17 +57,16 @@ public struct TableSQL: Sendable {
 
     public var displayName: String { "\(schema).\(table)" }
 
-    /// Text of one value that is equal on both servers exactly when the values are equal,
-    /// whatever the column's declared scale or the servers' settings (which the session also pins).
+    /// A value whose text form is equal on both servers exactly when the values are equal. Most
+    /// types print canonically once the session settings are pinned (TimeZone, DateStyle,
+    /// IntervalStyle, extra_float_digits, bytea_output): only numeric scale and json text need work.
     static func normalised(_ column: ColumnInfo) throws -> String {
         let name = try SQLText.quoteIdentifier(column.name)
         switch column.typeName {
-        case "numeric": return "trim_scale(\(name))::text"
-        case "bytea": return "encode(\(name), 'hex')"
-        case "json": return "\(name)::jsonb::text"
-        case "timestamptz": return "to_char(\(name) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
-        case "float4", "float8": return "(\(name)::float8)::text"
-        default: return "\(name)::text"
+        case "numeric": return "trim_scale(\(name))"
+        case "json": return "\(name)::jsonb"
+        case "float4": return "\(name)::float8"
+        default: return name
         }
     }
 
@@ -84,14 +83,16 @@ public struct TableSQL: Sendable {
         return column.category == "S" ? "\(name) COLLATE \"C\"" : name
     }
 
-    /// md5 of the row's length-prefixed column texts: NULL ('~'), '' ('0:') and 'NULL' ('4:NULL')
-    /// never collide, and no column's text can run into the next.
+    /// md5 of the row's record text. Record output keeps NULL (`()`), the empty string (`("")`) and
+    /// the string 'NULL' (`(NULL)`) apart and quotes values, so no column's text can run into the next.
     func rowHash() throws -> String {
-        let pieces = try columns.map { column -> String in
-            let value = try TableSQL.normalised(column)
-            return "coalesce(length(\(value))::text || ':' || \(value), '~')"
-        }
-        return "md5(convert_to(concat(\(pieces.joined(separator: ", "))), 'UTF8'))"
+        "md5(\(try rowText()))"
+    }
+
+    /// Single-column keys of a non-text type can be bucketed by binary search (`width_bucket`),
+    /// which makes a wide fan-out cheap; text keys (byte order) and composite keys use CASE.
+    public var bucketsByBinarySearch: Bool {
+        keys.count == 1 && keys[0].category != "S"
     }
 
     func keyTuple() throws -> String {
@@ -120,16 +121,23 @@ public struct TableSQL: Sendable {
         return (clauses.isEmpty ? "true" : clauses.joined(separator: " AND "), parameters)
     }
 
+    /// The row's record text: the input of both hashes.
+    func rowText() throws -> String {
+        "ROW(\(try columns.map(TableSQL.normalised).joined(separator: ", ")))::text"
+    }
+
+    /// Count and an order-independent 64-bit fingerprint (XOR of per-row hashes; rows are unique by
+    /// key, so nothing cancels). hashtextextended is several times cheaper than md5; leaves are
+    /// still compared by md5, so a hash that differed between server versions could only make a
+    /// check slower, never hide a difference.
     static let digestColumns = """
-        count(*)::text AS n,
-        coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint), 0)::text AS s1,
-        coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint), 0)::text AS s2
+        count(*)::text AS n, coalesce(bit_xor(hashtextextended(r, 0)), 0)::text AS x
         """
 
-    /// Count and an order-independent 120-bit sum of row hashes over one range, in one scan.
+    /// Count and fingerprint of one range, in one scan.
     public func digest(_ range: KeyRange) throws -> (sql: String, parameters: [String?]) {
         let (predicate, parameters) = try predicate(range)
-        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate)) s", parameters)
+        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowText()) AS r FROM \(qualified) WHERE \(predicate)) s", parameters)
     }
 
     /// Digests of consecutive sub-ranges split at `boundaries` (ascending), in one scan: bucket i
@@ -137,15 +145,24 @@ public struct TableSQL: Sendable {
     public func bucketDigests(_ range: KeyRange, boundaries: [[String]]) throws -> (sql: String, parameters: [String?]) {
         var (predicate, parameters) = try predicate(range)
         let tuple = try keyTuple()
-        var cases: [String] = []
-        for (index, boundary) in boundaries.enumerated() {
-            cases.append("WHEN \(tuple) < \(boundTuple(startingAt: parameters.count + 1)) THEN \(index)")
-            parameters += boundary.map { Optional($0) }
+        let bucket: String
+        if boundaries.isEmpty {
+            bucket = "0"
+        } else if bucketsByBinarySearch {
+            // width_bucket counts the thresholds <= the key: bucket i holds [boundary i-1, boundary i).
+            bucket = "width_bucket(\(tuple), $\(parameters.count + 1)::\(keys[0].type)[])"
+            parameters.append(postgresArray(boundaries.map { $0[0] }))
+        } else {
+            var cases: [String] = []
+            for (index, boundary) in boundaries.enumerated() {
+                cases.append("WHEN \(tuple) < \(boundTuple(startingAt: parameters.count + 1)) THEN \(index)")
+                parameters += boundary.map { Optional($0) }
+            }
+            bucket = "CASE \(cases.joined(separator: " ")) ELSE \(boundaries.count) END"
         }
-        let bucket = cases.isEmpty ? "0" : "CASE \(cases.joined(separator: " ")) ELSE \(boundaries.count) END"
         return ("""
             SELECT b, \(TableSQL.digestColumns)
-            FROM (SELECT \(bucket) AS b, \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate)) s GROUP BY b
+            FROM (SELECT \(bucket) AS b, \(try rowText()) AS r FROM \(qualified) WHERE \(predicate)) s GROUP BY b
             """, parameters)
     }
 

@@ -16,12 +16,27 @@ import Testing
         #expect(try composite.predicate(.all).sql == "true")
     }
 
-    @Test func rowHashSeparatesNullEmptyAndNormalisesPerType() throws {
-        let hash = try composite.rowHash()
-        #expect(hash.hasPrefix("md5(convert_to(concat("))
-        #expect(hash.contains(#"coalesce(length("region"::text)::text || ':' || "region"::text, '~')"#))
-        #expect(hash.contains(#"trim_scale("amount")::text"#))
-        #expect(hash.contains(#"encode("blob", 'hex')"#))
+    @Test func rowHashIsTheRecordTextWithNumericScaleAndJSONNormalised() throws {
+        #expect(try composite.rowHash() == #"md5(ROW("region", "seq", trim_scale("amount"), "blob")::text)"#)
+        #expect(try composite.digest(.all).sql.contains("bit_xor(hashtextextended(r, 0))"))
+        let json = try TableSQL(schema: "s", table: "t", columns: [
+            ColumnInfo(name: "id", type: "bigint", typeName: "int8", category: "N", keyPosition: 1),
+            ColumnInfo(name: "doc", type: "json", typeName: "json", category: "U"),
+        ])
+        #expect(try json.rowHash() == #"md5(ROW("id", "doc"::jsonb)::text)"#)
+    }
+
+    @Test func singleNonTextKeysBucketByBinarySearch() throws {
+        let table = try TableSQL(schema: "s", table: "t", columns: [
+            ColumnInfo(name: "id", type: "bigint", typeName: "int8", category: "N", keyPosition: 1),
+        ])
+        #expect(table.bucketsByBinarySearch)
+        #expect(!composite.bucketsByBinarySearch)
+        let (sql, parameters) = try table.bucketDigests(KeyRange(lower: ["10"], upper: nil), boundaries: [["20"], ["30"]])
+        #expect(sql.contains(#"width_bucket("id", $2::bigint[])"#))
+        #expect(parameters == ["10", #"{"20","30"}"#])
+        #expect(BisectionPlan.forTable(table).fanout == 256)
+        #expect(BisectionPlan.forTable(composite).fanout == 16)
     }
 
     @Test func identifiersAreQuoted() throws {
@@ -36,10 +51,10 @@ import Testing
     }
 
     @Test func bisectionPlanSplitsIntoFanoutPartsAndStopsAtLeaves() {
-        let plan = BisectionPlan(fanout: 16, leafRows: 512)
+        let plan = BisectionPlan(fanout: 16, leafRows: 2048)
         #expect(plan.step(forRows: 1_000_000) == 62_500)
         #expect(plan.step(forRows: 10) == 1)
-        #expect(plan.isLeaf(primaryRows: 512, drRows: 3))
-        #expect(!plan.isLeaf(primaryRows: 3, drRows: 513), "a range is a leaf only when both sides are small")
+        #expect(plan.isLeaf(primaryRows: 2048, drRows: 3))
+        #expect(!plan.isLeaf(primaryRows: 3, drRows: 2049), "a range is a leaf only when both sides are small")
     }
 }
