@@ -92,7 +92,7 @@ verify() { # prints "seconds differing"
 
 reladiff_run() { # prints "seconds differing"
   local t0 out; t0=$(now)
-  out=$("$STATE/venv/bin/reladiff" "$URL_P" bench.t "$URL_D" bench.t -k id -c name -c amount -c at -c qty -j 2 --json 2>/dev/null || true)
+  out=$("$STATE/venv/bin/reladiff" "$URL_P" bench.t "$URL_D" bench.t -k id -c name -c amount -c at -c qty --json 2>/dev/null || true)
   local t1; t1=$(now)
   echo "$(elapsed "$t0" "$t1") $(echo -n "$out" | grep -c . || true)"
 }
@@ -124,4 +124,4 @@ done
 echo
 echo "floor: the cheapest hashing scan of the raw rows, count + bit_xor(hashtextextended(row text)), both sides at once."
 echo "verify: syncctl verify --full-diff, wall time including syncctl's 0.5 s polling (3 rounds when rows differ)."
-echo "found: differences reported (expected 0 and 30; reladiff prints one line per differing row version, so 40 = 10 missing + 10 extra + 2x10 changed)."
+echo "found: differences reported (expected 0 and 30); for reladiff, the lines it printed (one per differing row version, - or +)."

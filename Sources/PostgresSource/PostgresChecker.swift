@@ -14,6 +14,8 @@ final class CheckSession: Sendable {
         "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'iso_8601'",
         "SET extra_float_digits = 1", "SET bytea_output = 'hex'", "SET client_encoding = 'UTF8'",
         "SET statement_timeout = 0", "SET lock_timeout = '10s'",
+        // Bucketed digests group by an expression the planner cannot estimate; room avoids spilling.
+        "SET work_mem = '64MB'",
     ]
 
     private init(connection: PGConnection, side: Side, snapshotPosition: Int64?) {
@@ -40,6 +42,26 @@ final class CheckSession: Sendable {
 
     func close() async {
         _ = try? await connection.query("ROLLBACK")
+    }
+}
+
+/// Adds up wall time per phase, for the result's notes.
+struct PhaseClock {
+    private var last = Date()
+    private var totals: [(String, Double)] = []
+
+    mutating func lap(_ phase: String) {
+        let now = Date()
+        if let index = totals.firstIndex(where: { $0.0 == phase }) {
+            totals[index].1 += now.timeIntervalSince(last)
+        } else {
+            totals.append((phase, now.timeIntervalSince(last)))
+        }
+        last = now
+    }
+
+    var summary: String {
+        totals.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", ")
     }
 }
 
@@ -111,8 +133,6 @@ struct PostgresChecker {
         /// Time spent on this table, over every pass and round.
         var seconds: Double = 0
         var segments = 0
-        /// Leaf ranges that held differences, re-checked in later rounds.
-        var differingRanges: [KeyRange] = []
         var diffs: [RowDiff] = []
         var bisected = false
         var status: TableCheckStatus = .equal
@@ -139,6 +159,7 @@ struct PostgresChecker {
             var report = CheckProgress(tablesTotal: states.count + skipped.count)
             progress(report)
 
+            var clock = PhaseClock()
             // Round 1, pass 1: whole-table digests, both sides at once.
             for index in states.indices {
                 report.currentTable = states[index].sql.displayName
@@ -160,6 +181,7 @@ struct PostgresChecker {
                 if states[index].primary != states[index].dr { states[index].status = .different }
                 report.rowsCompared += states[index].primary.count + states[index].dr.count
             }
+            clock.lap("whole-table digests")
             let totalPrimary = states.reduce(Int64(0)) { $0 + $1.primary.count }
             let allowed = Ratio.allowedDifferences(primary: totalPrimary, threshold: config.policy.ratioThreshold)
 
@@ -181,6 +203,7 @@ struct PostgresChecker {
                 progress(report)
             }
 
+            clock.lap("bisection")
             // Later rounds: wait for the DR side to pass where the primary stood, re-check what differed.
             while rounds < options.rounds, states.contains(where: { !$0.diffs.isEmpty }) {
                 rounds += 1
@@ -191,8 +214,10 @@ struct PostgresChecker {
                 await primary.close()
                 await dr.close()
                 primary = try await CheckSession.open(config.primary, side: .primary, source: source)
+                clock.lap("re-checks")
                 do {
                     try await waitUntilApplied(primary.snapshotPosition ?? 0, options.catchUpTimeout)
+                    clock.lap("waiting for the DR side to catch up")
                 } catch let error as SyncError {
                     // A paused or stalled DR side cannot catch up: what differs now is the answer.
                     notes.append("re-check round \(rounds) skipped: \(error); the differences are those of round \(rounds - 1)")
@@ -207,6 +232,8 @@ struct PostgresChecker {
                     states[index].seconds += Date().timeIntervalSince(tableStarted)
                 }
             }
+            clock.lap("re-checks")
+            notes.append("time spent: " + clock.summary)
         } catch {
             await primary.close()
             await dr.close()
@@ -308,25 +335,26 @@ struct PostgresChecker {
             let (range, primaryDigest, drDigest) = queue.removeFirst()
             if BisectionPlan.forTable(state.sql).isLeaf(primaryRows: primaryDigest.count, drRows: drDigest.count) {
                 let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
-                if !diffs.isEmpty {
-                    state.diffs += diffs
-                    state.differingRanges.append(range)
-                }
+                state.diffs += diffs
                 continue
             }
-            // Split points from the side holding more rows in this range.
-            let larger = primaryDigest.count >= drDigest.count ? primary : dr
-            let plan = BisectionPlan.forTable(state.sql)
-            let step = plan.step(forRows: max(primaryDigest.count, drDigest.count))
-            let (sampleSQL, sampleParameters) = try state.sql.sampleKeys(range, step: step)
-            let boundaries = try await larger.connection.query(sampleSQL, sampleParameters).rows
-                .map { $0.map { $0 ?? "" } }
-                .filter { $0 != range.lower }
+            // Split points: real key values. For a whole large table, a row sample of the primary
+            // gives a wide first split cheaply; otherwise every n-th key of the larger side.
+            var boundaries: [[String]] = []
+            if range == .all, state.sql.bucketsByBinarySearch {
+                boundaries = try await sampledBounds(state.sql, primary, rows: primaryDigest.count)
+            }
+            if boundaries.isEmpty {
+                let larger = primaryDigest.count >= drDigest.count ? primary : dr
+                let step = BisectionPlan.forTable(state.sql).step(forRows: max(primaryDigest.count, drDigest.count))
+                let (sampleSQL, sampleParameters) = try state.sql.sampleKeys(range, step: step)
+                boundaries = try await larger.connection.query(sampleSQL, sampleParameters).rows
+                    .map { $0.map { $0 ?? "" } }
+                    .filter { $0 != range.lower }
+            }
             guard !boundaries.isEmpty else {
                 // Cannot split further (a single key): compare the rows.
-                let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
-                state.diffs += diffs
-                if !diffs.isEmpty { state.differingRanges.append(range) }
+                state.diffs += try await compareRows(state.sql, range, primary: primary, dr: dr)
                 continue
             }
             let (sql, parameters) = try state.sql.bucketDigests(range, boundaries: boundaries)
@@ -345,6 +373,19 @@ struct PostgresChecker {
             }
         }
         state.bisected = true
+    }
+
+    /// About `firstSplit` key values from a random sample of the primary's rows (TABLESAMPLE
+    /// BERNOULLI: one cheap pass without hashing), ascending and distinct. Empty for small tables.
+    func sampledBounds(_ sql: TableSQL, _ session: CheckSession, rows: Int64) async throws -> [[String]] {
+        let firstSplit = 1024.0
+        guard Double(rows) > firstSplit * 100 else { return [] }
+        let percent = min(100, firstSplit / Double(rows) * 100 * 1.2)
+        let key = try SQLText.quoteIdentifier(sql.keys[0].name)
+        let result = try await session.connection.query("""
+            SELECT DISTINCT \(key)::text, \(key) FROM \(sql.qualified) TABLESAMPLE BERNOULLI (\(String(format: "%.6f", percent))) REPEATABLE (42) ORDER BY 2
+            """)
+        return result.rows.compactMap { $0[0].map { [$0] } }
     }
 
     func buckets(_ rows: PGRows) -> [Int: Digest] {
@@ -383,18 +424,11 @@ struct PostgresChecker {
         return diffs
     }
 
-    /// Re-compares the ranges that differed; keeps only keys that differed every time.
+    /// Looks the differing keys up again on both sides; keeps those that still differ (they differed
+    /// in every round), with their kind as of now.
     func recheck(_ state: inout TableState, primary: CheckSession, dr: CheckSession) async throws {
-        var current: [RowDiff] = []
-        var ranges: [KeyRange] = []
-        for range in state.differingRanges {
-            let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
-            current += diffs
-            if !diffs.isEmpty { ranges.append(range) }
-        }
-        let previousKeys = Set(state.diffs.map(\.key))
-        state.diffs = current.filter { previousKeys.contains($0.key) }
-        state.differingRanges = ranges
+        state.diffs = try await state.sql.compareKeys(state.diffs.map(\.key), primary: primary.connection, dr: dr.connection)
+            .compactMap { comparison in comparison.difference.map { RowDiff(key: comparison.key, kind: $0) } }
     }
 
     // MARK: result

@@ -98,19 +98,7 @@ struct PostgresReconciler {
 
     /// The keys whose rows (or absence) differ between the sides right now.
     private func stillDiffering(_ keys: [[String]], _ sql: TableSQL, primary: PGConnection, dr: PGConnection) async throws -> [[String]] {
-        var differing: [[String]] = []
-        for chunk in stride(from: 0, to: keys.count, by: sql.batchRows).map({ Array(keys[$0..<min($0 + sql.batchRows, keys.count)]) }) {
-            let parameters = chunk.flatMap { $0.map { Optional($0) } }
-            let query = try sql.hashes(keyCount: chunk.count)
-            async let left = primary.query(query, parameters)
-            async let right = dr.query(query, parameters)
-            func byKey(_ rows: PGRows) -> [[String]: String] {
-                Dictionary(rows.rows.map { ($0.prefix(sql.keys.count).map { $0 ?? "" }, $0.last.flatMap { $0 } ?? "") }, uniquingKeysWith: { a, _ in a })
-            }
-            let (primaryHashes, drHashes) = (byKey(try await left), byKey(try await right))
-            differing += chunk.filter { primaryHashes[$0] != drHashes[$0] }
-        }
-        return differing
+        try await sql.compareKeys(keys, primary: primary, dr: dr).filter { $0.difference != nil }.map(\.key)
     }
 
     private func connect(_ endpoint: EndpointConfig, side: Side) async throws -> PGConnection {

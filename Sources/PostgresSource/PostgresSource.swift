@@ -54,13 +54,18 @@ public actor PostgresSource: SourceAdapter {
         return try await PostgresReconciler(source: name, config: config).apply(plan)
     }
 
+    /// What to do instead of writing into a physical standby.
+    private var recloneRemedy: String {
+        "re-clone it so it matches the primary: stop the standby, empty its data directory, run pg_basebackup -R -D <datadir> -h \(config.primary.host) -p \(config.primary.port), then start it"
+    }
+
     /// Only a logical subscriber can take writes; a standby replays WAL and is read-only.
     private func requireWritableDR() async throws {
         if try await topology() == .physical {
             throw SyncError.unsupported(
                 operation: .reconcile,
                 reason: "the DR side is a physical standby, which is read-only: it replays the primary's WAL byte for byte and rows cannot be written into it",
-                remedy: "re-clone it so it matches the primary: stop the standby, empty its data directory, run pg_basebackup -R -D <datadir> -h \(config.primary.host) -p \(config.primary.port), then start it")
+                remedy: recloneRemedy)
         }
     }
 
@@ -428,7 +433,7 @@ public actor PostgresSource: SourceAdapter {
             throw SyncError.unsupported(
                 operation: .fullSync,
                 reason: "a physical standby replays the primary's WAL and cannot re-copy data while it is a standby",
-                remedy: "re-clone it: stop the standby, empty its data directory, run pg_basebackup -R -D <datadir> -h \(config.primary.host) -p \(config.primary.port), then start it")
+                remedy: recloneRemedy)
         case let .logical(subscription, _):
             try await resubscribe(subscription)
         }

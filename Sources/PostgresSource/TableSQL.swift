@@ -45,6 +45,7 @@ public struct TableSQL: Sendable {
     public let table: String
     public let columns: [ColumnInfo]
     public let keys: [ColumnInfo]
+    /// The schema-qualified, quoted table name.
     let qualified: String
 
     public init(schema: String, table: String, columns: [ColumnInfo]) throws {
@@ -236,5 +237,44 @@ extension TableSQL {
     /// How many rows fit in one batch without passing PostgreSQL's 65535 bind parameters.
     var batchRows: Int {
         max(1, min(500, 60_000 / max(1, writableColumns.count)))
+    }
+}
+
+/// How one key stands on each side right now: its row hash there, nil where the row is absent.
+struct KeyComparison {
+    var key: [String]
+    var primary: String?
+    var dr: String?
+
+    /// nil when both sides agree (equal rows, or both absent).
+    var difference: DiffKind? {
+        switch (primary, dr) {
+        case (nil, nil): nil
+        case (_?, nil): .missing
+        case (nil, _?): .extra
+        case let (left?, right?): left == right ? nil : .changed
+        }
+    }
+}
+
+extension TableSQL {
+    /// Looks keys up on both sides at once (in batches) and compares their row hashes.
+    func compareKeys(_ keys: [[String]], primary: PGConnection, dr: PGConnection) async throws -> [KeyComparison] {
+        var result: [KeyComparison] = []
+        for start in stride(from: 0, to: keys.count, by: batchRows) {
+            let chunk = Array(keys[start..<min(start + batchRows, keys.count)])
+            let parameters = chunk.flatMap { $0.map { Optional($0) } }
+            let query = try hashes(keyCount: chunk.count)
+            async let left = primary.query(query, parameters)
+            async let right = dr.query(query, parameters)
+            let keyCount = self.keys.count
+            func byKey(_ rows: PGRows) -> [[String]: String] {
+                Dictionary(rows.rows.map { ($0.prefix(keyCount).map { $0 ?? "" }, $0.last.flatMap { $0 } ?? "") },
+                           uniquingKeysWith: { first, _ in first })
+            }
+            let (primaryHashes, drHashes) = (byKey(try await left), byKey(try await right))
+            result += chunk.map { KeyComparison(key: $0, primary: primaryHashes[$0], dr: drHashes[$0]) }
+        }
+        return result
     }
 }

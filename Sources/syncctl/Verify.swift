@@ -34,9 +34,12 @@ struct Verify: AsyncParsableCommand {
         let showProgress = isatty(STDERR_FILENO) == 1 && !options.json
         let deadline = Date().addingTimeInterval(DurationText.parse(timeout) ?? 7200)
         var job = started
+        var pause = 50
         while job["status"] == .string("running") {
             guard Date() < deadline else { throw CLIError(message: "the check is still running after \(timeout) (job \(id))") }
-            try await Task.sleep(for: .milliseconds(500))
+            // Short checks answer fast; long ones are not polled more than twice a second.
+            try await Task.sleep(for: .milliseconds(pause))
+            pause = min(500, pause * 2)
             job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)"))
             if showProgress, let progress = job["progress"] {
                 let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
