@@ -123,5 +123,5 @@ SQL
 done
 echo
 echo "floor: the cheapest hashing scan of the raw rows, count + bit_xor(hashtextextended(row text)), both sides at once."
-echo "verify: syncctl verify --full-diff, wall time including syncctl's 0.5 s polling (3 rounds when rows differ)."
+echo "verify: wall time of syncctl verify --full-diff against a release syncd (3 rounds when rows differ); reladiff at its default settings."
 echo "found: differences reported (expected 0 and 30); for reladiff, the lines it printed (one per differing row version, - or +)."
