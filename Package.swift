@@ -47,9 +47,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        // syncctl also runs the engine in-process (--config), so it links what syncd links.
         .executableTarget(name: "syncctl", dependencies: [
-            "SyncCore",
+            "SyncCore", "SyncManager", "SyncAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"]),

@@ -273,7 +273,7 @@ extension SyncManager {
     }
 
     /// After a restart the gate judges the last check recorded before it, not "no check".
-    func restoreLatestChecks() async {
+    public func restoreLatestChecks() async {
         for monitor in monitors {
             guard let entry = try? await journal.recent(limit: 1, source: monitor.config.name, kind: "check").first,
                   let summary = entry.detail?["summary"], case let .string(finished)? = summary["finished_at"],

@@ -12,8 +12,8 @@ struct Reconcile: AsyncParsableCommand {
     var apply = false
 
     func run() async throws {
-        let response = try await options.client().request("POST", "/v1/sources/\(target.source)/reconcile",
-                                                          query: ["apply": String(apply)], timeout: 3600)
+        let (path, apply) = ("/v1/sources/\(target.source)/reconcile", String(self.apply))
+        let response = try await options.withClient { try await $0.request("POST", path, query: ["apply": apply], timeout: 3600) }
         let report = try options.expectOK(response)
         print(options.json ? Format.pretty(report) : Format.reconcile(report))
         if let outcome = report["outcome"], outcome["status"] != .string("pass") { throw ExitCode(1) }

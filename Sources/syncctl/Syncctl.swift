@@ -42,6 +42,15 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print the API's JSON instead of a table.")
     var json = false
 
+    @Option(help: "Run the engine in this process from this syncd config file instead of calling a running syncd.")
+    var config: String?
+
+    /// The API to talk to: a running syncd, or (with --config) the same engine in this process.
+    func withClient<T: Sendable>(_ body: @escaping @Sendable (APIClient) async throws -> T) async throws -> T {
+        if let config { return try await LocalEngine.run(config: config, body) }
+        return try await body(try client())
+    }
+
     func client() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
         return try APIClient(server: server ?? environment["SYNCD_SERVER"] ?? "http://127.0.0.1:8080",
@@ -63,7 +72,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
-        let body = try options.expectOK(try await options.client().request("GET", "/v1/status"))
+        let body = try options.expectOK(try await options.withClient { try await $0.request("GET", "/v1/status") })
         if options.json { print(Format.pretty(body)); return }
         guard case let .array(sources)? = body["sources"] else { throw CLIError(message: "unexpected answer from syncd") }
         let rows = sources.map { source -> [String] in
@@ -91,7 +100,8 @@ struct Gate: AsyncParsableCommand {
     var sources: String?
 
     func run() async throws {
-        let response = try await options.client().request("GET", "/v1/gate/verdict", query: sources.map { ["sources": $0] } ?? [:])
+        let query = sources.map { ["sources": $0] } ?? [:]
+        let response = try await options.withClient { try await $0.request("GET", "/v1/gate/verdict", query: query) }
         let body = try options.expectOK(response)
         print(options.json ? Format.pretty(body) : Format.gate(body))
         guard case .string("pass")? = body["status"] else { throw ExitCode(1) }
@@ -117,7 +127,8 @@ extension ControlCommand {
     var requestTimeout: Double { 60 }
 
     func run() async throws {
-        let response = try await options.client().request("POST", "/v1/sources/\(target.source)/\(action)", query: query, timeout: requestTimeout)
+        let (path, query, timeout) = ("/v1/sources/\(target.source)/\(action)", self.query, requestTimeout)
+        let response = try await options.withClient { try await $0.request("POST", path, query: query, timeout: timeout) }
         let body = try options.expectOK(response)
         print(options.json ? Format.pretty(body) : "\(target.source): \(Format.string(body["message"])) (state now \(Format.string(body["state"])))")
     }
@@ -169,13 +180,13 @@ struct JournalCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
     @Option(help: "How many entries.") var limit: Int = 50
     @Option(help: "Only this source.") var source: String?
-    @Option(help: "Only this kind: gate, control, service.") var kind: String?
+    @Option(help: "Only this kind: gate, check, reconcile, control, service.") var kind: String?
 
     func run() async throws {
         var query = ["limit": String(limit)]
         if let source { query["source"] = source }
         if let kind { query["kind"] = kind }
-        let body = try options.expectOK(try await options.client().request("GET", "/v1/journal", query: query))
+        let body = try options.expectOK(try await options.withClient { [query] in try await $0.request("GET", "/v1/journal", query: query) })
         if options.json { print(Format.pretty(body)); return }
         guard case let .array(entries)? = body["entries"] else { throw CLIError(message: "unexpected answer from syncd") }
         let rows = entries.map { entry -> [String] in

@@ -25,28 +25,30 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try options.client()
         var query = ["full_diff": String(fullDiff), "max_diffs": String(maxDiffs), "rounds": String(rounds)]
         if !tables.isEmpty { query["tables"] = tables.joined(separator: ",") }
-        let started = try options.expectOK(try await client.request("POST", "/v1/sources/\(target.source)/check", query: query))
-        guard case let .string(id)? = started["id"] else { throw CLIError(message: "syncd did not return a check id") }
-
+        let (path, options, timeout) = ("/v1/sources/\(target.source)/check", self.options, self.timeout)
         let showProgress = isatty(STDERR_FILENO) == 1 && !options.json
         let deadline = Date().addingTimeInterval(DurationText.parse(timeout) ?? 7200)
-        var job = started
-        var pause = 50
-        while job["status"] == .string("running") {
-            guard Date() < deadline else { throw CLIError(message: "the check is still running after \(timeout) (job \(id))") }
-            // Short checks answer fast; long ones are not polled more than twice a second.
-            try await Task.sleep(for: .milliseconds(pause))
-            pause = min(500, pause * 2)
-            job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)"))
-            if showProgress, let progress = job["progress"] {
-                let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
-                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        let job = try await options.withClient { [query] client in
+            let started = try options.expectOK(try await client.request("POST", path, query: query))
+            guard case let .string(id)? = started["id"] else { throw CLIError(message: "syncd did not return a check id") }
+            var job = started
+            var pause = 50
+            while job["status"] == .string("running") {
+                guard Date() < deadline else { throw CLIError(message: "the check is still running after \(timeout) (job \(id))") }
+                // Short checks answer fast; long ones are not polled more than twice a second.
+                try await Task.sleep(for: .milliseconds(pause))
+                pause = min(500, pause * 2)
+                job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)"))
+                if showProgress, let progress = job["progress"] {
+                    let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
+                    FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+                }
             }
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            return job
         }
-        if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         guard job["status"] == .string("done"), let result = job["result"] else {
             throw CLIError(message: "the check failed: \(Format.string(job["error"]))")
         }

@@ -200,4 +200,31 @@ import SyncCore
         #expect(entries.filter { $0["kind"] == .string("service") && $0["action"] == .string("start") }.count == 2)
         #expect(try await stopSyncd(second) == 0)
     }
+
+    @Test func syncctlRunsTheEngineInProcessWithConfig() async throws {
+        let config = "--config \(directory.path)/syncd.yaml"
+        let status = try await shell("\(binaries.path)/syncctl status \(config)")
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("pg-physical") && (status.stdout.contains("in_sync") || status.stdout.contains("syncing")), "\(status.stdout)")
+        #expect(!status.stderr.contains("error"), "a clean in-process run logs no errors: \(status.stderr)")
+
+        // A fresh journal: no check yet, the gate fails closed.
+        let before = try await shell("\(binaries.path)/syncctl gate \(config) --sources pg-physical")
+        #expect(before.status == 1)
+        #expect(before.stdout.contains("no consistency check has run"))
+
+        let verify = try await shell("\(binaries.path)/syncctl verify \(config) --source pg-physical --table public.accounts --json")
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let result = try JSONCoding.decoder.decode(JSONValue.self, from: Data(verify.stdout.utf8))
+        #expect(result["status"] == .string("pass"))
+        #expect(result["ratio"] == .number(1))
+
+        // The next process finds that check in the journal: the gate passes.
+        let after = try await shell("\(binaries.path)/syncctl gate \(config) --sources pg-physical")
+        #expect(after.status == 0, "\(after.stdout)")
+
+        let invalid = try await shell("\(binaries.path)/syncctl status --config \(directory.path)/bad.yaml")
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("sources[0].dr.port: expected an integer, got 'fifty'"))
+    }
 }
