@@ -47,6 +47,10 @@ fi
 source "$STATE/tokens.env"
 
 stop_syncd
+if curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1; then
+  echo "demo: port 8480 is already served by another process (an earlier syncd whose pid file is gone?); stop it first, e.g. pkill -f 'syncd --config config/demo.yaml'" >&2
+  exit 2
+fi
 "$BIN/syncd" --config config/demo.yaml >>"$STATE/syncd.log" 2>&1 &
 echo $! > "$STATE/syncd.pid"
 for _ in $(seq 100); do
@@ -54,6 +58,7 @@ for _ in $(seq 100); do
   kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || { tail -20 "$STATE/syncd.log" >&2; echo "syncd did not start" >&2; exit 2; }
   sleep 0.1
 done
+kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || { tail -20 "$STATE/syncd.log" >&2; echo "syncd exited" >&2; exit 2; }
 sleep 2   # a couple of polls
 
 export SYNCD_SERVER=http://127.0.0.1:8480
