@@ -25,12 +25,7 @@ final class CheckSession: Sendable {
     }
 
     static func open(_ endpoint: EndpointConfig, side: Side, source: String) async throws -> CheckSession {
-        let connection: PGConnection
-        do {
-            connection = try await PGConnection.connect(PGConnectionParameters(endpoint: endpoint, applicationName: "syncd-check:\(source)"))
-        } catch let error as PostgresError {
-            throw SyncError.unreachable(side: "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)", message: error.message)
-        }
+        let connection = try await PGConnection.connect(to: endpoint, side: side, applicationName: "syncd-check:\(source)")
         for statement in settings { try await connection.query(statement) }
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         // The first statement takes the snapshot; on the primary it also tells where WAL stood then.

@@ -22,7 +22,7 @@ struct PostgresReconciler {
         for (table, diffs) in Dictionary(grouping: check.diffs, by: \.table).sorted(by: { $0.key < $1.key }) {
             let sql = try await shape(table, on: dr)
             let ordered = diffs.sorted { $0.kind != .extra && $1.kind == .extra }
-            for chunk in stride(from: 0, to: ordered.count, by: sql.batchRows).map({ Array(ordered[$0..<min($0 + sql.batchRows, ordered.count)]) }) {
+            for chunk in ordered.chunks(of: sql.batchRows) {
                 let upserts = chunk.filter { $0.kind != .extra }.map(\.key)
                 let deletes = chunk.filter { $0.kind == .extra }.map(\.key)
                 var statements: [String] = []
@@ -102,11 +102,7 @@ struct PostgresReconciler {
     }
 
     private func connect(_ endpoint: EndpointConfig, side: Side) async throws -> PGConnection {
-        do {
-            return try await PGConnection.connect(PGConnectionParameters(endpoint: endpoint, applicationName: "syncd-reconcile:\(source)"))
-        } catch let error as PostgresError {
-            throw SyncError.unreachable(side: "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)", message: error.message)
-        }
+        try await PGConnection.connect(to: endpoint, side: side, applicationName: "syncd-reconcile:\(source)")
     }
 
     private func shape(_ table: String, on connection: PGConnection) async throws -> TableSQL {

@@ -88,22 +88,19 @@ public actor PostgresSource: SourceAdapter {
     private func connection(_ side: Side) async throws -> PGConnection {
         if let existing = connections[side], await existing.isHealthy() { return existing }
         connections[side] = nil
-        let endpoint = side == .primary ? config.primary : config.dr
         // A monitoring query that takes 15 s is itself a symptom; do not let it hold the poll loop.
-        let parameters = PGConnectionParameters(endpoint: endpoint, applicationName: "syncd:\(name)",
-                                                settings: ["statement_timeout": "15s"])
-        do {
-            let connection = try await PGConnection.connect(parameters)
-            connections[side] = connection
-            return connection
-        } catch let error as PostgresError {
-            throw SyncError.unreachable(side: sideLabel(side), message: error.message)
-        }
+        let connection = try await PGConnection.connect(to: endpoint(side), side: side, applicationName: "syncd:\(name)",
+                                                        settings: ["statement_timeout": "15s"])
+        connections[side] = connection
+        return connection
+    }
+
+    private func endpoint(_ side: Side) -> EndpointConfig {
+        side == .primary ? config.primary : config.dr
     }
 
     private func sideLabel(_ side: Side) -> String {
-        let endpoint = side == .primary ? config.primary : config.dr
-        return "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)"
+        describeSide(side, endpoint(side))
     }
 
     /// One statement on one side; a broken connection is dropped so the next call reconnects.
@@ -522,7 +519,7 @@ public actor PostgresSource: SourceAdapter {
             let waited = clock.now - started
             if applied >= target {
                 return DrainResult(target: formatLSN(target), reached: formatLSN(applied),
-                                   waitedSeconds: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
+                                   waitedSeconds: waited.seconds)
             }
             if let paused {
                 throw SyncError.invalidState("\(purpose) stopped: \(paused); \(target - applied) bytes remain to \(formatLSN(target))")

@@ -261,8 +261,7 @@ extension TableSQL {
     /// Looks keys up on both sides at once (in batches) and compares their row hashes.
     func compareKeys(_ keys: [[String]], primary: PGConnection, dr: PGConnection) async throws -> [KeyComparison] {
         var result: [KeyComparison] = []
-        for start in stride(from: 0, to: keys.count, by: batchRows) {
-            let chunk = Array(keys[start..<min(start + batchRows, keys.count)])
+        for chunk in keys.chunks(of: batchRows) {
             let parameters = chunk.flatMap { $0.map { Optional($0) } }
             let query = try hashes(keyCount: chunk.count)
             async let left = primary.query(query, parameters)

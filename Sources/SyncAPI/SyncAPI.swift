@@ -226,7 +226,7 @@ public enum SyncAPI {
             authed.post("/v1/sources/:name/\(path)") { request, context -> Response in
                 try requireAdmin(context)
                 let query = try Query(request, allowed: action == .drain ? ["timeout"] : [])
-                let timeout = try query.duration("timeout", max: maxDrainTimeoutSeconds) ?? (action == .fullSync ? 3600 : 60)
+                let timeout = try query.duration("timeout", max: maxDrainTimeoutSeconds) ?? 60
                 let name = try context.parameters.require("name")
                 do {
                     let outcome = try await manager.control(action, source: name, actor: context.actor,

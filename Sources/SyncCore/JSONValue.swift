@@ -43,6 +43,11 @@ public enum JSONValue: Sendable, Equatable, Codable {
         try JSONCoding.decoder.decode(JSONValue.self, from: JSONCoding.encoder.encode(value))
     }
 
+    /// The inverse of `from`: a product type back from its JSON form.
+    public func decoded<T: Decodable>(as type: T.Type) throws -> T {
+        try JSONCoding.typedDecoder.decode(type, from: JSONCoding.encoder.encode(self))
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case let .object(object) = self { return object[key] }
         return nil

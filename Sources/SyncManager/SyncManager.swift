@@ -80,6 +80,11 @@ public final class SyncManager: Service, Sendable {
         monitors.first { $0.config.name == name }
     }
 
+    func requireMonitor(named name: String) throws -> SourceMonitor {
+        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        return monitor
+    }
+
     /// Runs every poll loop until graceful shutdown (SIGTERM) or cancellation.
     public func run() async throws {
         await restoreLatestChecks()
@@ -140,11 +145,11 @@ public final class SyncManager: Service, Sendable {
 
     /// Runs one control action, one at a time per source, and journals who asked, what, and how it ended.
     public func control(_ action: ControlAction, source name: String, actor: String, timeout: Duration = .seconds(60)) async throws -> ControlOutcome {
-        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        let monitor = try requireMonitor(named: name)
         let clock = ContinuousClock()
         let started = clock.now
         var detail: [String: JSONValue] = [:]
-        if action == .drain { detail["timeout_seconds"] = .number(seconds(timeout)) }
+        if action == .drain { detail["timeout_seconds"] = .number(timeout.seconds) }
         do {
             try await monitor.begin(action.rawValue)
         } catch {
@@ -173,7 +178,7 @@ public final class SyncManager: Service, Sendable {
             }
             await monitor.end()
             let sample = await monitor.poll()
-            let duration = seconds(clock.now - started)
+            let duration = (clock.now - started).seconds
             detail["message"] = .string(message)
             detail["duration_seconds"] = .number(duration)
             try await journal.append(kind: "control", source: name, actor: actor, action: action.rawValue, outcome: "ok", detail: .object(detail))
@@ -183,7 +188,7 @@ public final class SyncManager: Service, Sendable {
         } catch {
             await monitor.end()
             detail["error"] = .string("\(error)")
-            detail["duration_seconds"] = .number(seconds(clock.now - started))
+            detail["duration_seconds"] = .number((clock.now - started).seconds)
             do {
                 try await journal.append(kind: "control", source: name, actor: actor, action: action.rawValue, outcome: "error", detail: .object(detail))
             } catch let journalError {
@@ -198,7 +203,7 @@ public final class SyncManager: Service, Sendable {
 extension SyncManager {
     /// Starts a check in the background; follow it with `checkJob(id:)`. One operation per source at a time.
     public func startCheck(source name: String, options: CheckOptions, actor: String) async throws -> CheckJob {
-        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        let monitor = try requireMonitor(named: name)
         guard await monitor.adapter.capabilities().contains(.check) else {
             throw SyncError.unsupported(operation: .check, reason: "\(monitor.config.kind.rawValue) source '\(name)' has no consistency check in this version",
                                         remedy: "verify it by other means")
@@ -226,7 +231,7 @@ extension SyncManager {
     /// Runs a check to its end (in-process callers); the result feeds the gate and the journal.
     public func check(source name: String, options: CheckOptions, actor: String,
                       progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) async throws -> CheckResult {
-        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        let monitor = try requireMonitor(named: name)
         try await monitor.begin("check")
         do {
             let result = try await runCheck(monitor, options: options, actor: actor, jobID: nil, progress: progress)
@@ -268,7 +273,7 @@ extension SyncManager {
 
     /// The latest check's full result for a source, from the journal (survives restarts).
     public func latestCheckResult(source name: String) async throws -> JSONValue? {
-        guard monitor(named: name) != nil else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        _ = try requireMonitor(named: name)
         return try await journal.recent(limit: 1, source: name, kind: "check").first?.detail
     }
 
@@ -276,15 +281,8 @@ extension SyncManager {
     public func restoreLatestChecks() async {
         for monitor in monitors {
             guard let entry = try? await journal.recent(limit: 1, source: monitor.config.name, kind: "check").first,
-                  let summary = entry.detail?["summary"], case let .string(finished)? = summary["finished_at"],
-                  let finishedAt = ISO8601DateFormatter().date(from: finished) else { continue }
-            func number(_ key: String) -> Double? {
-                if case let .number(value)? = summary[key] { return value }
-                return nil
-            }
-            var error: String?
-            if case let .string(text)? = summary["error"] { error = text }
-            await monitor.recordCheck(CheckSummary(finishedAt: finishedAt, ratio: number("ratio"), countRatio: number("count_ratio"), error: error))
+                  let summary = try? entry.detail?["summary"]?.decoded(as: CheckSummary.self) else { continue }
+            await monitor.recordCheck(summary)
         }
     }
 }
@@ -306,12 +304,12 @@ extension SyncManager {
         guard let result = detail["result"] else {
             throw SyncError.invalidState("the latest check of '\(name)' failed; run syncctl verify --source \(name) again")
         }
-        return try JSONCoding.typedDecoder.decode(CheckResult.self, from: JSONCoding.encoder.encode(result))
+        return try result.decoded(as: CheckResult.self)
     }
 
     /// Plans (dry run, the default) or applies the repair of the latest check's differences. Journaled either way.
     public func reconcile(source name: String, apply: Bool, actor: String) async throws -> ReconcileReport {
-        guard let monitor = monitor(named: name) else { throw UnknownSourceError(names: [name], known: sourceNames) }
+        let monitor = try requireMonitor(named: name)
         try await monitor.begin(apply ? "reconcile" : "reconcile plan")
         let mode = apply ? "apply" : "dry-run"
         do {
@@ -333,8 +331,4 @@ extension SyncManager {
             throw error
         }
     }
-}
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
