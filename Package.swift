@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        // Digests of Redis values (already in the graph through Hummingbird's test client).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Core domain: config, adapter protocol, samples, gate. Yams only for reading the config file.
@@ -23,11 +25,13 @@ let package = Package(
 
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         .target(name: "PostgresSource", dependencies: ["SyncCore", "CLibPQ"]),
+        .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]),
 
         .target(name: "SyncManager", dependencies: [
-            "SyncCore", "CSQLite", "PostgresSource",
+            "SyncCore", "CSQLite", "PostgresSource", "RedisSource",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -61,6 +65,11 @@ let package = Package(
             "SyncCore", "PostgresSource", "SyncManager", "SyncAPI",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .testTarget(name: "RedisSourceTests", dependencies: [
+            "SyncCore", "RedisSource", "SyncManager",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),

@@ -1,10 +1,5 @@
 import SyncCore
 
-/// "primary db1:5432" / "DR db2:5432": how every message names a side.
-func describeSide(_ side: Side, _ endpoint: EndpointConfig) -> String {
-    "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)"
-}
-
 extension PGConnection {
     /// Connects to one side; a failure is that side being unreachable, with libpq's message.
     static func connect(to endpoint: EndpointConfig, side: Side, applicationName: String,
@@ -17,9 +12,8 @@ extension PGConnection {
     }
 }
 
-extension Array {
-    /// Consecutive slices of at most `size` elements.
-    func chunks(of size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
-    }
+/// WAL positions as PostgreSQL prints them (`16/B374D848`), from a byte position.
+public func formatLSN(_ position: Int64) -> String {
+    let value = UInt64(bitPattern: position)
+    return String(format: "%X/%X", UInt32(truncatingIfNeeded: value >> 32), UInt32(truncatingIfNeeded: value))
 }

@@ -9,7 +9,7 @@ public actor PostgresSource: SourceAdapter {
     let config: SourceConfig
     let options: PostgresOptions
     private var connections: [Side: PGConnection] = [:]
-    private var history = LSNHistory()
+    private var history = PositionHistory()
     /// The topology seen by the latest detection, for cheap capability answers.
     private var lastTopology: Topology?
 

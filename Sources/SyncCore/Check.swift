@@ -15,11 +15,14 @@ public struct Diff: Sendable, Codable, Equatable {
     public var table: String
     public var key: JSONValue
     public var kind: DiffKind
+    /// What differs, when the source can say more than the kind (e.g. "type: hash vs string", "ttl").
+    public var detail: String?
 
-    public init(table: String, key: JSONValue, kind: DiffKind) {
+    public init(table: String, key: JSONValue, kind: DiffKind, detail: String? = nil) {
         self.table = table
         self.key = key
         self.kind = kind
+        self.detail = detail
     }
 }
 

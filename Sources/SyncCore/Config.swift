@@ -50,6 +50,33 @@ public struct PostgresOptions: Sendable, Equatable {
     }
 }
 
+/// Redis-specific options of a source.
+public struct RedisOptions: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// The DR instance is a native replica (REPLICAOF) of the primary.
+        case replica
+        /// The DR instance is a writable master kept in sync by another tool or by syncd's own full sync.
+        case independent
+    }
+    public var mode: Mode
+    /// Logical databases to check (SELECT n); replication carries them all.
+    public var databases: [Int]
+    /// The opt-in heartbeat key (the one write syncd makes to a Redis primary); nil = off.
+    public var heartbeatKey: String?
+    /// TTLs read on the two sides may differ by this much before they count as different.
+    public var ttlToleranceSeconds: Double
+
+    public static let defaultTTLToleranceSeconds: Double = 2
+
+    public init(mode: Mode, databases: [Int] = [0], heartbeatKey: String? = nil,
+                ttlToleranceSeconds: Double = RedisOptions.defaultTTLToleranceSeconds) {
+        self.mode = mode
+        self.databases = databases
+        self.heartbeatKey = heartbeatKey
+        self.ttlToleranceSeconds = ttlToleranceSeconds
+    }
+}
+
 public struct SourceConfig: Sendable, Equatable {
     public var name: String
     public var kind: SourceKind
@@ -58,9 +85,10 @@ public struct SourceConfig: Sendable, Equatable {
     public var pollIntervalSeconds: Double
     public var policy: GatePolicy
     public var postgres: PostgresOptions?
+    public var redis: RedisOptions?
 
     public init(name: String, kind: SourceKind, primary: EndpointConfig, dr: EndpointConfig,
-                pollIntervalSeconds: Double, policy: GatePolicy, postgres: PostgresOptions? = nil) {
+                pollIntervalSeconds: Double, policy: GatePolicy, postgres: PostgresOptions? = nil, redis: RedisOptions? = nil) {
         self.name = name
         self.kind = kind
         self.primary = primary
@@ -68,6 +96,7 @@ public struct SourceConfig: Sendable, Equatable {
         self.pollIntervalSeconds = pollIntervalSeconds
         self.policy = policy
         self.postgres = postgres
+        self.redis = redis
     }
 }
 
@@ -307,19 +336,22 @@ struct Reader {
         guard let kind = SourceKind(rawValue: kindText) else {
             throw fail(kindNode, "unknown kind '\(kindText)' (known: \(SourceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        guard kind == .postgres else {
-            throw fail(kindNode, "kind '\(kindText)' is recognised but its adapter is not in this build yet (available: postgres)")
+        let available: [SourceKind] = [.postgres, .redis]
+        guard available.contains(kind) else {
+            throw fail(kindNode, "kind '\(kindText)' is recognised but its adapter is not in this build yet (available: \(available.map(\.rawValue).joined(separator: ", ")))")
         }
 
         let common = ["name", "kind", "primary", "dr", "poll_interval", "lag_budget", "check_max_age", "ratio_threshold"]
-        let map = try self.mapping(at, allowed: common + ["mode", "subscription", "tables", "schemas"])
+        let specific = kind == .postgres ? ["mode", "subscription", "tables", "schemas"] : ["mode", "databases", "heartbeat_key", "ttl_tolerance"]
+        let map = try self.mapping(at, allowed: common + specific)
         let nameNode = try required(map, "name", in: at)
         let name = try string(nameNode)
         guard name.unicodeScalars.allSatisfy({ Reader.nameCharacters.contains($0) }) else {
             throw fail(nameNode, "'\(name)' may contain only letters, digits, '_', '.' and '-' (it appears in URLs)")
         }
-        let primary = try postgresEndpoint(try required(map, "primary", in: at))
-        let dr = try postgresEndpoint(try required(map, "dr", in: at))
+        let endpoint = kind == .postgres ? postgresEndpoint : redisEndpoint
+        let primary = try endpoint(try required(map, "primary", in: at))
+        let dr = try endpoint(try required(map, "dr", in: at))
         let poll = try map["poll_interval"].map(duration) ?? kind.defaultPollInterval
         let budget = try map["lag_budget"].map(duration) ?? kind.defaultLagBudget
         let maxAge = try map["check_max_age"].map(duration) ?? SyncdConfig.defaultCheckMaxAgeSeconds
@@ -328,6 +360,19 @@ struct Reader {
             threshold = try double(node)
             guard threshold > 0, threshold <= 1 else { throw fail(node, "must be greater than 0 and at most 1, got \(threshold)") }
         }
+        // Three missed polls, and never less than 10 s, before a sample counts as stale.
+        let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
+                                sampleMaxAgeSeconds: max(10, poll * 3))
+        var source = SourceConfig(name: name, kind: kind, primary: primary, dr: dr, pollIntervalSeconds: poll, policy: policy)
+        if kind == .redis {
+            source.redis = try redisOptions(map, in: at)
+        } else {
+            source.postgres = try postgresOptions(map)
+        }
+        return source
+    }
+
+    func postgresOptions(_ map: [String: ConfigNode]) throws -> PostgresOptions {
         var options = PostgresOptions()
         if let node = map["mode"] {
             let text = try string(node)
@@ -339,10 +384,42 @@ struct Reader {
         options.subscription = try map["subscription"].map(string)
         options.tables = try map["tables"].map { try stringList($0) }
         if let node = map["schemas"] { options.schemas = try stringList(node) }
-        // Three missed polls, and never less than 10 s, before a sample counts as stale.
-        let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
-                                sampleMaxAgeSeconds: max(10, poll * 3))
-        return SourceConfig(name: name, kind: kind, primary: primary, dr: dr, pollIntervalSeconds: poll, policy: policy, postgres: options)
+        return options
+    }
+
+    func redisOptions(_ map: [String: ConfigNode], in parent: ConfigNode) throws -> RedisOptions {
+        // No default: a promoted replica must not be mistaken for an independent DR instance.
+        let modeNode = try required(map, "mode", in: parent)
+        let modeText = try string(modeNode)
+        guard let mode = RedisOptions.Mode(rawValue: modeText) else {
+            throw fail(modeNode, "unknown mode '\(modeText)' (known: replica, independent)")
+        }
+        var options = RedisOptions(mode: mode)
+        if let node = map["databases"] {
+            guard case let .sequence(sequence) = node.node, !sequence.isEmpty else {
+                throw fail(node, "expected a non-empty list of database numbers, e.g. [0, 1]")
+            }
+            options.databases = try sequence.enumerated().map { try int(ConfigNode(node: $1, path: "\(node.path)[\($0)]"), range: 0...65535) }
+            guard Set(options.databases).count == options.databases.count else { throw fail(node, "a database is listed twice") }
+        }
+        options.heartbeatKey = try map["heartbeat_key"].map(string)
+        if let node = map["ttl_tolerance"] { options.ttlToleranceSeconds = try duration(node) }
+        return options
+    }
+
+    func redisEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
+        let map = try mapping(at, allowed: ["host", "port", "user", "password", "connect_timeout"])
+        var endpoint = EndpointConfig(host: try string(try required(map, "host", in: at)), port: 6379)
+        endpoint.port = try map["port"].map { try int($0, range: 1...65535) } ?? 6379
+        endpoint.user = try map["user"].map(string)
+        endpoint.password = try map["password"].map(secret)
+        if endpoint.user != nil, endpoint.password == nil, let node = map["user"] {
+            throw fail(node, "an ACL user needs a password (password: {env: NAME} or {file: PATH})")
+        }
+        if let node = map["connect_timeout"] {
+            endpoint.connectTimeoutSeconds = max(1, Int(try duration(node).rounded(.up)))
+        }
+        return endpoint
     }
 
     static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]

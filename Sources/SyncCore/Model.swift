@@ -138,3 +138,15 @@ public enum Side: String, Sendable, Codable {
     case primary
     case dr
 }
+
+/// "primary db1:5432" / "DR db2:5432": how every message names a side.
+public func describeSide(_ side: Side, _ endpoint: EndpointConfig) -> String {
+    "\(side == .primary ? "primary" : "DR") \(endpoint.host):\(endpoint.port)"
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    public func chunks(of size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

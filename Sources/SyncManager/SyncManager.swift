@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import PostgresSource
+import RedisSource
 import ServiceLifecycle
 import SyncCore
 
@@ -11,7 +12,9 @@ public enum AdapterFactory {
         switch config.kind {
         case .postgres:
             PostgresSource(config: config)
-        case .redis, .kafka, .objectStore:
+        case .redis:
+            RedisSource(config: config)
+        case .kafka, .objectStore:
             // Config validation refuses these kinds until their adapters exist.
             preconditionFailure("no adapter for kind \(config.kind.rawValue)")
         }

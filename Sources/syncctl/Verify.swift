@@ -66,7 +66,7 @@ extension Format {
     static func check(_ result: JSONValue) -> String {
         var lines = [
             "verify \(string(result["source"])): \(string(result["status"]).uppercased())  ratio \(ratio(result["ratio"])) (threshold \(ratio(result["threshold"])))  count-only ratio \(ratio(result["count_ratio"]))",
-            "rows: primary \(string(result["primary_rows"])), DR \(string(result["dr_rows"]));  missing \(string(result["missing"])), extra \(string(result["extra"])), changed \(string(result["changed"]))",
+            "compared: primary \(string(result["primary_rows"])), DR \(string(result["dr_rows"]));  missing \(string(result["missing"])), extra \(string(result["extra"])), changed \(string(result["changed"]))",
             "",
         ]
         if case let .array(tables)? = result["tables"] {
@@ -81,8 +81,8 @@ extension Format {
         if case let .array(diffs)? = result["diffs"], !diffs.isEmpty {
             lines.append("")
             lines.append(result["diffs_truncated"] == .bool(true) ? "differences (first \(diffs.count)):" : "differences:")
-            let rows = diffs.map { diff in [string(diff["table"]), keyText(diff["key"]), string(diff["kind"])] }
-            lines.append(table(["TABLE", "KEY", "KIND"], rows))
+            let rows = diffs.map { diff in [string(diff["table"]), keyText(diff["key"]), string(diff["kind"]), diff["detail"].map { string($0) } ?? ""] }
+            lines.append(table(["TABLE", "KEY", "KIND", "DETAIL"], rows))
         }
         lines.append("")
         var footer = "\(string(result["rounds"])) round(s), \(String(format: "%.2f", { if case let .number(n)? = result["duration_seconds"] { return n }; return 0 }())) s, \(string(result["rows_per_second"])) rows/s"

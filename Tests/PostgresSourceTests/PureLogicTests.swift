@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 @testable import PostgresSource
+import SyncCore
 
-@Suite struct LSNHistoryTests {
+@Suite struct PositionHistoryTests {
     let start = Date(timeIntervalSince1970: 1_000)
 
     @Test func formatsLSNLikePostgres() {
@@ -12,7 +13,7 @@ import Testing
     }
 
     @Test func caughtUpIsZeroLag() {
-        var history = LSNHistory()
+        var history = PositionHistory()
         history.record(position: 100, at: start)
         history.record(position: 200, at: start.addingTimeInterval(5))
         #expect(history.lag(applied: 200, now: start.addingTimeInterval(60)) == .measured(0))
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func lagIsAgeOfTheOldestUnappliedWrite() {
-        var history = LSNHistory()
+        var history = PositionHistory()
         history.record(position: 100, at: start)
         history.record(position: 200, at: start.addingTimeInterval(10))
         history.record(position: 300, at: start.addingTimeInterval(20))
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func anIdlePrimaryDoesNotGrowLag() {
-        var history = LSNHistory()
+        var history = PositionHistory()
         history.record(position: 100, at: start)
         // Hours of polls at the same position add nothing and the caught-up standby stays at 0.
         for minute in 1...300 { history.record(position: 100, at: start.addingTimeInterval(Double(minute) * 60)) }
@@ -42,13 +43,13 @@ import Testing
     }
 
     @Test func behindEverythingSeenIsALowerBound() {
-        var history = LSNHistory()
+        var history = PositionHistory()
         history.record(position: 500, at: start)
         #expect(history.lag(applied: 100, now: start.addingTimeInterval(7)) == .atLeast(7))
     }
 
     @Test func historyStaysBounded() {
-        var history = LSNHistory(capacity: 10)
+        var history = PositionHistory(capacity: 10)
         for index in 0..<100 { history.record(position: Int64(index), at: start.addingTimeInterval(Double(index))) }
         #expect(history.entries.count == 10)
         _ = history.lag(applied: 95, now: start.addingTimeInterval(100))

@@ -112,7 +112,7 @@ private struct Fixture {
                     keyPath: "sources[0]", message: "missing required key 'dr'"),
         InvalidCase(label: "unknown kind", replace: "kind: postgres", with: "kind: mongodb", keyPath: "sources[0].kind",
                     message: "unknown kind 'mongodb'"),
-        InvalidCase(label: "kind without adapter yet", replace: "kind: postgres", with: "kind: redis", keyPath: "sources[0].kind",
+        InvalidCase(label: "kind without adapter yet", replace: "kind: postgres", with: "kind: kafka", keyPath: "sources[0].kind",
                     message: "not in this build yet"),
         InvalidCase(label: "unreadable secret file", replace: "{file: admin.token}", with: "{file: missing.token}",
                     keyPath: "tokens.admin.file", message: "cannot read secret file"),
@@ -161,6 +161,56 @@ private struct Fixture {
         let malformed = try #require(try Fixture().error("listen: [unclosed"))
         #expect(malformed.message.contains("not valid YAML"))
         #expect(throws: ConfigError.self) { try ConfigLoader.load(file: "/nonexistent/syncd.yaml") }
+    }
+}
+
+private let redisYAML = """
+listen: 127.0.0.1:8080
+tokens:
+  read: {env: READ_TOKEN}
+  admin: {file: admin.token}
+journal: state/journal.sqlite
+sources:
+  - name: cache
+    kind: redis
+    mode: replica
+    primary: {host: 10.0.0.1, user: syncd, password: {env: PG_PASSWORD}}
+    dr: {host: 10.0.0.2, port: 6380}
+"""
+
+@Suite struct RedisConfigTests {
+    @Test func redisSourcesGetRedisDefaults() throws {
+        let source = try #require(try Fixture().parse(redisYAML).sources.first)
+        #expect(source.kind == .redis)
+        #expect(source.pollIntervalSeconds == 0.5)
+        #expect(source.policy.lagBudgetSeconds == 5)
+        #expect(source.primary.port == 6379)
+        #expect(source.primary.user == "syncd")
+        #expect(source.primary.password?.value == "pw")
+        #expect(source.dr.port == 6380)
+        #expect(source.redis == RedisOptions(mode: .replica, databases: [0], heartbeatKey: nil, ttlToleranceSeconds: 2))
+        #expect(source.postgres == nil)
+    }
+
+    @Test func redisOptionsAreRead() throws {
+        let yaml = redisYAML.replacingOccurrences(of: "mode: replica", with: "mode: independent\n    databases: [0, 3]\n    heartbeat_key: syncd:hb\n    ttl_tolerance: 500ms")
+        let source = try #require(try Fixture().parse(yaml).sources.first)
+        #expect(source.redis == RedisOptions(mode: .independent, databases: [0, 3], heartbeatKey: "syncd:hb", ttlToleranceSeconds: 0.5))
+    }
+
+    @Test(arguments: [
+        ("mode: replica", "", "sources[0]", "missing required key 'mode'"),
+        ("mode: replica", "mode: mirror", "sources[0].mode", "unknown mode 'mirror' (known: replica, independent)"),
+        ("mode: replica", "mode: replica\n    databases: [0, 0]", "sources[0].databases", "listed twice"),
+        ("mode: replica", "mode: replica\n    databases: [99999]", "sources[0].databases[0]", "out of range"),
+        ("mode: replica", "mode: replica\n    tables: [a]", "sources[0].tables", "unknown key 'tables'"),
+        ("port: 6380}", "port: 6380, database: app}", "sources[0].dr.database", "unknown key 'database'"),
+        ("port: 6380}", "port: 6380, user: ops}", "sources[0].dr.user", "needs a password"),
+    ])
+    func invalidRedisSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
+        let error = try #require(try Fixture().error(redisYAML.replacingOccurrences(of: replace, with: with)))
+        #expect(error.keyPath == keyPath)
+        #expect(error.message.contains(message), "message was: \(error.message)")
     }
 }
 

@@ -1,15 +1,9 @@
 import Foundation
 
-/// WAL positions as PostgreSQL prints them (`16/B374D848`), from a byte position.
-public func formatLSN(_ position: Int64) -> String {
-    let value = UInt64(bitPattern: position)
-    return String(format: "%X/%X", UInt32(truncatingIfNeeded: value >> 32), UInt32(truncatingIfNeeded: value))
-}
-
-/// When did the primary's WAL pass each position? Recorded at every poll, so lag in seconds
-/// can be measured as "how long ago did the primary write the oldest byte the DR side still lacks"
-/// rather than from replay timestamps, which grow on an idle primary.
-public struct LSNHistory: Sendable {
+/// When did the primary pass each replication position (WAL byte, replication-stream offset)?
+/// Recorded at every poll, so lag in seconds can be measured as "how long ago did the primary write
+/// the oldest byte the DR side still lacks" rather than from replay timestamps, which grow on an idle primary.
+public struct PositionHistory: Sendable {
     public struct Entry: Sendable, Equatable {
         public var position: Int64
         public var time: Date

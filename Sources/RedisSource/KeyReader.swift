@@ -1,0 +1,261 @@
+import Foundation
+import SyncCore
+
+/// One side's view of one key.
+enum KeyReading: Sendable, Equatable {
+    case absent
+    /// `ttl` in ms, -1 when the key does not expire. `complete` is false when the first window
+    /// did not hold the whole value (a big key, compared again by paging).
+    case value(ValueDigest, ttl: Int64, complete: Bool)
+    /// The read returned WRONGTYPE: the key exists with another type.
+    case wrongType
+    /// The key could not be read (changed type in flight, module type, server error).
+    case unreadable(String)
+}
+
+/// How keys are read and digested: a first window per key for the pipelined pass, then paging
+/// (GETRANGE / LRANGE / HSCAN / SSCAN / ZSCAN / XRANGE windows) for keys bigger than one window.
+enum KeyReader {
+    /// Paging windows for whole reads.
+    static let stringWindow = 256 * 1024
+    static let elementWindow = 1000
+    /// First windows in the pipelined pass stay small: a batch of thousands of keys must not
+    /// make either server buffer (or this process hold) a big reply. Small values fit whole.
+    static let firstStringWindow = 16 * 1024
+    static let firstElementWindow = 128
+
+    /// PTTL plus the first window of a key of a known type.
+    static func firstWindow(_ key: [UInt8], _ type: RedisType) -> [RedisCommand] {
+        [RedisCommand([Array("PTTL".utf8), key]), read(key, type, from: .start)]
+    }
+
+    enum Position: Sendable {
+        case start
+        case byteOffset(Int)
+        case index(Int)
+        case cursor([UInt8])
+        case afterStreamID([UInt8])
+    }
+
+    static func read(_ key: [UInt8], _ type: RedisType, from position: Position) -> RedisCommand {
+        func command(_ name: String, _ rest: [[UInt8]]) -> RedisCommand {
+            RedisCommand([Array(name.utf8), key] + rest)
+        }
+        func number(_ value: Int) -> [UInt8] { Array(String(value).utf8) }
+        let first: Bool
+        if case .start = position { first = true } else { first = false }
+        let elements = first ? firstElementWindow : elementWindow
+        switch (type, position) {
+        case let (.string, .byteOffset(offset)):
+            return command("GETRANGE", [number(offset), number(offset + stringWindow - 1)])
+        case (.string, _):
+            return command("GETRANGE", [number(0), number(firstStringWindow - 1)])
+        case let (.list, .index(start)):
+            return command("LRANGE", [number(start), number(start + elementWindow - 1)])
+        case (.list, _):
+            return command("LRANGE", [number(0), number(firstElementWindow - 1)])
+        case (.hash, _), (.set, _), (.zset, _):
+            let name = type == .hash ? "HSCAN" : type == .set ? "SSCAN" : "ZSCAN"
+            var cursor = Array("0".utf8)
+            if case let .cursor(value) = position { cursor = value }
+            return command(name, [cursor, Array("COUNT".utf8), number(elements)])
+        case let (.stream, .afterStreamID(id)):
+            return command("XRANGE", [Array("(".utf8) + id, Array("+".utf8), Array("COUNT".utf8), number(elementWindow)])
+        case (.stream, _):
+            return command("XRANGE", [Array("-".utf8), Array("+".utf8), Array("COUNT".utf8), number(firstElementWindow)])
+        }
+    }
+
+    /// Digests one window into `builder`; returns where the next window starts, nil when done.
+    /// A WRONGTYPE reply throws `WrongType`.
+    static func digest(_ reply: RedisReplyRef, _ type: RedisType, into builder: inout DigestBuilder,
+                       at position: Position) throws -> Position? {
+        if let message = reply.errorMessage {
+            if message.hasPrefix("WRONGTYPE") { throw WrongType() }
+            throw RedisError(kind: .server, message: message)
+        }
+        switch type {
+        case .string:
+            guard reply.kind == .string else { throw shape("GETRANGE") }
+            let bytes = reply.bytes
+            builder.addStringBytes(bytes)
+            if case let .byteOffset(offset) = position {
+                return bytes.count == stringWindow ? .byteOffset(offset + stringWindow) : nil
+            }
+            return bytes.count == firstStringWindow ? .byteOffset(firstStringWindow) : nil
+        case .list:
+            guard reply.kind == .array else { throw shape("LRANGE") }
+            for index in 0..<reply.count { builder.addOrdered(reply[index].bytes) }
+            if case let .index(start) = position {
+                return reply.count == elementWindow ? .index(start + elementWindow) : nil
+            }
+            return reply.count == firstElementWindow ? .index(firstElementWindow) : nil
+        case .hash, .set, .zset:
+            guard reply.kind == .array, reply.count == 2, reply[1].kind == .array else { throw shape("SCAN") }
+            let items = reply[1]
+            switch type {
+            case .hash:
+                var index = 0
+                while index + 1 < items.count {
+                    builder.addUnordered(items[index].bytes, items[index + 1].bytes)
+                    index += 2
+                }
+            case .zset:
+                var index = 0
+                while index + 1 < items.count {
+                    builder.addScored(member: items[index].bytes, score: items[index + 1].bytes)
+                    index += 2
+                }
+            default:
+                for index in 0..<items.count { builder.addUnordered(items[index].bytes) }
+            }
+            let cursor = Array(reply[0].bytes)
+            return cursor == Array("0".utf8) ? nil : .cursor(cursor)
+        case .stream:
+            guard reply.kind == .array else { throw shape("XRANGE") }
+            var lastID: [UInt8]?
+            for index in 0..<reply.count {
+                let entry = reply[index]
+                guard entry.kind == .array, entry.count == 2 else { throw shape("XRANGE entry") }
+                let fields = entry[1]
+                builder.addStreamEntry(id: entry[0].bytes, fieldCount: fields.count)
+                for field in 0..<fields.count { builder.addStreamField(fields[field].bytes) }
+                lastID = Array(entry[0].bytes)
+            }
+            let window: Int
+            if case .start = position { window = firstElementWindow } else { window = elementWindow }
+            guard reply.count == window, let lastID else { return nil }
+            return .afterStreamID(lastID)
+        }
+    }
+
+    struct WrongType: Error {}
+
+    static func shape(_ command: String) -> RedisError {
+        RedisError(kind: .protocolViolation, message: "unexpected reply shape for \(command)")
+    }
+
+    /// Reads the PTTL and first-window replies of one key.
+    static func firstWindowReading(_ replies: inout RedisReplies, _ type: RedisType) throws -> KeyReading {
+        let ttlReply = try replies.next()
+        guard ttlReply.kind == .integer else {
+            let problem = ttlReply.errorMessage ?? "PTTL gave no integer"
+            _ = try replies.next()
+            return .unreadable(problem)
+        }
+        let ttl = ttlReply.integer
+        let read = try replies.next()
+        if ttl == -2 { return .absent }
+        var builder = DigestBuilder(type: type)
+        do {
+            let next = try digest(read, type, into: &builder, at: .start)
+            return .value(builder.finish(), ttl: ttl, complete: next == nil)
+        } catch is WrongType {
+            return .wrongType
+        } catch let error as RedisError where error.kind != .connection {
+            return .unreadable(error.message)
+        }
+    }
+
+    /// TYPE, PTTL and the whole value, paged; for re-checks and keys bigger than one window.
+    static func readWhole(_ connection: RedisConnection, _ key: [UInt8]) async throws -> KeyReading {
+        let (typeName, ttl) = try await connection.pipeline([RedisCommand([Array("TYPE".utf8), key]), RedisCommand([Array("PTTL".utf8), key])]) { replies in
+            let typeReply = try replies.next()
+            let type = String(decoding: typeReply.bytes, as: UTF8.self)
+            let ttlReply = try replies.next()
+            return (type, ttlReply.kind == .integer ? ttlReply.integer : -2)
+        }
+        if typeName == "none" || ttl == -2 { return .absent }
+        guard let type = RedisType(rawValue: typeName) else {
+            return .unreadable("type '\(typeName)' (a module type) cannot be compared")
+        }
+        var builder = DigestBuilder(type: type)
+        var position = Position.start
+        while true {
+            let command = read(key, type, from: position)
+            let current = builder
+            let at = position
+            let step: Result<(DigestBuilder, Position?), Error> = try await connection.pipeline([command]) { replies in
+                var builder = current
+                let reply = try replies.next()
+                do {
+                    let next = try digest(reply, type, into: &builder, at: at)
+                    return .success((builder, next))
+                } catch let error as RedisError where error.kind == .connection {
+                    throw error
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch step {
+            case let .success((updated, next)):
+                builder = updated
+                guard let next else { return .value(builder.finish(), ttl: ttl, complete: true) }
+                position = next
+            case .failure(is WrongType):
+                return .unreadable("its type changed while it was read")
+            case let .failure(error):
+                return .unreadable("\(error)")
+            }
+        }
+    }
+}
+
+/// How a key differs, or nil when both sides agree.
+struct KeyVerdict: Sendable, Equatable {
+    var kind: DiffKind
+    var detail: String
+}
+
+func compareReadings(_ primary: KeyReading, _ dr: KeyReading, ttlTolerance: Double) -> KeyVerdict? {
+    switch (primary, dr) {
+    case (.absent, .absent):
+        return nil
+    case (.absent, _):
+        return KeyVerdict(kind: .extra, detail: "only on the DR side")
+    case (_, .absent):
+        return KeyVerdict(kind: .missing, detail: "not on the DR side")
+    case let (.unreadable(reason), _):
+        return KeyVerdict(kind: .changed, detail: "unreadable on the primary: \(reason)")
+    case let (_, .unreadable(reason)):
+        return KeyVerdict(kind: .changed, detail: "unreadable on the DR side: \(reason)")
+    case let (.value(p, _, _), .wrongType):
+        return KeyVerdict(kind: .changed, detail: "type: \(p.type.rawValue) on the primary, another type on the DR side")
+    case (.wrongType, _):
+        return KeyVerdict(kind: .changed, detail: "its type changed while it was read")
+    case let (.value(p, pTTL, _), .value(d, dTTL, _)):
+        if p.type != d.type { return KeyVerdict(kind: .changed, detail: "type: \(p.type.rawValue) vs \(d.type.rawValue)") }
+        if p != d { return KeyVerdict(kind: .changed, detail: "value") }
+        if let ttl = ttlDifference(pTTL, dTTL, tolerance: ttlTolerance) { return KeyVerdict(kind: .changed, detail: ttl) }
+        return nil
+    }
+}
+
+/// TTLs in ms (-1 = none); nil when they agree within the tolerance.
+func ttlDifference(_ primary: Int64, _ dr: Int64, tolerance: Double) -> String? {
+    func show(_ ttl: Int64) -> String { ttl < 0 ? "none" : String(format: "%.1fs", Double(ttl) / 1000) }
+    if (primary < 0) != (dr < 0) { return "ttl: \(show(primary)) on the primary, \(show(dr)) on the DR side" }
+    if primary >= 0, abs(Double(primary - dr)) / 1000 > tolerance {
+        return "ttl: \(show(primary)) on the primary, \(show(dr)) on the DR side"
+    }
+    return nil
+}
+
+/// A Redis key as JSON: text when it is UTF-8, base64 otherwise (keys are binary-safe).
+func keyJSON(_ key: [UInt8]) -> JSONValue {
+    if let text = String(validating: key, as: UTF8.self) { return .object(["key": .string(text)]) }
+    return .object(["key_base64": .string(Data(key).base64EncodedString())])
+}
+
+func keyBytes(_ json: JSONValue) -> [UInt8]? {
+    guard case let .object(object) = json else { return nil }
+    if case let .string(text)? = object["key"] { return Array(text.utf8) }
+    if case let .string(encoded)? = object["key_base64"], let data = Data(base64Encoded: encoded) { return Array(data) }
+    return nil
+}
+
+/// How a key is shown in plans and messages.
+func printable(_ key: [UInt8]) -> String {
+    if let text = String(validating: key, as: UTF8.self), !text.contains(where: { $0.isNewline }) { return text }
+    return "base64:" + Data(key).base64EncodedString()
+}

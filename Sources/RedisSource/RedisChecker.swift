@@ -1,0 +1,260 @@
+import Foundation
+import SyncCore
+
+/// The Redis consistency check, bidirectional in one run, per configured database:
+/// 1. primary → DR: SCAN the primary one type at a time (SCAN ... TYPE, so no TYPE call per key),
+///    and for each batch pipeline PTTL + the first window of the value on both sides at once;
+///    keys bigger than a window are compared again by paging.
+/// 2. DR → primary: SCAN the DR side and ask the primary `EXISTS k1 … kn` per batch; only a batch
+///    whose count falls short is looked at key by key. This finds keys only on the DR side.
+/// 3. Keys that differed are re-read whole on both sides over several rounds, with the DR side given
+///    time to catch up in between; only differences that persist are reported.
+struct RedisChecker {
+    let source: String
+    let config: SourceConfig
+    let checkOptions: CheckOptions
+    let progress: @Sendable (CheckProgress) -> Void
+    /// Waits between re-check rounds (drain for a replica, a pause for an independent instance).
+    let settle: @Sendable () async throws -> Void
+
+    static let scanCount = 2000
+    /// Round-1 suspects are settled in chunks of this many, so early stop works on confirmed counts.
+    static let settleChunk = 5000
+
+    var options: RedisOptions { config.redis ?? RedisOptions(mode: .replica) }
+    var excluded: [UInt8]? { options.heartbeatKey.map { Array($0.utf8) } }
+
+    final class DatabaseState: @unchecked Sendable {
+        // Used by one task at a time (the check runs its steps in sequence).
+        var primaryKeys: Int64 = 0
+        var drKeys: Int64 = 0
+        var batches = 0
+        var suspects: [[UInt8]: KeyVerdict] = [:]
+        var confirmed: [([UInt8], KeyVerdict)] = []
+        var missing: Int64 = 0
+        var extra: Int64 = 0
+        var changed: Int64 = 0
+        var settledAway: Int64 = 0
+        var total: Int64 { missing + extra + changed }
+    }
+
+    func run() async throws -> CheckResult {
+        let started = Date()
+        let rounds = max(1, checkOptions.rounds)
+        var tables: [TableCheckResult] = []
+        var diffs: [Diff] = []
+        var notes: [String] = []
+        var listedTotal: Int64 = 0
+        var stoppedEarly = false
+        var allowedLeft: Int64?
+        if let key = options.heartbeatKey { notes.append("the heartbeat key '\(key)' is excluded: it changes on every poll") }
+        for (index, database) in options.databases.enumerated() {
+            let tableStarted = Date()
+            let label = "db\(database)"
+            progress(CheckProgress(tablesDone: index, tablesTotal: options.databases.count, currentTable: label))
+            let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+            let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+            if allowedLeft == nil {
+                let size = (try await primary.command(RedisCommand("DBSIZE")).integer) ?? 0
+                allowedLeft = Ratio.allowedDifferences(primary: size, threshold: config.policy.ratioThreshold)
+            }
+            let state = DatabaseState()
+            let limit = checkOptions.fullDiff ? nil : allowedLeft
+            var stopped = try await primaryPass(primary: primary, dr: dr, state: state, rounds: rounds, label: label, index: index, limit: limit)
+            if !stopped {
+                stopped = try await drPass(primary: primary, dr: dr, state: state, rounds: rounds, limit: limit)
+            }
+            if !stopped { try await settle(state, primary: primary, dr: dr, rounds: rounds) }
+            if let limit, state.total > limit { stopped = true }
+            stoppedEarly = stoppedEarly || stopped
+            if let left = allowedLeft { allowedLeft = max(0, left - state.total) }
+            let status: TableCheckStatus = state.total > 0 ? .different : .equal
+            var reason: String?
+            if stopped {
+                reason = "stopped early: more keys differ than the threshold allows; totals are lower bounds (run with --full-diff to list them all)"
+            } else if state.settledAway > 0 {
+                reason = "\(state.settledAway) key(s) that differed in round 1 settled in later rounds (writes in flight)"
+            }
+            tables.append(TableCheckResult(table: label, status: status, reason: reason, primaryRows: state.primaryKeys, drRows: state.drKeys,
+                                           missing: state.missing, extra: state.extra, changed: state.changed,
+                                           segmentsCompared: state.batches, durationSeconds: Date().timeIntervalSince(tableStarted)))
+            for (key, verdict) in state.confirmed.sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
+                listedTotal += 1
+                guard diffs.count < checkOptions.maxDiffs else { continue }
+                diffs.append(Diff(table: label, key: keyJSON(key), kind: verdict.kind, detail: verdict.detail))
+            }
+            if stopped { break }
+        }
+        let total = tables.reduce(Int64(0)) { $0 + $1.missing + $1.extra + $1.changed }
+        if rounds > 1 { notes.append("differing keys were re-read whole in up to \(rounds) rounds; only differences present in every round are reported") }
+        return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables, diffs: diffs,
+                           diffsTruncated: total > Int64(diffs.count) || stoppedEarly, rounds: rounds, stoppedEarly: stoppedEarly,
+                           startedAt: started, finishedAt: Date(), notes: notes)
+    }
+
+    // MARK: primary → DR
+
+    private func primaryPass(primary: RedisConnection, dr: RedisConnection, state: DatabaseState, rounds: Int,
+                             label: String, index: Int, limit: Int64?) async throws -> Bool {
+        let excluded = self.excluded
+        for type in RedisType.allCases {
+            var cursor = Array("0".utf8)
+            var keys: [[UInt8]] = []
+            var scanning = true
+            while scanning || !keys.isEmpty {
+                // The next SCAN rides in the same pipeline as this batch's reads: no extra round trip.
+                var primaryCommands: [RedisCommand] = []
+                if scanning {
+                    primaryCommands.append(RedisCommand([Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(Self.scanCount).utf8),
+                                                         Array("TYPE".utf8), Array(type.rawValue.utf8)]))
+                }
+                for key in keys { primaryCommands.append(contentsOf: KeyReader.firstWindow(key, type)) }
+                let batch = keys
+                let withScan = scanning
+                async let primaryResult = primary.pipeline(primaryCommands) { replies in
+                    var next: ([UInt8], [[UInt8]])?
+                    if withScan { next = try Self.scanReply(try replies.next(), excluding: excluded) }
+                    var readings: [KeyReading] = []
+                    readings.reserveCapacity(batch.count)
+                    for _ in batch { readings.append(try KeyReader.firstWindowReading(&replies, type)) }
+                    return (next, readings)
+                }
+                async let drReadings: [KeyReading] = batch.isEmpty ? [] : dr.pipeline(batch.flatMap { KeyReader.firstWindow($0, type) }) { replies in
+                    var readings: [KeyReading] = []
+                    readings.reserveCapacity(batch.count)
+                    for _ in batch { readings.append(try KeyReader.firstWindowReading(&replies, type)) }
+                    return readings
+                }
+                let (next, primaryReadings) = try await primaryResult
+                let drSide = try await drReadings
+                if !batch.isEmpty {
+                    state.batches += 1
+                    for (position, key) in batch.enumerated() {
+                        try await judge(key, primaryReadings[position], drSide[position], primary: primary, dr: dr, state: state)
+                    }
+                }
+                if let (nextCursor, nextKeys) = next {
+                    cursor = nextCursor
+                    keys = nextKeys
+                    scanning = nextCursor != Array("0".utf8)
+                } else {
+                    keys = []
+                }
+                progress(CheckProgress(tablesDone: index, tablesTotal: options.databases.count, currentTable: label, round: 1,
+                                       rowsCompared: state.primaryKeys))
+                if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
+            }
+        }
+        return false
+    }
+
+    private func judge(_ key: [UInt8], _ p: KeyReading, _ d: KeyReading, primary: RedisConnection, dr: RedisConnection,
+                       state: DatabaseState) async throws {
+        if p == .absent { return } // deleted or expired since SCAN: not a unit of this check
+        state.primaryKeys += 1
+        var p = p
+        var d = d
+        if case let .value(_, _, complete) = p, !complete {
+            (p, d) = try await readBoth(key, primary: primary, dr: dr)
+        } else if case let .value(_, _, complete) = d, !complete {
+            (p, d) = try await readBoth(key, primary: primary, dr: dr)
+        }
+        if let verdict = compareReadings(p, d, ttlTolerance: options.ttlToleranceSeconds) {
+            state.suspects[key] = verdict
+        }
+    }
+
+    private func readBoth(_ key: [UInt8], primary: RedisConnection, dr: RedisConnection) async throws -> (KeyReading, KeyReading) {
+        async let p = KeyReader.readWhole(primary, key)
+        async let d = KeyReader.readWhole(dr, key)
+        return try await (p, d)
+    }
+
+    static func scanReply(_ reply: RedisReplyRef, excluding excluded: [UInt8]?) throws -> ([UInt8], [[UInt8]]) {
+        if let message = reply.errorMessage { throw RedisError(kind: .server, message: "SCAN failed: \(message)") }
+        guard reply.kind == .array, reply.count == 2, reply[1].kind == .array else { throw KeyReader.shape("SCAN") }
+        let items = reply[1]
+        var keys: [[UInt8]] = []
+        keys.reserveCapacity(items.count)
+        for index in 0..<items.count {
+            let key = Array(items[index].bytes)
+            if key != excluded { keys.append(key) }
+        }
+        return (Array(reply[0].bytes), keys)
+    }
+
+    // MARK: DR → primary
+
+    private func drPass(primary: RedisConnection, dr: RedisConnection, state: DatabaseState, rounds: Int, limit: Int64?) async throws -> Bool {
+        let excluded = self.excluded
+        var cursor = Array("0".utf8)
+        var pending: [[UInt8]] = []
+        repeat {
+            // Scan the next DR batch while the primary answers EXISTS for the previous one.
+            let scanCommand = RedisCommand([Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(Self.scanCount).utf8)])
+            async let scanned = dr.pipeline([scanCommand]) { replies in try Self.scanReply(try replies.next(), excluding: excluded) }
+            try await findExtras(pending, primary: primary, dr: dr, state: state)
+            let (next, keys) = try await scanned
+            cursor = next
+            pending = keys
+            state.drKeys += Int64(keys.count)
+            if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
+        } while cursor != Array("0".utf8)
+        try await findExtras(pending, primary: primary, dr: dr, state: state)
+        return false
+    }
+
+    private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, dr: RedisConnection, state: DatabaseState) async throws {
+        let unique = Array(Set(keys))
+        guard !unique.isEmpty else { return }
+        let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + unique)]) { replies in
+            try replies.next().expectInteger("EXISTS on the primary")
+        }
+        guard present < unique.count else { return }
+        let each = try await primary.pipeline(unique.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
+            try unique.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
+        }
+        for (key, exists) in zip(unique, each) where exists == 0 && state.suspects[key] == nil {
+            state.suspects[key] = KeyVerdict(kind: .extra, detail: "only on the DR side")
+        }
+    }
+
+    // MARK: rounds
+
+    /// Settles a full chunk of suspects; true when the check may stop (a pass is impossible).
+    private func settleIfNeeded(_ state: DatabaseState, primary: RedisConnection, dr: RedisConnection, rounds: Int, limit: Int64?) async throws -> Bool {
+        guard state.suspects.count >= Self.settleChunk || (limit != nil && state.suspects.count > 0 && Int64(state.suspects.count) + state.total > limit! && state.suspects.count >= 100) else {
+            return false
+        }
+        try await settle(state, primary: primary, dr: dr, rounds: rounds)
+        if let limit, state.total > limit { return true }
+        return false
+    }
+
+    /// Re-reads every suspect whole on both sides in rounds 2…n; what still differs is confirmed.
+    private func settle(_ state: DatabaseState, primary: RedisConnection, dr: RedisConnection, rounds: Int) async throws {
+        guard !state.suspects.isEmpty else { return }
+        var open = state.suspects
+        state.suspects = [:]
+        if rounds > 1 {
+            for _ in 2...rounds where !open.isEmpty {
+                try await settle()
+                var still: [[UInt8]: KeyVerdict] = [:]
+                for key in open.keys {
+                    let (p, d) = try await readBoth(key, primary: primary, dr: dr)
+                    if let verdict = compareReadings(p, d, ttlTolerance: options.ttlToleranceSeconds) { still[key] = verdict }
+                }
+                state.settledAway += Int64(open.count - still.count)
+                open = still
+            }
+        }
+        for (key, verdict) in open {
+            switch verdict.kind {
+            case .missing: state.missing += 1
+            case .extra: state.extra += 1
+            case .changed: state.changed += 1
+            }
+            if state.confirmed.count < checkOptions.maxDiffs { state.confirmed.append((key, verdict)) }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+import CHiredis
+import Foundation
+import SyncCore
+
+public struct RedisError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// The connection is unusable (refused, reset, timed out); it must be reopened.
+        case connection
+        /// The server answered with an error reply (WRONGTYPE, NOAUTH, READONLY, ...).
+        case server
+        /// The reply did not have the shape the command promises.
+        case protocolViolation
+    }
+    public var kind: Kind
+    public var message: String
+
+    public var description: String { message }
+
+    /// "WRONGTYPE", "READONLY", "NOAUTH", ... : the first word of a server error.
+    public var code: String? {
+        guard kind == .server else { return nil }
+        return message.split(separator: " ", maxSplits: 1).first.map(String.init)
+    }
+}
+
+/// How to reach one Redis server.
+public struct RedisConnectionParameters: Sendable {
+    public var host: String
+    public var port: Int
+    public var username: String?
+    public var password: Secret?
+    public var database: Int
+    public var connectTimeout: Duration
+    /// Bounds every reply wait, so a hung server becomes an error instead of a stuck poll loop.
+    public var commandTimeout: Duration
+
+    public init(endpoint: EndpointConfig, database: Int = 0, commandTimeout: Duration = .seconds(15)) {
+        host = endpoint.host
+        port = endpoint.port
+        username = endpoint.user
+        password = endpoint.password
+        self.database = database
+        connectTimeout = .seconds(endpoint.connectTimeoutSeconds)
+        self.commandTimeout = commandTimeout
+    }
+
+    public var displayName: String { "\(host):\(port)/\(database)" }
+}
+
+/// One command: its arguments as raw bytes (Redis keys and values are binary-safe).
+public struct RedisCommand: Sendable {
+    public var arguments: [[UInt8]]
+
+    public init(_ arguments: [[UInt8]]) { self.arguments = arguments }
+
+    public init(_ words: String...) { arguments = words.map { Array($0.utf8) } }
+
+    public init(_ words: [String], keys: [[UInt8]] = [], trailing: [String] = []) {
+        arguments = words.map { Array($0.utf8) } + keys + trailing.map { Array($0.utf8) }
+    }
+}
+
+/// A reply copied out of hiredis, safe to keep.
+public indirect enum RedisValue: Sendable, Equatable {
+    case string([UInt8])
+    case status(String)
+    case integer(Int64)
+    case array([RedisValue])
+    case null
+    case error(String)
+
+    public var text: String? {
+        switch self {
+        case let .string(bytes): String(decoding: bytes, as: UTF8.self)
+        case let .status(text): text
+        case let .integer(value): String(value)
+        default: nil
+        }
+    }
+
+    public var integer: Int64? {
+        if case let .integer(value) = self { return value }
+        return nil
+    }
+
+    public var elements: [RedisValue]? {
+        if case let .array(values) = self { return values }
+        return nil
+    }
+
+    public var bytes: [UInt8]? {
+        if case let .string(bytes) = self { return bytes }
+        return nil
+    }
+}
+
+/// A reply still owned by hiredis: valid only inside the closure that received it, so large
+/// replies are digested in place instead of being copied into Swift values.
+public struct RedisReplyRef {
+    let pointer: UnsafeMutablePointer<redisReply>
+
+    public enum Kind { case string, array, integer, null, status, error }
+
+    public var kind: Kind {
+        switch pointer.pointee.type {
+        case REDIS_REPLY_STRING: .string
+        case REDIS_REPLY_ARRAY: .array
+        case REDIS_REPLY_INTEGER: .integer
+        case REDIS_REPLY_STATUS: .status
+        case REDIS_REPLY_ERROR: .error
+        default: .null
+        }
+    }
+
+    public var integer: Int64 { Int64(pointer.pointee.integer) }
+
+    /// The bytes of a string, status or error reply.
+    public var bytes: UnsafeRawBufferPointer {
+        guard let str = pointer.pointee.str else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: str, count: pointer.pointee.len)
+    }
+
+    public var count: Int { pointer.pointee.type == REDIS_REPLY_ARRAY ? pointer.pointee.elements : 0 }
+
+    public subscript(index: Int) -> RedisReplyRef {
+        RedisReplyRef(pointer: pointer.pointee.element[index]!)
+    }
+
+    public var errorMessage: String? {
+        kind == .error ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+
+    /// A copy that outlives the reply.
+    public var value: RedisValue {
+        switch kind {
+        case .string: .string(Array(bytes))
+        case .status: .status(String(decoding: bytes, as: UTF8.self))
+        case .error: .error(String(decoding: bytes, as: UTF8.self))
+        case .integer: .integer(integer)
+        case .null: .null
+        case .array: .array((0..<count).map { self[$0].value })
+        }
+    }
+
+    /// The reply as an integer, or an error naming what came instead.
+    public func expectInteger(_ what: @autoclosure () -> String) throws -> Int64 {
+        switch kind {
+        case .integer: return integer
+        case .error: throw RedisError(kind: .server, message: "\(what()): \(errorMessage ?? "")")
+        default: throw RedisError(kind: .protocolViolation, message: "\(what()): expected an integer reply")
+        }
+    }
+}
+
+/// Reads the replies of one pipeline in order. Each reply is freed when the next is read, so a
+/// `RedisReplyRef` must be fully used (copied or digested) before calling `next()` again.
+public struct RedisReplies: ~Copyable {
+    fileprivate let context: UnsafeMutablePointer<redisContext>
+    fileprivate var remaining: Int
+    fileprivate var current: UnsafeMutableRawPointer?
+
+    public var pending: Int { remaining }
+
+    public mutating func next() throws -> RedisReplyRef {
+        if let current { freeReplyObject(current) }
+        current = nil
+        guard remaining > 0 else {
+            throw RedisError(kind: .protocolViolation, message: "read past the end of a pipeline")
+        }
+        var reply: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &reply) == REDIS_OK, let reply else {
+            throw RedisError(kind: .connection, message: RedisConnection.contextError(context))
+        }
+        remaining -= 1
+        current = reply
+        return RedisReplyRef(pointer: reply.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Reads and frees whatever the caller did not read, so the connection stays in step.
+    fileprivate mutating func finish() throws {
+        if let current { freeReplyObject(current) }
+        current = nil
+        while remaining > 0 {
+            var reply: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &reply) == REDIS_OK, let reply else {
+                throw RedisError(kind: .connection, message: RedisConnection.contextError(context))
+            }
+            freeReplyObject(reply)
+            remaining -= 1
+        }
+    }
+
+    deinit {
+        if let current { freeReplyObject(current) }
+    }
+}
+
+/// One hiredis connection. Owns its `redisContext` and frees it on deinit; every hiredis call runs
+/// on the connection's own serial queue, off the cooperative pool.
+public final class RedisConnection: @unchecked Sendable {
+    // @unchecked: `context` is used only inside `queue` (serial) and in deinit, when no one else holds us.
+    private let context: UnsafeMutablePointer<redisContext>
+    private let queue: BlockingQueue
+    public let parameters: RedisConnectionParameters
+    /// Set once an I/O error left the connection unusable (hiredis cannot recover a context).
+    private let brokenFlag = BrokenFlag()
+
+    private init(context: UnsafeMutablePointer<redisContext>, queue: BlockingQueue, parameters: RedisConnectionParameters) {
+        self.context = context
+        self.queue = queue
+        self.parameters = parameters
+    }
+
+    deinit {
+        redisFree(context)
+    }
+
+    public var isBroken: Bool { brokenFlag.value }
+
+    /// Connects, authenticates (AUTH [username] password) and selects the database.
+    public static func connect(_ parameters: RedisConnectionParameters) async throws -> RedisConnection {
+        let queue = BlockingQueue(label: "syncd.hiredis.\(parameters.displayName)")
+        let box = try await queue.run { () throws -> ContextBox in
+            let context = redisConnectWithTimeout(parameters.host, Int32(parameters.port), timeval(parameters.connectTimeout))
+            guard let context else {
+                throw RedisError(kind: .connection, message: "hiredis could not allocate a connection")
+            }
+            if context.pointee.err != 0 {
+                let message = contextError(context)
+                redisFree(context)
+                throw RedisError(kind: .connection, message: "cannot connect to \(parameters.host):\(parameters.port): \(message)")
+            }
+            redisSetTimeout(context, timeval(parameters.commandTimeout))
+            redisEnableKeepAlive(context)
+            return ContextBox(context: context)
+        }
+        let connection = RedisConnection(context: box.context, queue: queue, parameters: parameters)
+        if let password = parameters.password {
+            var words = ["AUTH"]
+            if let username = parameters.username { words.append(username) }
+            words.append(password.value)
+            let reply = try await connection.command(RedisCommand(words))
+            if case let .error(message) = reply {
+                // The server's words (WRONGPASS ...) never contain the password itself.
+                throw RedisError(kind: .connection, message: "authentication failed at \(parameters.host):\(parameters.port): \(message)")
+            }
+        }
+        if parameters.database != 0 {
+            let reply = try await connection.command(RedisCommand("SELECT", String(parameters.database)))
+            if case let .error(message) = reply {
+                throw RedisError(kind: .connection, message: "cannot select database \(parameters.database) at \(parameters.host):\(parameters.port): \(message)")
+            }
+        }
+        return connection
+    }
+
+    /// One command; its reply copied out (error replies come back as `.error`, not thrown).
+    public func command(_ command: RedisCommand) async throws -> RedisValue {
+        try await pipeline([command]) { replies in
+            try replies.next().value
+        }
+    }
+
+    /// Sends every command in one write, then hands the replies, in order, to `body` on the
+    /// connection's queue. Unread replies are drained, so the connection stays usable.
+    public func pipeline<T: Sendable>(_ commands: [RedisCommand],
+                                      _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
+        let box = ContextBox(context: context)
+        let flag = brokenFlag
+        return try await queue.run {
+            guard !flag.value else {
+                throw RedisError(kind: .connection, message: "the connection was lost earlier; reconnect")
+            }
+            do {
+                for command in commands {
+                    try RedisConnection.append(box.context, command)
+                }
+                var replies = RedisReplies(context: box.context, remaining: commands.count, current: nil)
+                let result: T
+                do {
+                    result = try body(&replies)
+                } catch let error as RedisError where error.kind == .connection {
+                    throw error
+                } catch {
+                    try replies.finish()
+                    throw error
+                }
+                try replies.finish()
+                return result
+            } catch let error as RedisError where error.kind == .connection {
+                flag.value = true
+                throw error
+            }
+        }
+    }
+
+    private static func append(_ context: UnsafeMutablePointer<redisContext>, _ command: RedisCommand) throws {
+        // Arguments may contain NUL bytes: hiredis gets pointers plus lengths into one flat copy,
+        // which it copies into its output buffer before returning.
+        let arguments = command.arguments
+        var flat: [UInt8] = []
+        flat.reserveCapacity(arguments.reduce(0) { $0 + $1.count } + 1)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(arguments.count)
+        for argument in arguments {
+            offsets.append(flat.count)
+            flat.append(contentsOf: argument)
+        }
+        flat.append(0)
+        let lengths = arguments.map(\.count)
+        let status: Int32 = flat.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+            return pointers.withUnsafeMutableBufferPointer { pointerBuffer in
+                lengths.withUnsafeBufferPointer { lengthBuffer in
+                    redisAppendCommandArgv(context, Int32(arguments.count), pointerBuffer.baseAddress, lengthBuffer.baseAddress)
+                }
+            }
+        }
+        guard status == REDIS_OK else {
+            throw RedisError(kind: .connection, message: contextError(context))
+        }
+    }
+
+    static func contextError(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        let message = withUnsafeBytes(of: context.pointee.errstr) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        switch context.pointee.err {
+        case REDIS_ERR_EOF: return "the server closed the connection" + (message.isEmpty ? "" : " (\(message))")
+        case REDIS_ERR_IO where message.contains("Resource temporarily unavailable"):
+            return "no reply within the command timeout"
+        default: return message.isEmpty ? "connection error \(context.pointee.err)" : message
+        }
+    }
+}
+
+private final class BrokenFlag: @unchecked Sendable {
+    // Written and read only on the connection's serial queue, plus reads for health checks.
+    private let lock = NSLock()
+    private var stored = false
+    var value: Bool {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// Carries a hiredis context into the connection's queue; only that queue dereferences it.
+private struct ContextBox: @unchecked Sendable {
+    let context: UnsafeMutablePointer<redisContext>
+}
+
+private func timeval(_ duration: Duration) -> Glibc.timeval {
+    let (seconds, attoseconds) = duration.components
+    return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+}

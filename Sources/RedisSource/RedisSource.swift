@@ -1,0 +1,439 @@
+import Foundation
+import SyncCore
+
+/// A Redis primary and its DR instance: a native replica (REPLICAOF) or an independent writable
+/// instance kept in sync by another tool or by syncd's own full sync (config `mode`).
+public actor RedisSource: SourceAdapter {
+    public nonisolated let name: String
+    public nonisolated let kind: SourceKind = .redis
+    let config: SourceConfig
+    let options: RedisOptions
+    private var connections: [Side: RedisConnection] = [:]
+    private var history = PositionHistory()
+    /// What the latest resume or full sync observed (partial or full resync), shown in samples.
+    private var lastResync: String?
+    /// When syncd's own copy into an independent DR instance last finished.
+    private var lastCopy: Date?
+
+    /// Nothing heard from the primary for this long on an "up" link means it is stalled
+    /// (a master PINGs its replicas every 10 s by default).
+    static let silentLinkSeconds = 30
+    static let confirmTimeout: Duration = .seconds(10)
+    static let fullSyncTimeout: Duration = .seconds(1800)
+
+    public init(config: SourceConfig) {
+        name = config.name
+        self.config = config
+        options = config.redis ?? RedisOptions(mode: .replica)
+    }
+
+    public func capabilities() async -> Set<SourceOperation> {
+        switch options.mode {
+        case .replica: [.pause, .resume, .fullSync, .drain, .check]
+        case .independent: options.heartbeatKey == nil ? [.fullSync, .check, .reconcile] : [.fullSync, .drain, .check, .reconcile]
+        }
+    }
+
+    public func shutdown() async {
+        connections = [:]
+    }
+
+    // MARK: connections
+
+    func endpoint(_ side: Side) -> EndpointConfig {
+        side == .primary ? config.primary : config.dr
+    }
+
+    func sideLabel(_ side: Side) -> String {
+        describeSide(side, endpoint(side))
+    }
+
+    /// Opens a connection to one side and database; failures name the side.
+    static func open(_ endpoint: EndpointConfig, side: Side, database: Int, commandTimeout: Duration = .seconds(5)) async throws -> RedisConnection {
+        do {
+            return try await RedisConnection.connect(RedisConnectionParameters(endpoint: endpoint, database: database, commandTimeout: commandTimeout))
+        } catch let error as RedisError {
+            throw SyncError.unreachable(side: describeSide(side, endpoint), message: error.message)
+        }
+    }
+
+    private func connection(_ side: Side) async throws -> RedisConnection {
+        if let existing = connections[side], !existing.isBroken { return existing }
+        connections[side] = nil
+        let connection = try await Self.open(endpoint(side), side: side, database: options.databases[0], commandTimeout: .seconds(3))
+        connections[side] = connection
+        return connection
+    }
+
+    /// One command on one side; a lost connection is dropped so the next call reconnects.
+    @discardableResult
+    func run(_ side: Side, _ command: RedisCommand) async throws -> RedisValue {
+        let connection = try await connection(side)
+        do {
+            let reply = try await connection.command(command)
+            if case let .error(message) = reply {
+                throw SyncError.failed("\(sideLabel(side)): \(String(decoding: command.arguments[0], as: UTF8.self)) failed: \(message)")
+            }
+            return reply
+        } catch let error as RedisError {
+            if connections[side] === connection { connections[side] = nil }
+            throw SyncError.unreachable(side: sideLabel(side), message: error.message)
+        }
+    }
+
+    func info(_ side: Side, _ section: String) async throws -> [String: String] {
+        guard let text = try await run(side, RedisCommand("INFO", section)).text else {
+            throw SyncError.failed("\(sideLabel(side)): INFO \(section) returned no text")
+        }
+        return parseInfo(text)
+    }
+
+    func replication(_ side: Side) async throws -> ReplicationInfo {
+        do {
+            return try ReplicationInfo(fields: try await info(side, "replication"))
+        } catch let error as RedisError {
+            throw SyncError.failed("\(sideLabel(side)): \(error.message)")
+        }
+    }
+
+    // MARK: sampling
+
+    public func sample() async -> Sample {
+        let now = Date()
+        var sample = Sample(time: now, state: .inSync, unit: .bytes, topology: options.mode.rawValue)
+        // The DR side first: the primary's offset read afterwards can only be ahead of it, so the
+        // volume behind errs on the high side, never shows a false zero.
+        let dr: ReplicationInfo?
+        var drError: String?
+        do {
+            dr = try await replication(.dr)
+        } catch {
+            dr = nil
+            drError = "\(error)"
+        }
+        let primary: ReplicationInfo
+        do {
+            primary = try await replication(.primary)
+            if primary.isReplica {
+                throw SyncError.invalidState("the configured primary \(config.primary.host):\(config.primary.port) is itself a replica (of \(primary.masterHost ?? "?"):\(primary.masterPort ?? 0))")
+            }
+            history.record(position: primary.masterReplOffset, at: now)
+        } catch let SyncError.unreachable(side, message) {
+            sample.state = .unreachable
+            sample.errors = ["\(side) is unreachable: \(message)"] + (drError.map { [$0] } ?? [])
+            return sample
+        } catch {
+            sample.state = .broken
+            sample.errors = ["\(error)"]
+            return sample
+        }
+        let heartbeat = await heartbeatLag(now: now)
+        if let heartbeat { sample.details["heartbeat_key"] = options.heartbeatKey }
+
+        switch options.mode {
+        case .replica:
+            return sampleReplica(&sample, primary: primary, dr: dr, drError: drError, heartbeat: heartbeat)
+        case .independent:
+            return sampleIndependent(&sample, dr: dr, drError: drError, heartbeat: heartbeat)
+        }
+    }
+
+    private func sampleReplica(_ sample: inout Sample, primary: ReplicationInfo, dr: ReplicationInfo?, drError: String?,
+                               heartbeat: HeartbeatLag?) -> Sample {
+        sample.details["primary_repl_offset"] = String(primary.masterReplOffset)
+        let acknowledged = primary.replica(port: config.dr.port, host: config.dr.host)
+        if let acknowledged {
+            sample.details["primary_view_of_dr"] = "\(acknowledged.state), acked offset \(acknowledged.offset), \(acknowledged.lag) s since its last ack"
+        }
+        if let lastResync { sample.details["last_resync"] = lastResync }
+        guard let dr else {
+            // A hung or unreachable DR: the primary still knows what it acknowledged.
+            sample.state = .unreachable
+            sample.errors = [drError ?? "DR is unreachable"]
+            if let acknowledged { sample.lagVolume = max(0, primary.masterReplOffset - acknowledged.offset) }
+            return sample
+        }
+        guard dr.isReplica else {
+            sample.state = .broken
+            sample.errors = ["the DR instance is a master, not a replica: it was promoted or REPLICAOF NO ONE was run; it no longer follows the primary (force a full sync to re-attach it; its own writes will be replaced)"]
+            return sample
+        }
+        var problems: [String] = []
+        var paused = false
+        if dr.isParkedBySyncd {
+            paused = true
+            problems.append("replication to the DR replica is paused by syncd (parked on 127.0.0.1:0); resume re-attaches it")
+        } else if dr.linkUp, dr.replicationID != primary.replicationID {
+            problems.append("the DR replica follows \(dr.masterHost ?? "?"):\(dr.masterPort ?? 0), whose replication ID differs from the configured primary's: it replicates from another server")
+        } else if dr.syncInProgress {
+            sample.details["full_sync"] = fullSyncProgress(dr)
+        } else if !dr.linkUp {
+            problems.append("the DR replica's link to \(dr.masterHost ?? "?"):\(dr.masterPort ?? 0) is down" + (dr.linkDownSinceSeconds.map { " for \($0) s" } ?? ""))
+        } else if let silent = dr.lastIOSecondsAgo, silent > Self.silentLinkSeconds {
+            problems.append("no data from the primary for \(silent) s: the replication link is stalled")
+        }
+        let applied = max(dr.appliedOffset ?? 0, acknowledged?.offset ?? 0)
+        let behind = dr.syncInProgress ? nil : max(0, primary.masterReplOffset - applied)
+        sample.lagVolume = behind
+        sample.position = dr.appliedOffset
+        sample.details["dr_applied_offset"] = dr.appliedOffset.map(String.init) ?? "unknown"
+        sample.details["link"] = dr.linkUp ? "up" : "down"
+        if let io = dr.lastIOSecondsAgo { sample.details["last_io_seconds_ago"] = String(io) }
+
+        if let heartbeat {
+            sample.lagSeconds = heartbeat.seconds
+            sample.details["lag_seconds_basis"] = heartbeat.basis
+        } else if dr.syncInProgress {
+            sample.lagSeconds = nil
+            sample.details["lag_seconds_basis"] = "unknown while a full sync runs"
+        } else {
+            switch history.lag(applied: applied, now: sample.time) {
+            case let .measured(seconds):
+                sample.lagSeconds = seconds
+                sample.details["lag_seconds_basis"] = "primary replication-offset history"
+            case let .atLeast(seconds):
+                sample.lagSeconds = seconds
+                sample.details["lag_seconds_basis"] = "lower bound: behind every offset seen since syncd started"
+            }
+        }
+        sample.errors = problems
+        if paused {
+            sample.state = .paused
+        } else if !problems.isEmpty {
+            sample.state = .broken
+        } else if dr.syncInProgress {
+            sample.state = .syncing
+        } else if let lag = sample.lagSeconds, lag > config.policy.lagBudgetSeconds {
+            sample.state = .lagging
+        } else {
+            sample.state = (behind ?? 0) > 0 ? .syncing : .inSync
+        }
+        return sample
+    }
+
+    private func fullSyncProgress(_ dr: ReplicationInfo) -> String {
+        let read = dr.syncReadBytes ?? 0
+        if let total = dr.syncTotalBytes, total > 0 {
+            return String(format: "in progress: %lld of %lld bytes (%.0f%%)", read, total, Double(read) * 100 / Double(total))
+        }
+        return "in progress: \(read) bytes received (diskless transfer, total unknown)"
+    }
+
+    private func sampleIndependent(_ sample: inout Sample, dr: ReplicationInfo?, drError: String?, heartbeat: HeartbeatLag?) -> Sample {
+        if let lastCopy { sample.details["last_full_copy"] = ISO8601DateFormatter().string(from: lastCopy) }
+        guard let dr else {
+            sample.state = .unreachable
+            sample.errors = [drError ?? "DR is unreachable"]
+            return sample
+        }
+        guard !dr.isReplica else {
+            sample.state = .broken
+            sample.errors = ["the DR instance is a replica of \(dr.masterHost ?? "?"):\(dr.masterPort ?? 0), but this source is configured as mode: independent"]
+            return sample
+        }
+        // Writes applied to a writable DR instance advance its own replication offset.
+        sample.position = dr.masterReplOffset
+        guard let heartbeat else {
+            sample.state = .syncing
+            sample.details["lag_seconds_basis"] = "unknown"
+            sample.errors = [options.heartbeatKey == nil
+                ? "lag cannot be measured: an independent DR instance shares no replication offsets with the primary; set heartbeat_key to measure it"
+                : "the heartbeat key is not on the DR instance yet: whatever keeps it in sync has not copied it"]
+            return sample
+        }
+        sample.lagSeconds = heartbeat.seconds
+        sample.details["lag_seconds_basis"] = heartbeat.basis
+        sample.state = heartbeat.seconds > config.policy.lagBudgetSeconds ? .lagging : (heartbeat.seconds > 0 ? .syncing : .inSync)
+        return sample
+    }
+
+    // MARK: heartbeat
+
+    struct HeartbeatLag {
+        var seconds: Double
+        var basis: String
+    }
+
+    /// pt-heartbeat for Redis: the primary's key holds the time syncd last wrote it (ms since the
+    /// epoch); the DR copy of it says how old the DR side's view of the primary is. Reads come
+    /// before the write, so a DR side holding the latest written value counts as zero lag.
+    private func heartbeatLag(now: Date) async -> HeartbeatLag? {
+        guard let key = options.heartbeatKey else { return nil }
+        let onPrimary = try? await run(.primary, RedisCommand("GET", key)).text.flatMap { Int64($0) }
+        let onDR = try? await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        _ = try? await run(.primary, RedisCommand("SET", key, String(nowMs)))
+        guard let onDR = onDR ?? nil else { return nil }
+        if let onPrimary = onPrimary ?? nil, onPrimary == onDR {
+            return HeartbeatLag(seconds: 0, basis: "heartbeat key: DR holds the primary's latest value")
+        }
+        return HeartbeatLag(seconds: max(0, Double(nowMs - onDR) / 1000), basis: "heartbeat key: age of the DR copy")
+    }
+
+    // MARK: control
+
+    private func requireReplicaMode(_ operation: SourceOperation) throws {
+        guard options.mode == .replica else {
+            throw SyncError.unsupported(
+                operation: operation,
+                reason: "this DR instance is independent: syncd does not drive the tool that keeps it in sync",
+                remedy: "\(operation == .pause ? "pause" : "resume") that tool (e.g. RedisShake) directly")
+        }
+    }
+
+    public func pause() async throws {
+        try requireReplicaMode(.pause)
+        let dr = try await replication(.dr)
+        guard dr.isReplica else {
+            throw SyncError.invalidState("the DR instance is not a replica (role master): there is no replication to pause")
+        }
+        guard !dr.isParkedBySyncd else { throw SyncError.invalidState("replication to the DR replica is already paused") }
+        // Port 0 refuses every connect at once: the replica stays read-only and keeps its replication
+        // ID and offset, so resume can continue with a partial resync.
+        try await run(.dr, RedisCommand("REPLICAOF", "127.0.0.1", "0"))
+        try await confirm("the DR replica to report its link parked") { try await self.replication(.dr).isParkedBySyncd }
+    }
+
+    public func resume() async throws {
+        try requireReplicaMode(.resume)
+        let dr = try await replication(.dr)
+        guard dr.isParkedBySyncd else {
+            if !dr.isReplica {
+                throw SyncError.invalidState("the DR instance is a master, not a replica paused by syncd; re-attaching it would replace its data: use full sync if that is what you want")
+            }
+            throw SyncError.invalidState("replication to the DR replica is not paused")
+        }
+        let before = try await syncCounters()
+        try await run(.dr, RedisCommand("REPLICAOF", config.primary.host, String(config.primary.port)))
+        try await confirm("the DR replica's link to come up") {
+            let info = try await self.replication(.dr)
+            return info.linkUp && !info.syncInProgress
+        }
+        let after = try await syncCounters()
+        lastResync = describeResync(before: before, after: after, action: "resume")
+    }
+
+    struct SyncCounters {
+        var full: Int64
+        var partialOK: Int64
+    }
+
+    private func syncCounters() async throws -> SyncCounters {
+        let stats = try await info(.primary, "stats")
+        return SyncCounters(full: stats["sync_full"].flatMap { Int64($0) } ?? 0,
+                            partialOK: stats["sync_partial_ok"].flatMap { Int64($0) } ?? 0)
+    }
+
+    private func describeResync(before: SyncCounters, after: SyncCounters, action: String) -> String {
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        if after.full > before.full { return "\(action) at \(stamp): full resync (primary sync_full \(before.full) -> \(after.full))" }
+        if after.partialOK > before.partialOK { return "\(action) at \(stamp): partial resync (primary sync_partial_ok \(before.partialOK) -> \(after.partialOK))" }
+        return "\(action) at \(stamp): link up, resync kind not visible in the primary's counters"
+    }
+
+    /// Polls until `condition` holds, or fails with what it was waiting for.
+    private func confirm(_ what: String, timeout: Duration = RedisSource.confirmTimeout,
+                         _ condition: @Sendable () async throws -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw SyncError.timeout("timed out after \(timeout.seconds) s waiting for \(what)")
+    }
+
+    public func forceFullSync() async throws {
+        switch options.mode {
+        case .replica:
+            // REPLICAOF NO ONE gives the replica a new replication ID, so the primary cannot accept
+            // a partial resync from it: re-attaching always transfers a full RDB snapshot.
+            let before = try await syncCounters()
+            try await run(.dr, RedisCommand("REPLICAOF", "NO", "ONE"))
+            try await run(.dr, RedisCommand("REPLICAOF", config.primary.host, String(config.primary.port)))
+            try await confirm("the full sync to finish", timeout: Self.fullSyncTimeout) {
+                let info = try await self.replication(.dr)
+                let counters = try await self.syncCounters()
+                return info.linkUp && !info.syncInProgress && counters.full > before.full
+            }
+            lastResync = describeResync(before: before, after: try await syncCounters(), action: "full sync")
+        case .independent:
+            let started = Date()
+            try await RedisCopier(source: name, config: config).copyEverything()
+            lastCopy = started
+        }
+    }
+
+    public func waitForDrain(timeout: Duration) async throws -> DrainResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        switch options.mode {
+        case .replica:
+            let dr = try await replication(.dr)
+            if dr.isParkedBySyncd { throw SyncError.invalidState("replication to the DR replica is paused: it cannot drain; resume it first") }
+            guard dr.isReplica else { throw SyncError.invalidState("the DR instance is not a replica: there is no replication stream to drain") }
+            let target = try await replication(.primary).masterReplOffset
+            var reached = dr.appliedOffset ?? 0
+            while clock.now < start + timeout {
+                let info = try await replication(.dr)
+                reached = info.appliedOffset ?? 0
+                if reached >= target {
+                    return DrainResult(target: String(target), reached: String(reached), waitedSeconds: (clock.now - start).seconds)
+                }
+                if info.isParkedBySyncd { throw SyncError.invalidState("replication was paused while waiting for the drain") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw SyncError.timeout("the DR replica did not reach the primary's offset \(target) within \(timeout.seconds) s: \(max(0, target - reached)) bytes still behind (applied \(reached))")
+        case .independent:
+            guard let key = options.heartbeatKey else {
+                throw SyncError.unsupported(operation: .drain, reason: "an independent DR instance shares no replication position with the primary",
+                                            remedy: "set heartbeat_key: drain then waits until the DR side holds a heartbeat written at the call")
+            }
+            let marker = Int64(Date().timeIntervalSince1970 * 1000)
+            try await run(.primary, RedisCommand("SET", key, String(marker)))
+            var reached: Int64 = 0
+            while clock.now < start + timeout {
+                reached = (try await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }) ?? 0
+                if reached >= marker {
+                    return DrainResult(target: "heartbeat \(marker)", reached: "heartbeat \(reached)", waitedSeconds: (clock.now - start).seconds)
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw SyncError.timeout("the DR instance did not receive the heartbeat written at the call within \(timeout.seconds) s (it holds \(reached), wanted \(marker))")
+        }
+    }
+
+    // MARK: check and reconcile
+
+    public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
+        let mode = options.mode
+        let checker = RedisChecker(source: name, config: config, checkOptions: checkOptions, progress: progress,
+                                   settle: { [self] in
+                                       // Between rounds: let in-flight writes land on the DR side.
+                                       if mode == .replica {
+                                           _ = try? await self.waitForDrain(timeout: checkOptions.catchUpTimeout)
+                                       }
+                                       try await Task.sleep(for: .seconds(1))
+                                   })
+        return try await checker.run()
+    }
+
+    private func requireWritableDR() throws {
+        guard options.mode == .independent else {
+            throw SyncError.unsupported(
+                operation: .reconcile,
+                reason: "the DR instance is a replica: it refuses writes (READONLY), and a writable replica would drop them at its next resync",
+                remedy: "force a full sync (syncctl resync --source \(name)), which re-copies the whole dataset from the primary")
+        }
+    }
+
+    public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
+        try requireWritableDR()
+        return RedisCopier(source: name, config: config).plan(from: check)
+    }
+
+    public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
+        try requireWritableDR()
+        return try await RedisCopier(source: name, config: config).apply(plan)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+@testable import RedisSource
+@testable import SyncCore
+
+@Suite struct ReplicationInfoTests {
+    let replicaText = """
+        # Replication\r
+        role:slave\r
+        master_host:10.0.0.1\r
+        master_port:6379\r
+        master_link_status:up\r
+        master_last_io_seconds_ago:3\r
+        master_sync_in_progress:0\r
+        slave_repl_offset:5000\r
+        master_replid:abc\r
+        master_repl_offset:5000\r
+        """
+
+    @Test func parsesAReplica() throws {
+        let info = try ReplicationInfo(fields: parseInfo(replicaText))
+        #expect(info.isReplica)
+        #expect(info.masterHost == "10.0.0.1")
+        #expect(info.masterPort == 6379)
+        #expect(info.linkUp)
+        #expect(info.lastIOSecondsAgo == 3)
+        #expect(info.appliedOffset == 5000)
+        #expect(!info.isParkedBySyncd)
+    }
+
+    @Test func aReplicaOnPortZeroIsParkedBySyncd() throws {
+        let parked = try ReplicationInfo(fields: parseInfo(replicaText.replacingOccurrences(of: "master_port:6379", with: "master_port:0")))
+        #expect(parked.isParkedBySyncd)
+    }
+
+    @Test func parsesAPrimaryAndFindsTheDRReplica() throws {
+        let text = """
+            role:master
+            connected_slaves:2
+            slave0:ip=10.0.0.2,port=6380,state=online,offset=900,lag=1
+            slave1:ip=10.0.0.3,port=6380,state=wait_bgsave,offset=0,lag=0
+            master_replid:abc
+            master_repl_offset:1000
+            """
+        let info = try ReplicationInfo(fields: parseInfo(text))
+        #expect(!info.isReplica)
+        #expect(info.masterReplOffset == 1000)
+        #expect(info.replicas.count == 2)
+        #expect(info.replica(port: 6380, host: "10.0.0.2")?.offset == 900)
+        #expect(info.replica(port: 6380, host: "10.0.0.3")?.state == "wait_bgsave")
+        #expect(info.replica(port: 6381, host: "10.0.0.2") == nil)
+    }
+
+    @Test func infoWithoutARoleIsAnError() {
+        #expect(throws: RedisError.self) { try ReplicationInfo(fields: parseInfo("# Replication\nconnected_slaves:0")) }
+    }
+}
+
+@Suite struct ValueDigestTests {
+    func digest(_ type: RedisType, _ body: (inout DigestBuilder) -> Void) -> ValueDigest {
+        var builder = DigestBuilder(type: type)
+        body(&builder)
+        return builder.finish()
+    }
+
+    @Test func setsAndHashesIgnoreElementOrder() {
+        let a = digest(.set) { $0.addUnordered(Array("x".utf8)); $0.addUnordered(Array("y".utf8)) }
+        let b = digest(.set) { $0.addUnordered(Array("y".utf8)); $0.addUnordered(Array("x".utf8)) }
+        #expect(a == b)
+        let h1 = digest(.hash) { $0.addUnordered(Array("f1".utf8), Array("v1".utf8)); $0.addUnordered(Array("f2".utf8), Array("v2".utf8)) }
+        let h2 = digest(.hash) { $0.addUnordered(Array("f2".utf8), Array("v2".utf8)); $0.addUnordered(Array("f1".utf8), Array("v1".utf8)) }
+        #expect(h1 == h2)
+        let swapped = digest(.hash) { $0.addUnordered(Array("f1".utf8), Array("v2".utf8)); $0.addUnordered(Array("f2".utf8), Array("v1".utf8)) }
+        #expect(h1 != swapped)
+    }
+
+    @Test func listsKeepOrderAndFramingSeparatesElements() {
+        let ab = digest(.list) { $0.addOrdered(Array("a".utf8)); $0.addOrdered(Array("b".utf8)) }
+        let ba = digest(.list) { $0.addOrdered(Array("b".utf8)); $0.addOrdered(Array("a".utf8)) }
+        #expect(ab != ba)
+        let split1 = digest(.list) { $0.addOrdered(Array("ab".utf8)); $0.addOrdered(Array("c".utf8)) }
+        let split2 = digest(.list) { $0.addOrdered(Array("a".utf8)); $0.addOrdered(Array("bc".utf8)) }
+        #expect(split1 != split2)
+    }
+
+    @Test func stringsReadInWindowsEqualOneRead() {
+        let whole = digest(.string) { $0.addStringBytes(Array("hello world".utf8)) }
+        let windows = digest(.string) { $0.addStringBytes(Array("hello ".utf8)); $0.addStringBytes(Array("world".utf8)) }
+        #expect(whole == windows)
+        #expect(whole != digest(.string) { $0.addStringBytes(Array("hello worle".utf8)) })
+    }
+
+    @Test func sortedSetScoresCompareAsNumbers() {
+        let a = digest(.zset) { $0.addScored(member: Array("m".utf8), score: "1") }
+        let b = digest(.zset) { $0.addScored(member: Array("m".utf8), score: "1.0") }
+        let c = digest(.zset) { $0.addScored(member: Array("m".utf8), score: "1.5") }
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test func theTypeIsPartOfTheDigest() {
+        let set = digest(.set) { $0.addUnordered(Array("x".utf8)) }
+        let hash = digest(.hash) { $0.addUnordered(Array("x".utf8)) }
+        #expect(set != hash)
+    }
+}
+
+@Suite struct KeyComparisonTests {
+    let value = ValueDigest(type: .string, high: 1, low: 2, elements: 3)
+
+    @Test func ttlWithinToleranceIsEqual() {
+        #expect(ttlDifference(100_000, 99_000, tolerance: 2) == nil)
+        #expect(ttlDifference(-1, -1, tolerance: 2) == nil)
+        #expect(ttlDifference(100_000, 90_000, tolerance: 2) != nil)
+        #expect(ttlDifference(-1, 5000, tolerance: 2)?.contains("none on the primary") == true)
+    }
+
+    @Test func verdictsNameKindAndDetail() {
+        let present = KeyReading.value(value, ttl: -1, complete: true)
+        #expect(compareReadings(.absent, .absent, ttlTolerance: 2) == nil)
+        #expect(compareReadings(present, .absent, ttlTolerance: 2)?.kind == .missing)
+        #expect(compareReadings(.absent, present, ttlTolerance: 2)?.kind == .extra)
+        #expect(compareReadings(present, .wrongType, ttlTolerance: 2)?.detail.hasPrefix("type") == true)
+        let other = KeyReading.value(ValueDigest(type: .string, high: 9, low: 2, elements: 3), ttl: -1, complete: true)
+        #expect(compareReadings(present, other, ttlTolerance: 2) == KeyVerdict(kind: .changed, detail: "value"))
+        let expiring = KeyReading.value(value, ttl: 60_000, complete: true)
+        #expect(compareReadings(present, expiring, ttlTolerance: 2)?.detail.hasPrefix("ttl") == true)
+        #expect(compareReadings(present, present, ttlTolerance: 2) == nil)
+    }
+
+    @Test func keysRoundTripThroughJSONIncludingBinaryOnes() {
+        let text = Array("user:42".utf8)
+        #expect(keyJSON(text) == .object(["key": .string("user:42")]))
+        #expect(keyBytes(keyJSON(text)) == text)
+        let binary: [UInt8] = [0xff, 0x00, 0x41]
+        guard case let .object(object) = keyJSON(binary) else { Issue.record("not an object"); return }
+        #expect(object["key_base64"] != nil)
+        #expect(keyBytes(keyJSON(binary)) == binary)
+    }
+}
