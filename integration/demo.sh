@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local demo: installs what it needs, starts the PostgreSQL servers (a primary with a
-# streaming standby, a publisher with a logical subscriber), builds and starts syncd on
-# 127.0.0.1:8480, then shows `syncctl status`, a verification of each pair and the gate.
+# streaming standby, a publisher with a logical subscriber) and the Redis servers (a primary with
+# a replica, and an independent DR instance), builds and starts syncd on 127.0.0.1:8480, then
+# shows `syncctl status`, a verification of each pair and the gate.
 #   integration/demo.sh          start (idempotent) and show
 #   integration/demo.sh stop     stop syncd and the servers
 set -euo pipefail
@@ -20,6 +21,7 @@ stop_syncd() {
 
 if [ "${1:-}" = stop ]; then
   stop_syncd
+  bash integration/redis.sh stop
   bash integration/pg.sh stop
   echo "demo stopped (data kept; 'integration/pg.sh reset' wipes the servers, rm -rf .demo the journal)"
   exit 0
@@ -27,7 +29,21 @@ fi
 
 bash integration/install-deps.sh
 bash integration/pg.sh start
+bash integration/redis.sh start
 eval "$(bash integration/pg.sh env)"
+eval "$(bash integration/redis.sh env)"
+# Some Redis data of every type (idempotent), in databases 0 and 1.
+REDISCLI_AUTH=$SYNCD_REDIS_PASSWORD redis-cli -p "$SYNCD_REDIS_PRIMARY_PORT" --no-auth-warning >/dev/null <<'REDIS'
+SET demo:greeting hello
+SET demo:session:42 active EX 86400
+HSET demo:user:1 name ada lang en
+RPUSH demo:queue job-1 job-2 job-3
+SADD demo:tags dr cutover verify
+ZADD demo:leaderboard 10 alice 7 bob
+XADD demo:events * type login user ada
+SELECT 1
+SET demo:db1:counter 1
+REDIS
 echo "building syncd and syncctl (the first build takes several minutes)..."
 for product in syncd syncctl; do
   swift build --product "$product" >"$STATE.build.log" 2>&1 || { cat "$STATE.build.log" >&2; exit 2; }
@@ -66,7 +82,10 @@ echo
 echo "\$ syncctl status"
 SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" status
 echo
-for source in pg-physical pg-logical; do
+echo
+echo "\$ syncctl resync --source redis-dr      # syncd's own copy into the independent Redis DR instance"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" resync --source redis-dr
+for source in pg-physical pg-logical redis-replica redis-dr; do
   echo
   echo "\$ syncctl verify --source $source"
   SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source "$source" || true

@@ -3,6 +3,7 @@
 #   primary :56379   replica :56380 (REPLICAOF the primary)   independent DR :56381 (a writable master)
 # Every server requires a password: the ACL user syncd and the default user share it; the replica
 # authenticates to the primary with masterauth. No persistence: data lives in memory only.
+# SYNCD_REDIS_DIR and SYNCD_REDIS_PORT_BASE run a second, separate set (the benchmark does).
 # Usage: integration/redis.sh start|stop|status|env|reset   |  start|stop|freeze|thaw NODE
 #   (NODE: primary replica independent; freeze/thaw SIGSTOP/SIGCONT a server, a hung host for tests)
 set -euo pipefail
@@ -10,7 +11,8 @@ set -euo pipefail
 BASE=${SYNCD_REDIS_DIR:-/var/tmp/syncd-redis}
 HOST=127.0.0.1
 PASSWORD=${SYNCD_REDIS_PASSWORD:-syncd-demo-password}
-declare -A PORT=([primary]=56379 [replica]=56380 [independent]=56381)
+BASE_PORT=${SYNCD_REDIS_PORT_BASE:-56379}
+declare -A PORT=([primary]=$BASE_PORT [replica]=$((BASE_PORT + 1)) [independent]=$((BASE_PORT + 2)))
 NODES=(primary replica independent)
 
 die() { echo "redis.sh: $*" >&2; exit 1; }

@@ -24,9 +24,12 @@ enum KeyReader {
     static let firstStringWindow = 16 * 1024
     static let firstElementWindow = 128
 
-    /// PTTL plus the first window of a key of a known type.
-    static func firstWindow(_ key: [UInt8], _ type: RedisType) -> [RedisCommand] {
-        [RedisCommand([Array("PTTL".utf8), key]), read(key, type, from: .start)]
+    static let pttl = Array("PTTL".utf8)
+
+    /// PTTL plus the first window of a key of a known type, written into a pipeline batch.
+    static func appendFirstWindow(_ key: [UInt8], _ type: RedisType, to batch: inout RESPBatch) {
+        batch.append(pttl, key)
+        batch.append(read(key, type, from: .start))
     }
 
     enum Position: Sendable {

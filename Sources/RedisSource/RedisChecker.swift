@@ -48,10 +48,11 @@ struct RedisChecker {
         var stoppedEarly = false
         var allowedLeft: Int64?
         if let key = options.heartbeatKey { notes.append("the heartbeat key '\(key)' is excluded: it changes on every poll") }
-        for (index, database) in options.databases.enumerated() {
+        let databases = try selectedDatabases()
+        for (index, database) in databases.enumerated() {
             let tableStarted = Date()
             let label = "db\(database)"
-            progress(CheckProgress(tablesDone: index, tablesTotal: options.databases.count, currentTable: label))
+            progress(CheckProgress(tablesDone: index, tablesTotal: databases.count, currentTable: label))
             let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
             let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
             if allowedLeft == nil {
@@ -60,7 +61,8 @@ struct RedisChecker {
             }
             let state = DatabaseState()
             let limit = checkOptions.fullDiff ? nil : allowedLeft
-            var stopped = try await primaryPass(primary: primary, dr: dr, state: state, rounds: rounds, label: label, index: index, limit: limit)
+            var stopped = try await primaryPass(primary: primary, dr: dr, state: state, rounds: rounds, label: label, index: index,
+                                                total: databases.count, limit: limit)
             if !stopped {
                 stopped = try await drPass(primary: primary, dr: dr, state: state, rounds: rounds, limit: limit)
             }
@@ -92,10 +94,22 @@ struct RedisChecker {
                            startedAt: started, finishedAt: Date(), notes: notes)
     }
 
+    /// `--table db3` (or `3`) restricts a check to some of the configured databases.
+    func selectedDatabases() throws -> [Int] {
+        guard let names = checkOptions.tables else { return options.databases }
+        return try names.map { name in
+            let number = Int(name.hasPrefix("db") ? String(name.dropFirst(2)) : name)
+            guard let number, options.databases.contains(number) else {
+                throw SyncError.invalidState("'\(name)' is not one of this source's databases (\(options.databases.map { "db\($0)" }.joined(separator: ", ")))")
+            }
+            return number
+        }
+    }
+
     // MARK: primary → DR
 
     private func primaryPass(primary: RedisConnection, dr: RedisConnection, state: DatabaseState, rounds: Int,
-                             label: String, index: Int, limit: Int64?) async throws -> Bool {
+                             label: String, index: Int, total: Int, limit: Int64?) async throws -> Bool {
         let excluded = self.excluded
         for type in RedisType.allCases {
             var cursor = Array("0".utf8)
@@ -103,15 +117,21 @@ struct RedisChecker {
             var scanning = true
             while scanning || !keys.isEmpty {
                 // The next SCAN rides in the same pipeline as this batch's reads: no extra round trip.
-                var primaryCommands: [RedisCommand] = []
+                var primaryCommands = RESPBatch(reservingCapacity: keys.count * 64 + 64)
                 if scanning {
-                    primaryCommands.append(RedisCommand([Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(Self.scanCount).utf8),
-                                                         Array("TYPE".utf8), Array(type.rawValue.utf8)]))
+                    primaryCommands.append(Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(Self.scanCount).utf8),
+                                           Array("TYPE".utf8), Array(type.rawValue.utf8))
                 }
-                for key in keys { primaryCommands.append(contentsOf: KeyReader.firstWindow(key, type)) }
+                var drCommands = RESPBatch(reservingCapacity: keys.count * 64)
+                for key in keys {
+                    KeyReader.appendFirstWindow(key, type, to: &primaryCommands)
+                    KeyReader.appendFirstWindow(key, type, to: &drCommands)
+                }
                 let batch = keys
                 let withScan = scanning
-                async let primaryResult = primary.pipeline(primaryCommands) { replies in
+                let primaryBatch = primaryCommands
+                let drBatch = drCommands
+                async let primaryResult = primary.pipeline(primaryBatch) { replies in
                     var next: ([UInt8], [[UInt8]])?
                     if withScan { next = try Self.scanReply(try replies.next(), excluding: excluded) }
                     var readings: [KeyReading] = []
@@ -119,7 +139,7 @@ struct RedisChecker {
                     for _ in batch { readings.append(try KeyReader.firstWindowReading(&replies, type)) }
                     return (next, readings)
                 }
-                async let drReadings: [KeyReading] = batch.isEmpty ? [] : dr.pipeline(batch.flatMap { KeyReader.firstWindow($0, type) }) { replies in
+                async let drReadings: [KeyReading] = batch.isEmpty ? [] : dr.pipeline(drBatch) { replies in
                     var readings: [KeyReading] = []
                     readings.reserveCapacity(batch.count)
                     for _ in batch { readings.append(try KeyReader.firstWindowReading(&replies, type)) }
@@ -140,7 +160,7 @@ struct RedisChecker {
                 } else {
                     keys = []
                 }
-                progress(CheckProgress(tablesDone: index, tablesTotal: options.databases.count, currentTable: label, round: 1,
+                progress(CheckProgress(tablesDone: index, tablesTotal: total, currentTable: label, round: 1,
                                        rowsCompared: state.primaryKeys))
                 if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
             }
@@ -223,9 +243,10 @@ struct RedisChecker {
 
     /// Settles a full chunk of suspects; true when the check may stop (a pass is impossible).
     private func settleIfNeeded(_ state: DatabaseState, primary: RedisConnection, dr: RedisConnection, rounds: Int, limit: Int64?) async throws -> Bool {
-        guard state.suspects.count >= Self.settleChunk || (limit != nil && state.suspects.count > 0 && Int64(state.suspects.count) + state.total > limit! && state.suspects.count >= 100) else {
-            return false
-        }
+        let chunkFull = state.suspects.count >= Self.settleChunk
+        // Enough suspects that, if they persist, no pass is possible: settle them now to stop early.
+        let passAtRisk = limit.map { state.suspects.count >= 100 && Int64(state.suspects.count) + state.total > $0 } ?? false
+        guard chunkFull || passAtRisk else { return false }
         try await settle(state, primary: primary, dr: dr, rounds: rounds)
         if let limit, state.total > limit { return true }
         return false

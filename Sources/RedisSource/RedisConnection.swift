@@ -60,6 +60,53 @@ public struct RedisCommand: Sendable {
     }
 }
 
+/// Many commands written straight into one RESP buffer: a pipeline of thousands of commands costs
+/// one hiredis call and no per-argument allocations.
+public struct RESPBatch: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    public private(set) var count = 0
+
+    public init(reservingCapacity capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    public mutating func append(_ arguments: [UInt8]...) {
+        append(contentsOf: arguments)
+    }
+
+    public mutating func append(contentsOf arguments: [[UInt8]]) {
+        header(UInt8(ascii: "*"), arguments.count)
+        for argument in arguments {
+            header(UInt8(ascii: "$"), argument.count)
+            bytes.append(contentsOf: argument)
+            bytes.append(13)
+            bytes.append(10)
+        }
+        count += 1
+    }
+
+    public mutating func append(_ command: RedisCommand) {
+        append(contentsOf: command.arguments)
+    }
+
+    private mutating func header(_ marker: UInt8, _ value: Int) {
+        bytes.append(marker)
+        if value == 0 {
+            bytes.append(UInt8(ascii: "0"))
+        } else {
+            var digits: [UInt8] = []
+            var rest = value
+            while rest > 0 {
+                digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+                rest /= 10
+            }
+            bytes.append(contentsOf: digits.reversed())
+        }
+        bytes.append(13)
+        bytes.append(10)
+    }
+}
+
 /// A reply copied out of hiredis, safe to keep.
 public indirect enum RedisValue: Sendable, Equatable {
     case string([UInt8])
@@ -265,6 +312,14 @@ public final class RedisConnection: @unchecked Sendable {
     /// connection's queue. Unread replies are drained, so the connection stays usable.
     public func pipeline<T: Sendable>(_ commands: [RedisCommand],
                                       _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
+        var batch = RESPBatch()
+        for command in commands { batch.append(command) }
+        return try await pipeline(batch, body)
+    }
+
+    /// The same for commands already written into one RESP buffer.
+    public func pipeline<T: Sendable>(_ batch: RESPBatch,
+                                      _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
         let box = ContextBox(context: context)
         let flag = brokenFlag
         return try await queue.run {
@@ -272,10 +327,13 @@ public final class RedisConnection: @unchecked Sendable {
                 throw RedisError(kind: .connection, message: "the connection was lost earlier; reconnect")
             }
             do {
-                for command in commands {
-                    try RedisConnection.append(box.context, command)
+                if batch.count > 0 {
+                    let status = batch.bytes.withUnsafeBufferPointer { buffer in
+                        buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(box.context, $0.baseAddress, $0.count) }
+                    }
+                    guard status == REDIS_OK else { throw RedisError(kind: .connection, message: RedisConnection.contextError(box.context)) }
                 }
-                var replies = RedisReplies(context: box.context, remaining: commands.count, current: nil)
+                var replies = RedisReplies(context: box.context, remaining: batch.count, current: nil)
                 let result: T
                 do {
                     result = try body(&replies)
@@ -291,34 +349,6 @@ public final class RedisConnection: @unchecked Sendable {
                 flag.value = true
                 throw error
             }
-        }
-    }
-
-    private static func append(_ context: UnsafeMutablePointer<redisContext>, _ command: RedisCommand) throws {
-        // Arguments may contain NUL bytes: hiredis gets pointers plus lengths into one flat copy,
-        // which it copies into its output buffer before returning.
-        let arguments = command.arguments
-        var flat: [UInt8] = []
-        flat.reserveCapacity(arguments.reduce(0) { $0 + $1.count } + 1)
-        var offsets: [Int] = []
-        offsets.reserveCapacity(arguments.count)
-        for argument in arguments {
-            offsets.append(flat.count)
-            flat.append(contentsOf: argument)
-        }
-        flat.append(0)
-        let lengths = arguments.map(\.count)
-        let status: Int32 = flat.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
-            return pointers.withUnsafeMutableBufferPointer { pointerBuffer in
-                lengths.withUnsafeBufferPointer { lengthBuffer in
-                    redisAppendCommandArgv(context, Int32(arguments.count), pointerBuffer.baseAddress, lengthBuffer.baseAddress)
-                }
-            }
-        }
-        guard status == REDIS_OK else {
-            throw RedisError(kind: .connection, message: contextError(context))
         }
     }
 

@@ -5,242 +5,248 @@ import Testing
 
 /// Checks and reconcile against the real servers of integration/redis.sh. The independent DR
 /// instance is writable, so differences are planted there; the replica pair shows in-flight writes.
-@Suite(.serialized) struct RedisCheckTests {
-    init() async throws {
-        try await TestRedis.script("reset")
-    }
-
-    static let options = CheckOptions(maxDiffs: 100, rounds: 2, catchUpTimeout: .seconds(10))
-
-    /// One key of every type, some with a TTL, in `database`.
-    func seed(_ connection: RedisConnection) async throws {
-        try await connection.run("SET", "s:plain", "hello")
-        try await connection.run("SET", "s:ttl", "expiring", "EX", "600")
-        try await connection.run("HSET", "h:user", "name", "ada", "lang", "en", "age", "36")
-        try await connection.run("RPUSH", "l:queue", "a", "b", "c", "d")
-        try await connection.run("SADD", "set:tags", "x", "y", "z", "1", "2")
-        try await connection.run("ZADD", "z:board", "1", "alice", "2.5", "bob", "-3", "carol")
-        try await connection.run("XADD", "x:events", "1-1", "type", "login", "user", "ada")
-        try await connection.run("XADD", "x:events", "2-1", "type", "logout", "user", "ada")
-    }
-
-    func check(_ config: SourceConfig, _ options: CheckOptions = RedisCheckTests.options) async throws -> CheckResult {
-        try await RedisSource(config: config).check(options) { _ in }
-    }
-
-    func diff(_ result: CheckResult, _ key: String) -> Diff? {
-        result.diffs.first { $0.key == .object(["key": .string(key)]) }
-    }
-
-    @Test func aCopiedInstanceOfEveryTypeIsEqual() async throws {
-        let config = TestRedis.independentPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        try await seed(primary)
-        try await RedisSource(config: config).forceFullSync()
-        let result = try await check(config)
-        #expect(result.status == .pass)
-        #expect(result.ratio == 1)
-        #expect(result.primaryRows == 7)
-        #expect(result.drRows == 7)
-        #expect(result.diffs.isEmpty)
-        #expect(result.tables.map(\.table) == ["db0"])
-    }
-
-    @Test func everyKindOfDifferenceIsFoundWithItsKeyAndKind() async throws {
-        let config = TestRedis.independentPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let dr = try await TestRedis.connect(TestRedis.independent)
-        try await seed(primary)
-        try await RedisSource(config: config).forceFullSync()
-        // One difference per type, plus missing, extra, type and TTL differences.
-        try await dr.run("SET", "s:plain", "HELLO")
-        try await dr.run("HSET", "h:user", "age", "37")
-        try await dr.run("LSET", "l:queue", "0", "z")
-        try await dr.run("SREM", "set:tags", "1")
-        try await dr.run("ZADD", "z:board", "2.75", "bob")
-        try await dr.run("XADD", "x:events", "3-1", "type", "extra")
-        try await primary.run("SET", "only:primary", "1")
-        try await dr.run("SET", "only:dr", "1")
-        try await primary.run("SET", "typed", "string")
-        try await dr.run("RPUSH", "typed", "list")
-        try await dr.run("PERSIST", "s:ttl")
-
-        let result = try await check(config)
-        #expect(result.status == .fail)
-        #expect(result.missing == 1)
-        #expect(result.extra == 1)
-        #expect(result.changed == 8)
-        #expect(diff(result, "only:primary")?.kind == .missing)
-        #expect(diff(result, "only:dr")?.kind == .extra)
-        for key in ["s:plain", "h:user", "l:queue", "set:tags", "z:board", "x:events"] {
-            #expect(diff(result, key)?.kind == .changed, "\(key)")
-            #expect(diff(result, key)?.detail == "value", "\(key)")
+extension RedisServers {
+    @Suite struct RedisCheckTests {
+        init() async throws {
+            try await TestRedis.script("reset")
         }
-        #expect(diff(result, "typed")?.detail?.hasPrefix("type") == true)
-        #expect(diff(result, "s:ttl")?.detail?.hasPrefix("ttl") == true)
-        #expect(result.primaryRows == 9)
-        #expect(result.ratio == Ratio.strict(differing: 10, primary: 9))
-        #expect(result.countRatio == Ratio.countOnly(primary: 9, dr: 9))
-    }
 
-    @Test func equalValuesWithDifferentEncodingsAreEqual() async throws {
-        let config = TestRedis.independentPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let dr = try await TestRedis.connect(TestRedis.independent)
-        // The same hash and set, compact on the primary and as hash tables on the DR side, elements added in another order.
-        try await dr.run("CONFIG", "SET", "hash-max-listpack-entries", "0")
-        try await dr.run("CONFIG", "SET", "set-max-intset-entries", "0")
-        defer { Task { try? await dr.run("CONFIG", "SET", "hash-max-listpack-entries", "128"); try? await dr.run("CONFIG", "SET", "set-max-intset-entries", "512") } }
-        try await primary.run("HSET", "enc:h", "a", "1", "b", "2", "c", "3")
-        try await dr.run("HSET", "enc:h", "c", "3", "b", "2", "a", "1")
-        try await primary.run("SADD", "enc:s", "1", "2", "3")
-        try await dr.run("SADD", "enc:s", "3", "2", "1")
-        #expect(try await primary.run("OBJECT", "ENCODING", "enc:h").text != dr.run("OBJECT", "ENCODING", "enc:h").text)
-        #expect(try await primary.run("DUMP", "enc:h").bytes != dr.run("DUMP", "enc:h").bytes, "DUMP bytes differ for equal values")
-        let result = try await check(config)
-        #expect(result.status == .pass, "\(result.diffs)")
-        #expect(result.primaryRows == 2)
-    }
+        static let options = CheckOptions(maxDiffs: 100, rounds: 2, catchUpTimeout: .seconds(10))
 
-    @Test func bigKeysArePagedAndADeepDifferenceIsFound() async throws {
-        let config = TestRedis.independentPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let dr = try await TestRedis.connect(TestRedis.independent)
-        let fields = (0..<5000).flatMap { ["f\($0)", "value-\($0)"] }
-        try await primary.command(RedisCommand(["HSET", "big:h"] + fields)).errorIfAny()
-        try await primary.command(RedisCommand(["RPUSH", "big:l"] + (0..<3000).map { "item-\($0)" })).errorIfAny()
-        try await primary.command(RedisCommand(["SADD", "big:s"] + (0..<4000).map { "m\($0)" })).errorIfAny()
-        try await primary.command(RedisCommand(["ZADD", "big:z"] + (0..<3000).flatMap { [String($0), "m\($0)"] })).errorIfAny()
-        try await primary.run("SET", "big:str", String(repeating: "0123456789", count: 60_000))
-        for id in 1...1500 { try await primary.run("XADD", "big:x", "\(id)-0", "n", String(id)) }
-        try await RedisSource(config: config).forceFullSync()
-        let equal = try await check(config)
-        #expect(equal.status == .pass, "\(equal.diffs)")
+        /// One key of every type, some with a TTL, in `database`.
+        func seed(_ connection: RedisConnection) async throws {
+            try await connection.run("SET", "s:plain", "hello")
+            try await connection.run("SET", "s:ttl", "expiring", "EX", "600")
+            try await connection.run("HSET", "h:user", "name", "ada", "lang", "en", "age", "36")
+            try await connection.run("RPUSH", "l:queue", "a", "b", "c", "d")
+            try await connection.run("SADD", "set:tags", "x", "y", "z", "1", "2")
+            try await connection.run("ZADD", "z:board", "1", "alice", "2.5", "bob", "-3", "carol")
+            try await connection.run("XADD", "x:events", "1-1", "type", "login", "user", "ada")
+            try await connection.run("XADD", "x:events", "2-1", "type", "logout", "user", "ada")
+        }
 
-        try await dr.run("HSET", "big:h", "f4321", "changed")
-        try await dr.run("LSET", "big:l", "2500", "changed")
-        try await dr.run("SETRANGE", "big:str", "500000", "X")
-        try await dr.run("ZADD", "big:z", "2999.5", "m2999")
-        let found = try await check(config)
-        #expect(found.changed == 4)
-        for key in ["big:h", "big:l", "big:str", "big:z"] { #expect(diff(found, key)?.detail == "value", "\(key)") }
-    }
+        func check(_ config: SourceConfig, _ options: CheckOptions = RedisCheckTests.options) async throws -> CheckResult {
+            try await RedisSource(config: config).check(options) { _ in }
+        }
 
-    @Test func ttlWithinToleranceIsEqualAndExpiredKeysAreNotDifferences() async throws {
-        let config = TestRedis.independentPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let dr = try await TestRedis.connect(TestRedis.independent)
-        try await primary.run("SET", "ttl:close", "v", "PX", "100000")
-        try await dr.run("SET", "ttl:close", "v", "PX", "99500")
-        try await primary.run("SET", "ttl:far", "v", "PX", "100000")
-        try await dr.run("SET", "ttl:far", "v", "PX", "50000")
-        // Only on the primary, and gone before the re-check round: not a difference.
-        try await primary.run("SET", "ttl:short", "v", "PX", "700")
-        let result = try await check(config)
-        #expect(diff(result, "ttl:close") == nil)
-        #expect(diff(result, "ttl:far")?.detail?.hasPrefix("ttl") == true)
-        #expect(diff(result, "ttl:short") == nil, "\(result.diffs)")
-        #expect(result.changed == 1)
-        #expect(result.missing == 0)
-    }
+        func diff(_ result: CheckResult, _ key: String) -> Diff? {
+            result.diffs.first { $0.key == .object(["key": .string(key)]) }
+        }
 
-    @Test func databasesOtherThanZeroAreChecked() async throws {
-        let config = TestRedis.source("redis-db3", dr: TestRedis.independent, mode: .independent, databases: [0, 3])
-        let primary3 = try await TestRedis.connect(TestRedis.primary, database: 3)
-        let dr3 = try await TestRedis.connect(TestRedis.independent, database: 3)
-        try await primary3.run("SET", "in-db3", "1")
-        try await primary3.run("SET", "both", "1")
-        try await RedisSource(config: config).forceFullSync()
-        #expect(try await dr3.run("GET", "in-db3").text == "1")
-        try await dr3.run("DEL", "in-db3")
-        let result = try await check(config)
-        #expect(result.tables.map(\.table) == ["db0", "db3"])
-        #expect(result.diffs.count == 1)
-        #expect(result.diffs.first?.table == "db3")
-        #expect(diff(result, "in-db3")?.kind == .missing)
-        try await primary3.run("FLUSHDB")
-        try await dr3.run("FLUSHDB")
-    }
+        @Test func aCopiedInstanceOfEveryTypeIsEqual() async throws {
+            let config = TestRedis.independentPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            try await seed(primary)
+            try await RedisSource(config: config).forceFullSync()
+            let result = try await check(config)
+            #expect(result.status == .pass)
+            #expect(result.ratio == 1)
+            #expect(result.primaryRows == 7)
+            #expect(result.drRows == 7)
+            #expect(result.diffs.isEmpty)
+            #expect(result.tables.map(\.table) == ["db0"])
+        }
 
-    @Test func keysWrittenDuringTheCheckAreNotFalseDifferences() async throws {
-        let config = TestRedis.replicaPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let writer = try await TestRedis.connect(TestRedis.primary)
-        let commands = (0..<20_000).map { RedisCommand("SET", "load:\($0)", "v0") }
-        _ = try await primary.pipeline(commands) { replies in for _ in commands { _ = try replies.next() } }
-        try await Task.sleep(for: .milliseconds(500))
-        // Keep writing (updates, new keys, deletes) for the whole check; it stops by itself after 30 s at most.
-        let load = Task {
-            let clock = ContinuousClock()
-            let end = clock.now + .seconds(30)
-            var round = 0
-            while !Task.isCancelled, clock.now < end {
-                round += 1
-                let batch = (0..<200).map { index -> RedisCommand in
-                    let key = "load:\(Int.random(in: 0..<25_000))"
-                    return index % 10 == 0 ? RedisCommand("DEL", key) : RedisCommand("SET", key, "v\(round)")
-                }
-                _ = try? await writer.pipeline(batch) { replies in for _ in batch { _ = try replies.next() } }
-                try? await Task.sleep(for: .milliseconds(5))
+        @Test func everyKindOfDifferenceIsFoundWithItsKeyAndKind() async throws {
+            let config = TestRedis.independentPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let dr = try await TestRedis.connect(TestRedis.independent)
+            try await seed(primary)
+            try await RedisSource(config: config).forceFullSync()
+            // One difference per type, plus missing, extra, type and TTL differences.
+            try await dr.run("SET", "s:plain", "HELLO")
+            try await dr.run("HSET", "h:user", "age", "37")
+            try await dr.run("LSET", "l:queue", "0", "z")
+            try await dr.run("SREM", "set:tags", "1")
+            try await dr.run("ZADD", "z:board", "2.75", "bob")
+            try await dr.run("XADD", "x:events", "3-1", "type", "extra")
+            try await primary.run("SET", "only:primary", "1")
+            try await dr.run("SET", "only:dr", "1")
+            try await primary.run("SET", "typed", "string")
+            try await dr.run("RPUSH", "typed", "list")
+            try await dr.run("PERSIST", "s:ttl")
+
+            let result = try await check(config)
+            #expect(result.status == .fail)
+            #expect(result.missing == 1)
+            #expect(result.extra == 1)
+            #expect(result.changed == 8)
+            #expect(diff(result, "only:primary")?.kind == .missing)
+            #expect(diff(result, "only:dr")?.kind == .extra)
+            for key in ["s:plain", "h:user", "l:queue", "set:tags", "z:board", "x:events"] {
+                #expect(diff(result, key)?.kind == .changed, "\(key)")
+                #expect(diff(result, key)?.detail == "value", "\(key)")
             }
+            #expect(diff(result, "typed")?.detail?.hasPrefix("type") == true)
+            #expect(diff(result, "s:ttl")?.detail?.hasPrefix("ttl") == true)
+            #expect(result.primaryRows == 9)
+            #expect(result.ratio == Ratio.strict(differing: 10, primary: 9))
+            #expect(result.countRatio == Ratio.countOnly(primary: 9, dr: 9))
         }
-        let result = try await check(config, CheckOptions(maxDiffs: 100, rounds: 3, catchUpTimeout: .seconds(10)))
-        load.cancel()
-        _ = await load.value
-        #expect(result.status == .pass, "\(result.diffs.prefix(5)) \(result.tables.map { $0.reason ?? "" })")
-        #expect(result.diffs.isEmpty)
-        #expect(result.primaryRows > 15_000)
-    }
 
-    @Test func reconcileDryRunChangesNothingThenApplyConverges() async throws {
-        let config = TestRedis.independentPair
-        let source = RedisSource(config: config)
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let dr = try await TestRedis.connect(TestRedis.independent)
-        try await seed(primary)
-        try await source.forceFullSync()
-        try await dr.run("SET", "s:plain", "HELLO")
-        try await dr.run("DEL", "h:user")
-        try await dr.run("SET", "only:dr", "1")
-        try await dr.run("PERSIST", "s:ttl")
-        let found = try await source.check(Self.options) { _ in }
-        #expect(found.diffs.count == 4)
+        @Test func equalValuesWithDifferentEncodingsAreEqual() async throws {
+            let config = TestRedis.independentPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let dr = try await TestRedis.connect(TestRedis.independent)
+            // The same hash and set, compact on the primary and as hash tables on the DR side, elements added in another order.
+            try await dr.run("CONFIG", "SET", "hash-max-listpack-entries", "0")
+            try await dr.run("CONFIG", "SET", "set-max-intset-entries", "0")
+            defer { Task { try? await dr.run("CONFIG", "SET", "hash-max-listpack-entries", "128"); try? await dr.run("CONFIG", "SET", "set-max-intset-entries", "512") } }
+            try await primary.run("HSET", "enc:h", "a", "1", "b", "2", "c", "3")
+            try await dr.run("HSET", "enc:h", "c", "3", "b", "2", "a", "1")
+            try await primary.run("SADD", "enc:s", "1", "2", "3")
+            try await dr.run("SADD", "enc:s", "3", "2", "1")
+            #expect(try await primary.run("OBJECT", "ENCODING", "enc:h").text != dr.run("OBJECT", "ENCODING", "enc:h").text)
+            #expect(try await primary.run("DUMP", "enc:h").bytes != dr.run("DUMP", "enc:h").bytes, "DUMP bytes differ for equal values")
+            let result = try await check(config)
+            #expect(result.status == .pass, "\(result.diffs)")
+            #expect(result.primaryRows == 2)
+        }
 
-        let plan = try await source.planReconcile(from: found)
-        #expect(plan.upserts == 3)
-        #expect(plan.deletes == 1)
-        #expect(plan.batches.flatMap(\.statements).contains { $0.hasPrefix("DEL only:dr") })
-        #expect(plan.batches.flatMap(\.statements).contains { $0.hasPrefix("RESTORE h:user") })
-        // Planning wrote nothing.
-        #expect(try await dr.run("GET", "s:plain").text == "HELLO")
-        #expect(try await dr.run("EXISTS", "h:user").integer == 0)
+        @Test func bigKeysArePagedAndADeepDifferenceIsFound() async throws {
+            let config = TestRedis.independentPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let dr = try await TestRedis.connect(TestRedis.independent)
+            let fields = (0..<5000).flatMap { ["f\($0)", "value-\($0)"] }
+            try await primary.command(RedisCommand(["HSET", "big:h"] + fields)).errorIfAny()
+            try await primary.command(RedisCommand(["RPUSH", "big:l"] + (0..<3000).map { "item-\($0)" })).errorIfAny()
+            try await primary.command(RedisCommand(["SADD", "big:s"] + (0..<4000).map { "m\($0)" })).errorIfAny()
+            try await primary.command(RedisCommand(["ZADD", "big:z"] + (0..<3000).flatMap { [String($0), "m\($0)"] })).errorIfAny()
+            try await primary.run("SET", "big:str", String(repeating: "0123456789", count: 60_000))
+            for id in 1...1500 { try await primary.run("XADD", "big:x", "\(id)-0", "n", String(id)) }
+            try await RedisSource(config: config).forceFullSync()
+            let equal = try await check(config)
+            #expect(equal.status == .pass, "\(equal.diffs)")
 
-        let outcome = try await source.applyReconcile(plan)
-        #expect(outcome.status == .pass)
-        #expect(outcome.rowsUpserted == 3)
-        #expect(outcome.rowsDeleted == 1)
-        #expect(outcome.stillDiffering == 0)
-        #expect(try await dr.run("PTTL", "s:ttl").integer ?? 0 > 590_000, "the primary's remaining TTL is restored")
-        let after = try await source.check(Self.options) { _ in }
-        #expect(after.status == .pass, "\(after.diffs)")
-        // A second apply of the same plan writes the same values: still converged.
-        let again = try await source.applyReconcile(plan)
-        #expect(again.stillDiffering == 0)
-        #expect(again.rowsDeleted == 0)
-    }
+            try await dr.run("HSET", "big:h", "f4321", "changed")
+            try await dr.run("LSET", "big:l", "2500", "changed")
+            try await dr.run("SETRANGE", "big:str", "500000", "X")
+            try await dr.run("ZADD", "big:z", "2999.5", "m2999")
+            let found = try await check(config)
+            #expect(found.changed == 4)
+            for key in ["big:h", "big:l", "big:str", "big:z"] { #expect(diff(found, key)?.detail == "value", "\(key)") }
+        }
 
-    @Test func fullSyncOfAnIndependentInstanceCopiesEverythingAndRemovesExtras() async throws {
-        let config = TestRedis.independentPair
-        let primary = try await TestRedis.connect(TestRedis.primary)
-        let dr = try await TestRedis.connect(TestRedis.independent)
-        try await seed(primary)
-        try await dr.run("SET", "stale:only-on-dr", "1")
-        try await dr.run("SET", "s:plain", "stale")
-        try await RedisSource(config: config).forceFullSync()
-        #expect(try await dr.run("EXISTS", "stale:only-on-dr").integer == 0)
-        #expect(try await dr.run("GET", "s:plain").text == "hello")
-        #expect(try await dr.run("DBSIZE").integer == 7)
-        #expect(try await check(config).status == .pass)
+        @Test func ttlWithinToleranceIsEqualAndExpiredKeysAreNotDifferences() async throws {
+            let config = TestRedis.independentPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let dr = try await TestRedis.connect(TestRedis.independent)
+            try await primary.run("SET", "ttl:close", "v", "PX", "100000")
+            try await dr.run("SET", "ttl:close", "v", "PX", "99500")
+            try await primary.run("SET", "ttl:far", "v", "PX", "100000")
+            try await dr.run("SET", "ttl:far", "v", "PX", "50000")
+            // Only on the primary, and gone before the re-check round: not a difference.
+            try await primary.run("SET", "ttl:short", "v", "PX", "700")
+            let result = try await check(config)
+            #expect(diff(result, "ttl:close") == nil)
+            #expect(diff(result, "ttl:far")?.detail?.hasPrefix("ttl") == true)
+            #expect(diff(result, "ttl:short") == nil, "\(result.diffs)")
+            #expect(result.changed == 1)
+            #expect(result.missing == 0)
+        }
+
+        @Test func databasesOtherThanZeroAreChecked() async throws {
+            let config = TestRedis.source("redis-db3", dr: TestRedis.independent, mode: .independent, databases: [0, 3])
+            let primary3 = try await TestRedis.connect(TestRedis.primary, database: 3)
+            let dr3 = try await TestRedis.connect(TestRedis.independent, database: 3)
+            try await primary3.run("SET", "in-db3", "1")
+            try await primary3.run("SET", "both", "1")
+            try await RedisSource(config: config).forceFullSync()
+            #expect(try await dr3.run("GET", "in-db3").text == "1")
+            try await dr3.run("DEL", "in-db3")
+            let result = try await check(config)
+            #expect(result.tables.map(\.table) == ["db0", "db3"])
+            #expect(result.diffs.count == 1)
+            #expect(result.diffs.first?.table == "db3")
+            #expect(diff(result, "in-db3")?.kind == .missing)
+            // --table db3 checks that database alone; a database the source does not have is an error.
+            let only3 = try await check(config, CheckOptions(tables: ["db3"], rounds: 1))
+            #expect(only3.tables.map(\.table) == ["db3"])
+            await #expect(throws: SyncError.self) { _ = try await check(config, CheckOptions(tables: ["db7"], rounds: 1)) }
+            try await primary3.run("FLUSHDB")
+            try await dr3.run("FLUSHDB")
+        }
+
+        @Test func keysWrittenDuringTheCheckAreNotFalseDifferences() async throws {
+            let config = TestRedis.replicaPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let writer = try await TestRedis.connect(TestRedis.primary)
+            let commands = (0..<20_000).map { RedisCommand("SET", "load:\($0)", "v0") }
+            _ = try await primary.pipeline(commands) { replies in for _ in commands { _ = try replies.next() } }
+            try await Task.sleep(for: .milliseconds(500))
+            // Keep writing (updates, new keys, deletes) for the whole check; it stops by itself after 30 s at most.
+            let load = Task {
+                let clock = ContinuousClock()
+                let end = clock.now + .seconds(30)
+                var round = 0
+                while !Task.isCancelled, clock.now < end {
+                    round += 1
+                    let batch = (0..<200).map { index -> RedisCommand in
+                        let key = "load:\(Int.random(in: 0..<25_000))"
+                        return index % 10 == 0 ? RedisCommand("DEL", key) : RedisCommand("SET", key, "v\(round)")
+                    }
+                    _ = try? await writer.pipeline(batch) { replies in for _ in batch { _ = try replies.next() } }
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            let result = try await check(config, CheckOptions(maxDiffs: 100, rounds: 3, catchUpTimeout: .seconds(10)))
+            load.cancel()
+            _ = await load.value
+            #expect(result.status == .pass, "\(result.diffs.prefix(5)) \(result.tables.map { $0.reason ?? "" })")
+            #expect(result.diffs.isEmpty)
+            #expect(result.primaryRows > 15_000)
+        }
+
+        @Test func reconcileDryRunChangesNothingThenApplyConverges() async throws {
+            let config = TestRedis.independentPair
+            let source = RedisSource(config: config)
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let dr = try await TestRedis.connect(TestRedis.independent)
+            try await seed(primary)
+            try await source.forceFullSync()
+            try await dr.run("SET", "s:plain", "HELLO")
+            try await dr.run("DEL", "h:user")
+            try await dr.run("SET", "only:dr", "1")
+            try await dr.run("PERSIST", "s:ttl")
+            let found = try await source.check(Self.options) { _ in }
+            #expect(found.diffs.count == 4)
+
+            let plan = try await source.planReconcile(from: found)
+            #expect(plan.upserts == 3)
+            #expect(plan.deletes == 1)
+            #expect(plan.batches.flatMap(\.statements).contains { $0.hasPrefix("DEL only:dr") })
+            #expect(plan.batches.flatMap(\.statements).contains { $0.hasPrefix("RESTORE h:user") })
+            // Planning wrote nothing.
+            #expect(try await dr.run("GET", "s:plain").text == "HELLO")
+            #expect(try await dr.run("EXISTS", "h:user").integer == 0)
+
+            let outcome = try await source.applyReconcile(plan)
+            #expect(outcome.status == .pass)
+            #expect(outcome.rowsUpserted == 3)
+            #expect(outcome.rowsDeleted == 1)
+            #expect(outcome.stillDiffering == 0)
+            #expect(try await dr.run("PTTL", "s:ttl").integer ?? 0 > 590_000, "the primary's remaining TTL is restored")
+            let after = try await source.check(Self.options) { _ in }
+            #expect(after.status == .pass, "\(after.diffs)")
+            // A second apply of the same plan writes the same values: still converged.
+            let again = try await source.applyReconcile(plan)
+            #expect(again.stillDiffering == 0)
+            #expect(again.rowsDeleted == 0)
+        }
+
+        @Test func fullSyncOfAnIndependentInstanceCopiesEverythingAndRemovesExtras() async throws {
+            let config = TestRedis.independentPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let dr = try await TestRedis.connect(TestRedis.independent)
+            try await seed(primary)
+            try await dr.run("SET", "stale:only-on-dr", "1")
+            try await dr.run("SET", "s:plain", "stale")
+            try await RedisSource(config: config).forceFullSync()
+            #expect(try await dr.run("EXISTS", "stale:only-on-dr").integer == 0)
+            #expect(try await dr.run("GET", "s:plain").text == "hello")
+            #expect(try await dr.run("DBSIZE").integer == 7)
+            #expect(try await check(config).status == .pass)
+        }
     }
 }
 

@@ -3,6 +3,10 @@ import Testing
 @testable import RedisSource
 @testable import SyncCore
 
+/// Every suite that uses the shared servers nests here, so they run one test at a time even when
+/// `swift test` runs suites in parallel.
+@Suite(.serialized) enum RedisServers {}
+
 /// The servers started by integration/redis.sh. Addresses come from the environment that script
 /// exports (`integration/redis.sh env`), defaulting to its fixed ports. When they are not running,
 /// the tests fail with a message saying how to start them: they never skip.

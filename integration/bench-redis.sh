@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmark of `syncctl verify` on Redis, side by side in one run with the floor: the raw rate at
+# which the same server answers a pipelined SCAN plus one read per key (integration/redis-floor.c,
+# plain C on hiredis). Keys of mixed types (string, hash, list, set, sorted set, stream; all small)
+# are loaded into a primary whose native replica follows it, on a separate set of servers
+# (integration/redis.sh with its own directory and ports), which the script stops at the end.
+# Usage: integration/bench-redis.sh [KEYS ...]      (default: 200000 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+[ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
+SIZES=("$@"); [ ${#SIZES[@]} -eq 0 ] && SIZES=(200000 1000000)
+STATE=$ROOT/.build-bench
+mkdir -p "$STATE"
+export SYNCD_REDIS_DIR=/var/tmp/syncd-redis-bench SYNCD_REDIS_PORT_BASE=56479
+
+bash integration/install-deps.sh
+command -v gcc >/dev/null || { apt-get install -y -qq gcc >/dev/null; }
+gcc -O2 -o "$STATE/redis-floor" integration/redis-floor.c -lhiredis
+swift build -c release --product syncd >/dev/null 2>&1 || swift build -c release --product syncd
+swift build -c release --product syncctl >/dev/null 2>&1 || swift build -c release --product syncctl
+BIN=$(swift build -c release --show-bin-path)
+
+cleanup() {
+  [ -n "${SYNCD_PID:-}" ] && kill "$SYNCD_PID" 2>/dev/null || true
+  bash integration/redis.sh stop
+}
+trap cleanup EXIT
+bash integration/redis.sh start >/dev/null
+eval "$(bash integration/redis.sh env)"
+cli() { REDISCLI_AUTH=$SYNCD_REDIS_PASSWORD redis-cli -h "$SYNCD_REDIS_HOST" -p "$1" --no-auth-warning "${@:2}"; }
+now() { date +%s.%N; }
+
+load() { # keys: one sixth of each type, written as raw protocol through redis-cli --pipe
+  cli "$SYNCD_REDIS_PRIMARY_PORT" FLUSHALL >/dev/null
+  awk -v n="$1" 'function cmd(s,   parts, k, out) {
+      k = split(s, parts, " "); out = "*" k "\r\n"
+      for (i = 1; i <= k; i++) out = out "$" length(parts[i]) "\r\n" parts[i] "\r\n"
+      printf "%s", out }
+    BEGIN { for (j = 0; j < n; j++) { t = j % 6
+      if (t == 0) cmd("SET s:" j " value-" j)
+      else if (t == 1) cmd("HSET h:" j " name user-" j " lang en visits " j)
+      else if (t == 2) cmd("RPUSH l:" j " a b c " j)
+      else if (t == 3) cmd("SADD set:" j " x y z " j)
+      else if (t == 4) cmd("ZADD z:" j " 1 alice 2.5 bob " j " carol")
+      else cmd("XADD x:" j " " j+1 "-0 type event n " j) } }' \
+    | cli "$SYNCD_REDIS_PRIMARY_PORT" --pipe >/dev/null
+  # The replica has everything once its applied offset equals the primary's.
+  for _ in $(seq 600); do
+    local p r
+    p=$(cli "$SYNCD_REDIS_PRIMARY_PORT" INFO replication | awk -F: '/^master_repl_offset/ {print $2+0}')
+    r=$(cli "$SYNCD_REDIS_REPLICA_PORT" INFO replication | awk -F: '/^slave_repl_offset/ {print $2+0}')
+    [ "$p" = "$r" ] && return 0
+    sleep 0.1
+  done
+  echo "the replica did not catch up" >&2; exit 2
+}
+
+start_syncd() {
+  cat > "$STATE/bench-redis.yaml" <<YAML
+listen: 127.0.0.1:8491
+tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+journal: $STATE/journal-redis.sqlite
+sources:
+  - name: bench
+    kind: redis
+    mode: replica
+    primary: {host: $SYNCD_REDIS_HOST, port: $SYNCD_REDIS_PRIMARY_PORT, user: $SYNCD_REDIS_USER, password: {env: SYNCD_REDIS_PASSWORD}}
+    dr: {host: $SYNCD_REDIS_HOST, port: $SYNCD_REDIS_REPLICA_PORT, user: $SYNCD_REDIS_USER, password: {env: SYNCD_REDIS_PASSWORD}}
+YAML
+  rm -f "$STATE/journal-redis.sqlite"*
+  BENCH_TOKEN=bench "$BIN/syncd" --config "$STATE/bench-redis.yaml" --log-level warning >"$STATE/syncd-redis.log" 2>&1 &
+  SYNCD_PID=$!
+  for _ in $(seq 100); do curl -fsS http://127.0.0.1:8491/healthz >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "syncd did not start" >&2; cat "$STATE/syncd-redis.log" >&2; exit 2
+}
+
+verify() { # prints "seconds primary_keys differing" from the check's own result
+  SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8491 --source bench --full-diff --json \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.3f %d %d" % (r["duration_seconds"], r["primary_rows"], r["missing"]+r["extra"]+r["changed"]))'
+}
+
+rss_mib() { echo $(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 )); }
+rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+
+printf '\n%-9s %-11s %14s %14s %8s %7s %16s\n' keys data "floor keys/s" "check keys/s" "/floor" found "syncd peak RSS"
+for keys in "${SIZES[@]}"; do
+  load "$keys"
+  start_syncd
+  read -r fk fs < <("$STATE/redis-floor" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD")
+  read -r vs vk vd < <(verify)
+  printf '%-9s %-11s %14s %14s %7s%% %7s %12s MiB\n' "$keys" identical "$(rate "$fk" "$fs")" "$(rate "$vk" "$vs")" \
+    "$(echo "100 * $vk / $vs / ($fk / $fs)" | bc -l | xargs printf '%.0f')" "$vd" "$(rss_mib)"
+  # 30 differences on the DR side, made on the primary while the replica is paused (the replica is read-only).
+  SYNCD_TOKEN=bench "$BIN/syncctl" pause --server http://127.0.0.1:8491 --source bench >/dev/null
+  for i in $(seq 1 10); do
+    cli "$SYNCD_REDIS_PRIMARY_PORT" DEL "s:$(( i * 6 * (keys / 66) ))" >/dev/null
+    cli "$SYNCD_REDIS_PRIMARY_PORT" HSET "h:$(( i * 6 * (keys / 66) + 1 ))" lang fr >/dev/null
+    cli "$SYNCD_REDIS_PRIMARY_PORT" SET "new:$i" x >/dev/null
+  done
+  read -r fk fs < <("$STATE/redis-floor" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD")
+  read -r vs vk vd < <(verify)
+  printf '%-9s %-11s %14s %14s %7s%% %7s %12s MiB\n' "$keys" "30 planted" "$(rate "$fk" "$fs")" "$(rate "$vk" "$vs")" \
+    "$(echo "100 * $vk / $vs / ($fk / $fs)" | bc -l | xargs printf '%.0f')" "$vd" "$(rss_mib)"
+  SYNCD_TOKEN=bench "$BIN/syncctl" resume --server http://127.0.0.1:8491 --source bench >/dev/null
+  kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
+done
+echo
+echo "floor: integration/redis-floor.c, one server, SCAN ... TYPE t COUNT 2000 then one pipelined whole-value read per key."
+echo "check: syncctl verify --full-diff against a release syncd; keys/s = primary keys / the check's own duration."
+echo "       It reads both sides (PTTL + value on each), scans the DR side for extra keys, and re-checks differing keys in 3 rounds."
+echo "found: differences reported (expected 0, then 30: while the replica is paused the primary deletes 10 keys (extra on the DR side), changes 10 and adds 10 (missing))."
