@@ -84,11 +84,13 @@ case "${1:-}" in
     echo "export SYNCD_REDIS_PRIMARY_PORT=${PORT[primary]} SYNCD_REDIS_REPLICA_PORT=${PORT[replica]} SYNCD_REDIS_INDEPENDENT_PORT=${PORT[independent]}"
     ;;
   reset)
-    # Empty data, the replica re-attached to the primary.
+    # Empty data, default encodings, the replica re-attached to the primary.
     for node in "${NODES[@]}"; do running "$node" || die "$node is not running (integration/redis.sh start)"; done
     cli replica REPLICAOF "$HOST" "${PORT[primary]}" >/dev/null
     cli primary FLUSHALL >/dev/null
     cli independent FLUSHALL >/dev/null
+    # Tests may change how the DR instance encodes small collections; put the defaults back.
+    cli independent CONFIG SET hash-max-listpack-entries 128 set-max-intset-entries 512 >/dev/null
     wait_replica_attached
     ;;
   *) die "usage: redis.sh start|stop|status|env|reset, or start|stop|freeze|thaw NODE" ;;

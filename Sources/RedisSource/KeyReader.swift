@@ -4,32 +4,73 @@ import SyncCore
 /// One side's view of one key.
 enum KeyReading: Sendable, Equatable {
     case absent
-    /// `ttl` in ms, -1 when the key does not expire. `complete` is false when the first window
-    /// did not hold the whole value (a big key, compared again by paging).
-    case value(ValueDigest, ttl: Int64, complete: Bool)
-    /// The read returned WRONGTYPE: the key exists with another type.
-    case wrongType
+    /// `ttl` in ms, -1 when the key does not expire.
+    case value(ValueDigest, ttl: Int64)
     /// The key could not be read (changed type in flight, module type, server error).
     case unreadable(String)
 }
 
-/// How keys are read and digested: a first window per key for the pipelined pass, then paging
-/// (GETRANGE / LRANGE / HSCAN / SSCAN / ZSCAN / XRANGE windows) for keys bigger than one window.
+/// A key's serialized value (DUMP) and TTL: the fast path of the check. Equal serialized values
+/// are equal values; different bytes may still be equal values in another encoding, so those keys
+/// are compared again by canonical digest.
+enum Snapshot: Sendable, Equatable {
+    case absent
+    case dumped(payload: [UInt8], ttl: Int64)
+    case unreadable(String)
+
+    /// The serialized value without its 10-byte trailer (RDB version + CRC64), so servers of
+    /// different versions that serialize a value alike still match.
+    static func body(_ payload: [UInt8]) -> ArraySlice<UInt8> {
+        payload.count >= 10 ? payload.dropLast(10) : payload[...]
+    }
+}
+
+extension Snapshot {
+    /// The type a DUMP payload holds, from its first byte (the RDB object type); nil for module
+    /// types and for types this version does not know.
+    static func type(of payload: [UInt8]) -> RedisType? {
+        switch payload.first {
+        case 0?: .string
+        case 1?, 10?, 14?, 18?: .list
+        case 2?, 11?, 20?: .set
+        case 3?, 5?, 12?, 17?: .zset
+        case 4?, 9?, 13?, 16?: .hash
+        case 15?, 19?, 21?: .stream
+        default: nil
+        }
+    }
+}
+
+/// How keys are read: PTTL + DUMP for small keys in the pipelined pass, and TYPE + PTTL + the
+/// whole value, paged (GETRANGE / LRANGE / HSCAN / SSCAN / ZSCAN / XRANGE windows) and digested
+/// canonically, for big keys and for keys whose serialized bytes differ.
 enum KeyReader {
-    /// Paging windows for whole reads.
     static let stringWindow = 256 * 1024
     static let elementWindow = 1000
-    /// First windows in the pipelined pass stay small: a batch of thousands of keys must not
-    /// make either server buffer (or this process hold) a big reply. Small values fit whole.
-    static let firstStringWindow = 16 * 1024
-    static let firstElementWindow = 128
+    /// Keys estimated below this size (MEMORY USAGE … SAMPLES 1) are DUMPed whole in the pipelined
+    /// pass; bigger ones are paged, so no batch makes a server buffer (or syncd hold) a big reply.
+    static let dumpLimit: Int64 = 64 * 1024
 
-    static let pttl = Array("PTTL".utf8)
+    static let pttl = RESPBatch.KeyedTemplate("PTTL")
+    static let dump = RESPBatch.KeyedTemplate("DUMP")
+    static let memoryUsage = RESPBatch.KeyedTemplate("MEMORY", before: ["USAGE"], after: ["SAMPLES", "1"])
 
-    /// PTTL plus the first window of a key of a known type, written into a pipeline batch.
-    static func appendFirstWindow(_ key: [UInt8], _ type: RedisType, to batch: inout RESPBatch) {
-        batch.append(pttl, key)
-        batch.append(read(key, type, from: .start))
+    /// PTTL + DUMP of one key, written into a pipeline batch.
+    static func appendSnapshot(_ key: [UInt8], to batch: inout RESPBatch) {
+        batch.append(pttl, key: key)
+        batch.append(dump, key: key)
+    }
+
+    /// Reads the PTTL and DUMP replies of one key.
+    static func snapshot(_ replies: inout RedisReplies) throws -> Snapshot {
+        let ttlReply = try replies.next()
+        let ttl = ttlReply.kind == .integer ? ttlReply.integer : nil
+        let problem = ttlReply.errorMessage
+        let dumpReply = try replies.next()
+        if let problem { return .unreadable(problem) }
+        if let message = dumpReply.errorMessage { return .unreadable(message) }
+        guard let ttl, ttl != -2, dumpReply.kind == .string else { return .absent }
+        return .dumped(payload: Array(dumpReply.bytes), ttl: ttl)
     }
 
     enum Position: Sendable {
@@ -45,27 +86,24 @@ enum KeyReader {
             RedisCommand([Array(name.utf8), key] + rest)
         }
         func number(_ value: Int) -> [UInt8] { Array(String(value).utf8) }
-        let first: Bool
-        if case .start = position { first = true } else { first = false }
-        let elements = first ? firstElementWindow : elementWindow
         switch (type, position) {
         case let (.string, .byteOffset(offset)):
             return command("GETRANGE", [number(offset), number(offset + stringWindow - 1)])
         case (.string, _):
-            return command("GETRANGE", [number(0), number(firstStringWindow - 1)])
+            return command("GETRANGE", [number(0), number(stringWindow - 1)])
         case let (.list, .index(start)):
             return command("LRANGE", [number(start), number(start + elementWindow - 1)])
         case (.list, _):
-            return command("LRANGE", [number(0), number(firstElementWindow - 1)])
+            return command("LRANGE", [number(0), number(elementWindow - 1)])
         case (.hash, _), (.set, _), (.zset, _):
             let name = type == .hash ? "HSCAN" : type == .set ? "SSCAN" : "ZSCAN"
             var cursor = Array("0".utf8)
             if case let .cursor(value) = position { cursor = value }
-            return command(name, [cursor, Array("COUNT".utf8), number(elements)])
+            return command(name, [cursor, Array("COUNT".utf8), number(elementWindow)])
         case let (.stream, .afterStreamID(id)):
             return command("XRANGE", [Array("(".utf8) + id, Array("+".utf8), Array("COUNT".utf8), number(elementWindow)])
         case (.stream, _):
-            return command("XRANGE", [Array("-".utf8), Array("+".utf8), Array("COUNT".utf8), number(firstElementWindow)])
+            return command("XRANGE", [Array("-".utf8), Array("+".utf8), Array("COUNT".utf8), number(elementWindow)])
         }
     }
 
@@ -82,17 +120,15 @@ enum KeyReader {
             guard reply.kind == .string else { throw shape("GETRANGE") }
             let bytes = reply.bytes
             builder.addStringBytes(bytes)
-            if case let .byteOffset(offset) = position {
-                return bytes.count == stringWindow ? .byteOffset(offset + stringWindow) : nil
-            }
-            return bytes.count == firstStringWindow ? .byteOffset(firstStringWindow) : nil
+            guard bytes.count == stringWindow else { return nil }
+            if case let .byteOffset(offset) = position { return .byteOffset(offset + stringWindow) }
+            return .byteOffset(stringWindow)
         case .list:
             guard reply.kind == .array else { throw shape("LRANGE") }
             for index in 0..<reply.count { builder.addOrdered(reply[index].bytes) }
-            if case let .index(start) = position {
-                return reply.count == elementWindow ? .index(start + elementWindow) : nil
-            }
-            return reply.count == firstElementWindow ? .index(firstElementWindow) : nil
+            guard reply.count == elementWindow else { return nil }
+            if case let .index(start) = position { return .index(start + elementWindow) }
+            return .index(elementWindow)
         case .hash, .set, .zset:
             guard reply.kind == .array, reply.count == 2, reply[1].kind == .array else { throw shape("SCAN") }
             let items = reply[1]
@@ -125,39 +161,62 @@ enum KeyReader {
                 for field in 0..<fields.count { builder.addStreamField(fields[field].bytes) }
                 lastID = Array(entry[0].bytes)
             }
-            let window: Int
-            if case .start = position { window = firstElementWindow } else { window = elementWindow }
-            guard reply.count == window, let lastID else { return nil }
+            guard reply.count == elementWindow, let lastID else { return nil }
             return .afterStreamID(lastID)
         }
+    }
+
+    /// One command that returns a whole small value (its size was estimated below `dumpLimit`).
+    static let wholeReads: [RedisType: RESPBatch.KeyedTemplate] = [
+        .string: .init("GET"),
+        .list: .init("LRANGE", after: ["0", "-1"]),
+        .set: .init("SMEMBERS"),
+        .zset: .init("ZRANGE", after: ["0", "-1", "WITHSCORES"]),
+        .hash: .init("HGETALL"),
+        .stream: .init("XRANGE", after: ["-", "+"]),
+    ]
+
+    /// The canonical digest of a whole-value reply (`wholeReads`); nil when the key is gone.
+    static func digestWhole(_ reply: RedisReplyRef, _ type: RedisType) throws -> ValueDigest? {
+        if let message = reply.errorMessage {
+            if message.hasPrefix("WRONGTYPE") { throw WrongType() }
+            throw RedisError(kind: .server, message: message)
+        }
+        if reply.kind == .null { return nil }
+        var builder = DigestBuilder(type: type)
+        switch type {
+        case .string:
+            builder.addStringBytes(reply.bytes)
+        case .list:
+            for index in 0..<reply.count { builder.addOrdered(reply[index].bytes) }
+        case .set:
+            for index in 0..<reply.count { builder.addUnordered(reply[index].bytes) }
+        case .hash, .zset:
+            var index = 0
+            while index + 1 < reply.count {
+                if type == .hash {
+                    builder.addUnordered(reply[index].bytes, reply[index + 1].bytes)
+                } else {
+                    builder.addScored(member: reply[index].bytes, score: reply[index + 1].bytes)
+                }
+                index += 2
+            }
+        case .stream:
+            for index in 0..<reply.count {
+                let entry = reply[index]
+                guard entry.kind == .array, entry.count == 2 else { throw shape("XRANGE entry") }
+                let fields = entry[1]
+                builder.addStreamEntry(id: entry[0].bytes, fieldCount: fields.count)
+                for field in 0..<fields.count { builder.addStreamField(fields[field].bytes) }
+            }
+        }
+        return builder.finish()
     }
 
     struct WrongType: Error {}
 
     static func shape(_ command: String) -> RedisError {
         RedisError(kind: .protocolViolation, message: "unexpected reply shape for \(command)")
-    }
-
-    /// Reads the PTTL and first-window replies of one key.
-    static func firstWindowReading(_ replies: inout RedisReplies, _ type: RedisType) throws -> KeyReading {
-        let ttlReply = try replies.next()
-        guard ttlReply.kind == .integer else {
-            let problem = ttlReply.errorMessage ?? "PTTL gave no integer"
-            _ = try replies.next()
-            return .unreadable(problem)
-        }
-        let ttl = ttlReply.integer
-        let read = try replies.next()
-        if ttl == -2 { return .absent }
-        var builder = DigestBuilder(type: type)
-        do {
-            let next = try digest(read, type, into: &builder, at: .start)
-            return .value(builder.finish(), ttl: ttl, complete: next == nil)
-        } catch is WrongType {
-            return .wrongType
-        } catch let error as RedisError where error.kind != .connection {
-            return .unreadable(error.message)
-        }
     }
 
     /// TYPE, PTTL and the whole value, paged; for re-checks and keys bigger than one window.
@@ -193,7 +252,7 @@ enum KeyReader {
             switch step {
             case let .success((updated, next)):
                 builder = updated
-                guard let next else { return .value(builder.finish(), ttl: ttl, complete: true) }
+                guard let next else { return .value(builder.finish(), ttl: ttl) }
                 position = next
             case .failure(is WrongType):
                 return .unreadable("its type changed while it was read")
@@ -222,11 +281,7 @@ func compareReadings(_ primary: KeyReading, _ dr: KeyReading, ttlTolerance: Doub
         return KeyVerdict(kind: .changed, detail: "unreadable on the primary: \(reason)")
     case let (_, .unreadable(reason)):
         return KeyVerdict(kind: .changed, detail: "unreadable on the DR side: \(reason)")
-    case let (.value(p, _, _), .wrongType):
-        return KeyVerdict(kind: .changed, detail: "type: \(p.type.rawValue) on the primary, another type on the DR side")
-    case (.wrongType, _):
-        return KeyVerdict(kind: .changed, detail: "its type changed while it was read")
-    case let (.value(p, pTTL, _), .value(d, dTTL, _)):
+    case let (.value(p, pTTL), .value(d, dTTL)):
         if p.type != d.type { return KeyVerdict(kind: .changed, detail: "type: \(p.type.rawValue) vs \(d.type.rawValue)") }
         if p != d { return KeyVerdict(kind: .changed, detail: "value") }
         if let ttl = ttlDifference(pTTL, dTTL, tolerance: ttlTolerance) { return KeyVerdict(kind: .changed, detail: ttl) }

@@ -2,9 +2,9 @@ import Foundation
 import SyncCore
 
 /// The Redis consistency check, bidirectional in one run, per configured database:
-/// 1. primary → DR: SCAN the primary one type at a time (SCAN ... TYPE, so no TYPE call per key),
-///    and for each batch pipeline PTTL + the first window of the value on both sides at once;
-///    keys bigger than a window are compared again by paging.
+/// 1. primary → DR: SCAN the primary; for each batch pipeline PTTL + DUMP on both sides at once.
+///    Equal serialized values are equal; keys whose bytes differ (perhaps only the encoding), and
+///    keys too big to DUMP in a batch, are read whole on both sides and compared by canonical digest.
 /// 2. DR → primary: SCAN the DR side and ask the primary `EXISTS k1 … kn` per batch; only a batch
 ///    whose count falls short is looked at key by key. This finds keys only on the DR side.
 /// 3. Keys that differed are re-read whole on both sides over several rounds, with the DR side given
@@ -17,7 +17,7 @@ struct RedisChecker {
     /// Waits between re-check rounds (drain for a replica, a pause for an independent instance).
     let settle: @Sendable () async throws -> Void
 
-    static let scanCount = 2000
+    static let scanCount = 1000
     /// Round-1 suspects are settled in chunks of this many, so early stop works on confirmed counts.
     static let settleChunk = 5000
 
@@ -35,6 +35,11 @@ struct RedisChecker {
         var extra: Int64 = 0
         var changed: Int64 = 0
         var settledAway: Int64 = 0
+        /// Keys of module types (RedisJSON, ...), which have no canonical digest here.
+        var uncomparable: Int64 = 0
+        /// How keys were compared in round 1: by serialized bytes, or read whole by canonical digest.
+        var byBytes: Int64 = 0
+        var byDigest: Int64 = 0
         var total: Int64 { missing + extra + changed }
     }
 
@@ -47,6 +52,8 @@ struct RedisChecker {
         var listedTotal: Int64 = 0
         var stoppedEarly = false
         var allowedLeft: Int64?
+        var byBytes: Int64 = 0
+        var byDigest: Int64 = 0
         if let key = options.heartbeatKey { notes.append("the heartbeat key '\(key)' is excluded: it changes on every poll") }
         let databases = try selectedDatabases()
         for (index, database) in databases.enumerated() {
@@ -69,11 +76,15 @@ struct RedisChecker {
             if !stopped { try await settle(state, primary: primary, dr: dr, rounds: rounds) }
             if let limit, state.total > limit { stopped = true }
             stoppedEarly = stoppedEarly || stopped
+            byBytes += state.byBytes
+            byDigest += state.byDigest
             if let left = allowedLeft { allowedLeft = max(0, left - state.total) }
             let status: TableCheckStatus = state.total > 0 ? .different : .equal
             var reason: String?
             if stopped {
                 reason = "stopped early: more keys differ than the threshold allows; totals are lower bounds (run with --full-diff to list them all)"
+            } else if state.uncomparable > 0 {
+                reason = "\(state.uncomparable) key(s) of module types were not compared"
             } else if state.settledAway > 0 {
                 reason = "\(state.settledAway) key(s) that differed in round 1 settled in later rounds (writes in flight)"
             }
@@ -87,6 +98,7 @@ struct RedisChecker {
             }
             if stopped { break }
         }
+        notes.append("round 1 compared \(byBytes) key(s) by their serialized bytes (DUMP) and \(byDigest) by canonical digest (read whole: big keys, or bytes that differ)")
         let total = tables.reduce(Int64(0)) { $0 + $1.missing + $1.extra + $1.changed }
         if rounds > 1 { notes.append("differing keys were re-read whole in up to \(rounds) rounds; only differences present in every round are reported") }
         return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables, diffs: diffs,
@@ -108,80 +120,186 @@ struct RedisChecker {
 
     // MARK: primary → DR
 
+    /// One round trip per batch carries three stages to the primary: the next SCAN, a size
+    /// estimate (MEMORY USAGE … SAMPLES 1) for the keys that SCAN returned last time, and PTTL + DUMP
+    /// for the small keys sized last time. The DR side gets PTTL + DUMP of the same keys. Keys whose
+    /// serialized bytes differ, and big keys, are compared by canonical digest (`readBoth`).
     private func primaryPass(primary: RedisConnection, dr: RedisConnection, state: DatabaseState, rounds: Int,
                              label: String, index: Int, total: Int, limit: Int64?) async throws -> Bool {
         let excluded = self.excluded
-        for type in RedisType.allCases {
-            var cursor = Array("0".utf8)
-            var keys: [[UInt8]] = []
-            var scanning = true
-            while scanning || !keys.isEmpty {
-                // The next SCAN rides in the same pipeline as this batch's reads: no extra round trip.
-                var primaryCommands = RESPBatch(reservingCapacity: keys.count * 64 + 64)
-                if scanning {
-                    primaryCommands.append(Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(Self.scanCount).utf8),
-                                           Array("TYPE".utf8), Array(type.rawValue.utf8))
-                }
-                var drCommands = RESPBatch(reservingCapacity: keys.count * 64)
-                for key in keys {
-                    KeyReader.appendFirstWindow(key, type, to: &primaryCommands)
-                    KeyReader.appendFirstWindow(key, type, to: &drCommands)
-                }
-                let batch = keys
-                let withScan = scanning
-                let primaryBatch = primaryCommands
-                let drBatch = drCommands
-                async let primaryResult = primary.pipeline(primaryBatch) { replies in
-                    var next: ([UInt8], [[UInt8]])?
-                    if withScan { next = try Self.scanReply(try replies.next(), excluding: excluded) }
-                    var readings: [KeyReading] = []
-                    readings.reserveCapacity(batch.count)
-                    for _ in batch { readings.append(try KeyReader.firstWindowReading(&replies, type)) }
-                    return (next, readings)
-                }
-                async let drReadings: [KeyReading] = batch.isEmpty ? [] : dr.pipeline(drBatch) { replies in
-                    var readings: [KeyReading] = []
-                    readings.reserveCapacity(batch.count)
-                    for _ in batch { readings.append(try KeyReader.firstWindowReading(&replies, type)) }
-                    return readings
-                }
-                let (next, primaryReadings) = try await primaryResult
-                let drSide = try await drReadings
-                if !batch.isEmpty {
-                    state.batches += 1
-                    for (position, key) in batch.enumerated() {
-                        try await judge(key, primaryReadings[position], drSide[position], primary: primary, dr: dr, state: state)
+        var cursor = Array("0".utf8)
+        var scanning = true
+        var unsized: [[UInt8]] = []
+        var small: [[UInt8]] = []
+        while scanning || !unsized.isEmpty || !small.isEmpty {
+            var primaryCommands = RESPBatch(reservingCapacity: (unsized.count + small.count) * 48 + 64)
+            var drCommands = RESPBatch(reservingCapacity: small.count * 48)
+            if scanning { primaryCommands.append(Self.scanWords(cursor)) }
+            for key in unsized { primaryCommands.append(KeyReader.memoryUsage, key: key) }
+            for key in small {
+                KeyReader.appendSnapshot(key, to: &primaryCommands)
+                KeyReader.appendSnapshot(key, to: &drCommands)
+            }
+            let sizing = unsized
+            let reading = small
+            let withScan = scanning
+            let primaryBatch = primaryCommands
+            let drBatch = drCommands
+            async let primaryResult = primary.pipeline(primaryBatch) { replies in
+                var next: ([UInt8], [[UInt8]])?
+                if withScan { next = try Self.scanReply(try replies.next(), excluding: excluded) }
+                // Size in bytes; nil when the key is gone; Int64.max when unknown (paged, to be safe).
+                var sizes: [Int64?] = []
+                sizes.reserveCapacity(sizing.count)
+                for _ in sizing {
+                    let reply = try replies.next()
+                    switch reply.kind {
+                    case .integer: sizes.append(reply.integer)
+                    case .null: sizes.append(nil)
+                    default: sizes.append(Int64.max)
                     }
                 }
-                if let (nextCursor, nextKeys) = next {
-                    cursor = nextCursor
-                    keys = nextKeys
-                    scanning = nextCursor != Array("0".utf8)
-                } else {
-                    keys = []
-                }
-                progress(CheckProgress(tablesDone: index, tablesTotal: total, currentTable: label, round: 1,
-                                       rowsCompared: state.primaryKeys))
-                if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
+                var snapshots: [Snapshot] = []
+                snapshots.reserveCapacity(reading.count)
+                for _ in reading { snapshots.append(try KeyReader.snapshot(&replies)) }
+                return (next, sizes, snapshots)
             }
+            async let drSnapshots: [Snapshot] = reading.isEmpty ? [] : dr.pipeline(drBatch) { replies in
+                var snapshots: [Snapshot] = []
+                snapshots.reserveCapacity(reading.count)
+                for _ in reading { snapshots.append(try KeyReader.snapshot(&replies)) }
+                return snapshots
+            }
+            let (next, sizes, primarySnapshots) = try await primaryResult
+            let drSide = try await drSnapshots
+            if !reading.isEmpty {
+                state.batches += 1
+                var mismatched: [Mismatch] = []
+                for (position, key) in reading.enumerated() {
+                    if let mismatch = judge(key, primarySnapshots[position], drSide[position], state: state) {
+                        mismatched.append(mismatch)
+                    }
+                }
+                try await judgeCanonically(mismatched, primary: primary, dr: dr, state: state)
+            }
+            small = []
+            small.reserveCapacity(sizing.count)
+            for (key, size) in zip(sizing, sizes) {
+                guard let size else { continue } // deleted since SCAN
+                if size < KeyReader.dumpLimit {
+                    small.append(key)
+                } else {
+                    try await judgeWhole(key, primary: primary, dr: dr, state: state)
+                }
+            }
+            if let (nextCursor, nextKeys) = next {
+                cursor = nextCursor
+                unsized = nextKeys
+                scanning = nextCursor != Array("0".utf8)
+            } else {
+                unsized = []
+            }
+            progress(CheckProgress(tablesDone: index, tablesTotal: total, currentTable: label, round: 1,
+                                   rowsCompared: state.primaryKeys))
+            if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
         }
         return false
     }
 
-    private func judge(_ key: [UInt8], _ p: KeyReading, _ d: KeyReading, primary: RedisConnection, dr: RedisConnection,
-                       state: DatabaseState) async throws {
-        if p == .absent { return } // deleted or expired since SCAN: not a unit of this check
-        state.primaryKeys += 1
-        var p = p
-        var d = d
-        if case let .value(_, _, complete) = p, !complete {
-            (p, d) = try await readBoth(key, primary: primary, dr: dr)
-        } else if case let .value(_, _, complete) = d, !complete {
-            (p, d) = try await readBoth(key, primary: primary, dr: dr)
+    /// A small key whose serialized bytes differ between the sides: equal values can serialize
+    /// differently (encoding, or hash-table order, which follows each server's random hash seed).
+    struct Mismatch {
+        var key: [UInt8]
+        var primaryType: RedisType?
+        var drType: RedisType?
+        var primaryTTL: Int64
+        var drTTL: Int64
+    }
+
+    /// Equal serialized bytes (and TTLs) settle a key at once; a missing key is a suspect; anything
+    /// else is returned for a canonical comparison.
+    private func judge(_ key: [UInt8], _ p: Snapshot, _ d: Snapshot, state: DatabaseState) -> Mismatch? {
+        switch (p, d) {
+        case (.absent, _):
+            return nil // deleted or expired since SCAN: not a unit of this check
+        case (.dumped, .absent):
+            state.primaryKeys += 1
+            state.suspects[key] = KeyVerdict(kind: .missing, detail: "not on the DR side")
+            return nil
+        case let (.dumped(primaryPayload, primaryTTL), .dumped(drPayload, drTTL)):
+            if Snapshot.body(primaryPayload) == Snapshot.body(drPayload) {
+                state.primaryKeys += 1
+                state.byBytes += 1
+                if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
+                    state.suspects[key] = KeyVerdict(kind: .changed, detail: ttl)
+                }
+                return nil
+            }
+            return Mismatch(key: key, primaryType: Snapshot.type(of: primaryPayload), drType: Snapshot.type(of: drPayload),
+                            primaryTTL: primaryTTL, drTTL: drTTL)
+        default:
+            return Mismatch(key: key, primaryType: nil, drType: nil, primaryTTL: -1, drTTL: -1)
         }
+    }
+
+    /// Small mismatched keys: one pipelined whole-value read per side, digested canonically.
+    /// Keys of unknown (module) types, and any read that fails, take the paged path.
+    private func judgeCanonically(_ mismatched: [Mismatch], primary: RedisConnection, dr: RedisConnection,
+                                  state: DatabaseState) async throws {
+        let readable = mismatched.filter { $0.primaryType != nil && $0.drType != nil }
+        for mismatch in mismatched where mismatch.primaryType == nil || mismatch.drType == nil {
+            try await judgeWhole(mismatch.key, primary: primary, dr: dr, state: state)
+        }
+        guard !readable.isEmpty else { return }
+        var primaryCommands = RESPBatch()
+        var drCommands = RESPBatch()
+        for item in readable {
+            primaryCommands.append(KeyReader.wholeReads[item.primaryType!]!, key: item.key)
+            drCommands.append(KeyReader.wholeReads[item.drType!]!, key: item.key)
+        }
+        let primaryTypes = readable.map { $0.primaryType! }
+        let drTypes = readable.map { $0.drType! }
+        let primaryBatch = primaryCommands
+        let drBatch = drCommands
+        async let primaryDigests = primary.pipeline(primaryBatch) { replies in
+            try primaryTypes.map { type in try? KeyReader.digestWhole(try replies.next(), type) }
+        }
+        async let drDigests = dr.pipeline(drBatch) { replies in
+            try drTypes.map { type in try? KeyReader.digestWhole(try replies.next(), type) }
+        }
+        let (primarySide, drSide) = try await (primaryDigests, drDigests)
+        for (index, item) in readable.enumerated() {
+            guard let p = primarySide[index], let d = drSide[index] else {
+                // Gone or changed type since the DUMP, or unreadable: compare it the slow way.
+                try await judgeWhole(item.key, primary: primary, dr: dr, state: state)
+                continue
+            }
+            state.primaryKeys += 1
+            state.byDigest += 1
+            if let verdict = compareReadings(.value(p, ttl: item.primaryTTL), .value(d, ttl: item.drTTL),
+                                             ttlTolerance: options.ttlToleranceSeconds) {
+                state.suspects[item.key] = verdict
+            }
+        }
+    }
+
+    /// Reads a key whole on both sides and compares canonical digests.
+    private func judgeWhole(_ key: [UInt8], primary: RedisConnection, dr: RedisConnection, state: DatabaseState) async throws {
+        let (p, d) = try await readBoth(key, primary: primary, dr: dr)
+        if p == .absent { return }
+        if case let .unreadable(reason) = p, reason.hasPrefix("type '") {
+            state.uncomparable += 1 // a module type
+            return
+        }
+        state.primaryKeys += 1
+        state.byDigest += 1
         if let verdict = compareReadings(p, d, ttlTolerance: options.ttlToleranceSeconds) {
             state.suspects[key] = verdict
         }
+    }
+
+    static func scanWords(_ cursor: [UInt8]) -> [[UInt8]] {
+        [Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(scanCount).utf8)]
     }
 
     private func readBoth(_ key: [UInt8], primary: RedisConnection, dr: RedisConnection) async throws -> (KeyReading, KeyReading) {
@@ -211,7 +329,7 @@ struct RedisChecker {
         var pending: [[UInt8]] = []
         repeat {
             // Scan the next DR batch while the primary answers EXISTS for the previous one.
-            let scanCommand = RedisCommand([Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(Self.scanCount).utf8)])
+            let scanCommand = RedisCommand(Self.scanWords(cursor))
             async let scanned = dr.pipeline([scanCommand]) { replies in try Self.scanReply(try replies.next(), excluding: excluded) }
             try await findExtras(pending, primary: primary, dr: dr, state: state)
             let (next, keys) = try await scanned

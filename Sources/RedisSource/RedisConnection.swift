@@ -76,12 +76,7 @@ public struct RESPBatch: Sendable {
 
     public mutating func append(contentsOf arguments: [[UInt8]]) {
         header(UInt8(ascii: "*"), arguments.count)
-        for argument in arguments {
-            header(UInt8(ascii: "$"), argument.count)
-            bytes.append(contentsOf: argument)
-            bytes.append(13)
-            bytes.append(10)
-        }
+        for argument in arguments { bulk(argument) }
         count += 1
     }
 
@@ -89,18 +84,51 @@ public struct RESPBatch: Sendable {
         append(contentsOf: command.arguments)
     }
 
+    public mutating func append(_ arguments: [[UInt8]]) {
+        append(contentsOf: arguments)
+    }
+
+    /// A command with one key argument, pre-encoded around the key: `head` is the array header, the
+    /// command name and the arguments before the key, `tail` the arguments after it. Appending it allocates nothing.
+    public struct KeyedTemplate: Sendable {
+        let head: [UInt8]
+        let tail: [UInt8]
+
+        public init(_ name: String, before leading: [String] = [], after trailing: [String] = []) {
+            var head = RESPBatch()
+            head.header(UInt8(ascii: "*"), 2 + leading.count + trailing.count)
+            head.bulk(Array(name.utf8))
+            for argument in leading { head.bulk(Array(argument.utf8)) }
+            var tail = RESPBatch()
+            for argument in trailing { tail.bulk(Array(argument.utf8)) }
+            self.head = head.bytes
+            self.tail = tail.bytes
+        }
+    }
+
+    public mutating func append(_ template: KeyedTemplate, key: [UInt8]) {
+        bytes.append(contentsOf: template.head)
+        bulk(key)
+        bytes.append(contentsOf: template.tail)
+        count += 1
+    }
+
+    private mutating func bulk(_ argument: [UInt8]) {
+        header(UInt8(ascii: "$"), argument.count)
+        bytes.append(contentsOf: argument)
+        bytes.append(13)
+        bytes.append(10)
+    }
+
     private mutating func header(_ marker: UInt8, _ value: Int) {
         bytes.append(marker)
-        if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
-        } else {
-            var digits: [UInt8] = []
-            var rest = value
-            while rest > 0 {
-                digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
-                rest /= 10
-            }
-            bytes.append(contentsOf: digits.reversed())
+        var divisor = 1
+        while divisor * 10 <= value { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
         bytes.append(13)
         bytes.append(10)

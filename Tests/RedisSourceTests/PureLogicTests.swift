@@ -116,14 +116,16 @@ import Testing
     }
 
     @Test func verdictsNameKindAndDetail() {
-        let present = KeyReading.value(value, ttl: -1, complete: true)
+        let present = KeyReading.value(value, ttl: -1)
         #expect(compareReadings(.absent, .absent, ttlTolerance: 2) == nil)
         #expect(compareReadings(present, .absent, ttlTolerance: 2)?.kind == .missing)
         #expect(compareReadings(.absent, present, ttlTolerance: 2)?.kind == .extra)
-        #expect(compareReadings(present, .wrongType, ttlTolerance: 2)?.detail.hasPrefix("type") == true)
-        let other = KeyReading.value(ValueDigest(type: .string, high: 9, low: 2, elements: 3), ttl: -1, complete: true)
+        let list = KeyReading.value(ValueDigest(type: .list, high: 1, low: 2, elements: 3), ttl: -1)
+        #expect(compareReadings(present, list, ttlTolerance: 2)?.detail == "type: string vs list")
+        #expect(compareReadings(present, .unreadable("boom"), ttlTolerance: 2)?.detail.contains("boom") == true)
+        let other = KeyReading.value(ValueDigest(type: .string, high: 9, low: 2, elements: 3), ttl: -1)
         #expect(compareReadings(present, other, ttlTolerance: 2) == KeyVerdict(kind: .changed, detail: "value"))
-        let expiring = KeyReading.value(value, ttl: 60_000, complete: true)
+        let expiring = KeyReading.value(value, ttl: 60_000)
         #expect(compareReadings(present, expiring, ttlTolerance: 2)?.detail.hasPrefix("ttl") == true)
         #expect(compareReadings(present, present, ttlTolerance: 2) == nil)
     }
@@ -136,5 +138,42 @@ import Testing
         guard case let .object(object) = keyJSON(binary) else { Issue.record("not an object"); return }
         #expect(object["key_base64"] != nil)
         #expect(keyBytes(keyJSON(binary)) == binary)
+    }
+}
+
+@Suite struct SnapshotTests {
+    @Test func serializedValuesCompareWithoutTheirVersionAndChecksumTrailer() {
+        let value: [UInt8] = [0, 5, 104, 101, 108, 108, 111]
+        let redis70 = value + [10, 0] + Array(repeating: 1, count: 8)
+        let redis72 = value + [11, 0] + Array(repeating: 2, count: 8)
+        #expect(Snapshot.body(redis70) == Snapshot.body(redis72))
+        #expect(Snapshot.body([0, 5, 104, 101, 108, 108, 112] + [10, 0] + Array(repeating: 1, count: 8)) != Snapshot.body(redis70))
+    }
+}
+
+@Suite struct RESPBatchTests {
+    @Test func encodesCommandsAsRESPArraysOfBulkStrings() {
+        var batch = RESPBatch()
+        batch.append(RedisCommand("SET", "k", ""))
+        batch.append(RedisCommand([Array("GET".utf8), [0, 13, 10]]))
+        #expect(String(decoding: batch.bytes, as: UTF8.self) == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$3\r\n\u{0}\r\n\r\n")
+        #expect(batch.count == 2)
+    }
+
+    @Test func keyedTemplatesMatchTheCommandsTheyStandFor() {
+        let key = Array("user:1".utf8)
+        let cases: [(RESPBatch.KeyedTemplate, [String])] = [
+            (KeyReader.pttl, ["PTTL"]), (KeyReader.dump, ["DUMP"]), (KeyReader.memoryUsage, ["MEMORY", "USAGE", "user:1", "SAMPLES", "1"]),
+        ]
+        for (template, words) in cases {
+            var fromTemplate = RESPBatch()
+            fromTemplate.append(template, key: key)
+            var fromCommand = RESPBatch()
+            fromCommand.append(RedisCommand(words.count == 1 ? words + ["user:1"] : words))
+            #expect(fromTemplate.bytes == fromCommand.bytes, "\(words)")
+        }
+        var long = RESPBatch()
+        long.append(RedisCommand([Array("X".utf8), Array(repeating: 65, count: 1234)]))
+        #expect(String(decoding: long.bytes.prefix(16), as: UTF8.self) == "*2\r\n$1\r\nX\r\n$1234")
     }
 }
