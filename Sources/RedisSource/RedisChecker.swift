@@ -68,11 +68,26 @@ struct RedisChecker {
             }
             let state = DatabaseState()
             let limit = checkOptions.fullDiff ? nil : allowedLeft
-            var stopped = try await primaryPass(primary: primary, dr: dr, state: state, rounds: rounds, label: label, index: index,
+            // The DR → primary pass runs alongside on its own connections: it mostly loads the DR
+            // side, which the primary → DR pass leaves the less busy of the two.
+            let extraPrimary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+            let extraDR = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+            let extraScan = Task { try await drPass(primary: extraPrimary, dr: extraDR) }
+            var stopped: Bool
+            do {
+                stopped = try await primaryPass(primary: primary, dr: dr, state: state, rounds: rounds, label: label, index: index,
                                                 total: databases.count, limit: limit)
-            if !stopped {
-                stopped = try await drPass(primary: primary, dr: dr, state: state, rounds: rounds, limit: limit)
+            } catch {
+                extraScan.cancel()
+                throw error
             }
+            if stopped { extraScan.cancel() }
+            let extras = try await extraScan.value
+            state.drKeys = extras.drKeys
+            for key in extras.keys where state.suspects[key] == nil {
+                state.suspects[key] = KeyVerdict(kind: .extra, detail: "only on the DR side")
+            }
+            state.extra += extras.beyondCap
             if !stopped { try await settle(state, primary: primary, dr: dr, rounds: rounds) }
             if let limit, state.total > limit { stopped = true }
             stoppedEarly = stoppedEarly || stopped
@@ -323,26 +338,39 @@ struct RedisChecker {
 
     // MARK: DR → primary
 
-    private func drPass(primary: RedisConnection, dr: RedisConnection, state: DatabaseState, rounds: Int, limit: Int64?) async throws -> Bool {
+    struct ExtraScan: Sendable {
+        var drKeys: Int64 = 0
+        /// Keys only on the DR side, to be re-checked in the rounds (at most `maxExtras`).
+        var keys: [[UInt8]] = []
+        /// Extra keys beyond `maxExtras`: counted, not listed or re-checked.
+        var beyondCap: Int64 = 0
+    }
+
+    static let maxExtras = 100_000
+
+    /// SCANs the DR side and asks the primary `EXISTS k1 … kn` per batch; only a batch whose count
+    /// falls short is looked at key by key. Stops when cancelled (the check stopped early).
+    private func drPass(primary: RedisConnection, dr: RedisConnection) async throws -> ExtraScan {
         let excluded = self.excluded
+        var result = ExtraScan()
         var cursor = Array("0".utf8)
         var pending: [[UInt8]] = []
         repeat {
+            if Task.isCancelled { return result }
             // Scan the next DR batch while the primary answers EXISTS for the previous one.
             let scanCommand = RedisCommand(Self.scanWords(cursor))
             async let scanned = dr.pipeline([scanCommand]) { replies in try Self.scanReply(try replies.next(), excluding: excluded) }
-            try await findExtras(pending, primary: primary, dr: dr, state: state)
+            try await findExtras(pending, primary: primary, into: &result)
             let (next, keys) = try await scanned
             cursor = next
             pending = keys
-            state.drKeys += Int64(keys.count)
-            if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
+            result.drKeys += Int64(keys.count)
         } while cursor != Array("0".utf8)
-        try await findExtras(pending, primary: primary, dr: dr, state: state)
-        return false
+        try await findExtras(pending, primary: primary, into: &result)
+        return result
     }
 
-    private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, dr: RedisConnection, state: DatabaseState) async throws {
+    private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, into result: inout ExtraScan) async throws {
         let unique = Array(Set(keys))
         guard !unique.isEmpty else { return }
         let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + unique)]) { replies in
@@ -352,8 +380,12 @@ struct RedisChecker {
         let each = try await primary.pipeline(unique.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
             try unique.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
         }
-        for (key, exists) in zip(unique, each) where exists == 0 && state.suspects[key] == nil {
-            state.suspects[key] = KeyVerdict(kind: .extra, detail: "only on the DR side")
+        for (key, exists) in zip(unique, each) where exists == 0 {
+            if result.keys.count < Self.maxExtras {
+                result.keys.append(key)
+            } else {
+                result.beyondCap += 1
+            }
         }
     }
 

@@ -409,11 +409,14 @@ public actor RedisSource: SourceAdapter {
         let mode = options.mode
         let checker = RedisChecker(source: name, config: config, checkOptions: checkOptions, progress: progress,
                                    settle: { [self] in
-                                       // Between rounds: let in-flight writes land on the DR side.
-                                       if mode == .replica {
-                                           _ = try? await self.waitForDrain(timeout: checkOptions.catchUpTimeout)
+                                       // Between rounds: let in-flight writes land on the DR side. A replica
+                                       // that drained has them all; otherwise (paused, or an independent
+                                       // instance fed by another tool) give them a moment.
+                                       if mode == .replica, (try? await self.waitForDrain(timeout: checkOptions.catchUpTimeout)) != nil {
+                                           try await Task.sleep(for: .milliseconds(100))
+                                       } else {
+                                           try await Task.sleep(for: .seconds(1))
                                        }
-                                       try await Task.sleep(for: .seconds(1))
                                    })
         return try await checker.run()
     }

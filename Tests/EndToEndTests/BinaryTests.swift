@@ -6,7 +6,7 @@ import Testing
 import SyncCore
 
 /// Drives the real executables the way an operator or a pipeline does, against the PostgreSQL
-/// servers of integration/pg.sh.
+/// servers of integration/pg.sh (and the Redis servers of integration/redis.sh).
 @Suite(.serialized) struct BinaryTests {
     let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let directory: URL
@@ -226,5 +226,45 @@ import SyncCore
         let invalid = try await shell("\(binaries.path)/syncctl status --config \(directory.path)/bad.yaml")
         #expect(invalid.status == 2)
         #expect(invalid.stderr.contains("sources[0].dr.port: expected an integer, got 'fifty'"))
+    }
+
+    /// The Redis servers of integration/redis.sh through the CLI: a verify that lists what differs
+    /// (a key written on the primary while the replica is paused), and reconcile refused on a replica.
+    @Test func syncctlVerifiesARedisReplicaAndRefusesToReconcileIntoIt() async throws {
+        let host = environment["SYNCD_REDIS_HOST"] ?? "127.0.0.1"
+        func endpoint(_ name: String, _ fallback: String) -> String {
+            "{host: \(host), port: \(environment["SYNCD_REDIS_\(name)_PORT"] ?? fallback), user: syncd, password: {env: SYNCD_REDIS_PASSWORD}}"
+        }
+        let yaml = """
+            listen: 127.0.0.1:\(port)
+            tokens: {read: {file: read.token}, admin: {file: admin.token}}
+            journal: redis-journal.sqlite
+            sources:
+              - name: cache
+                kind: redis
+                mode: replica
+                primary: \(endpoint("PRIMARY", "56379"))
+                dr: \(endpoint("REPLICA", "56380"))
+            """
+        try yaml.write(to: directory.appendingPathComponent("redis.yaml"), atomically: true, encoding: .utf8)
+        let password = environment["SYNCD_REDIS_PASSWORD"] ?? "syncd-demo-password"
+        let config = "--config \(directory.path)/redis.yaml"
+        let env = "SYNCD_REDIS_PASSWORD=\(password)"
+        let primaryPort = environment["SYNCD_REDIS_PRIMARY_PORT"] ?? "56379"
+        let cli = "REDISCLI_AUTH=\(password) redis-cli -h \(host) -p \(primaryPort) --no-auth-warning"
+
+        #expect(try await shell("\(env) \(binaries.path)/syncctl pause \(config) --source cache").status == 0)
+        #expect(try await shell("\(cli) SET e2e:only-on-primary 1").status == 0)
+        let verify = try await shell("\(env) \(binaries.path)/syncctl verify \(config) --source cache --rounds 1")
+        #expect(verify.status == 1, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("e2e:only-on-primary"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("missing") && verify.stdout.contains("not on the DR side"), "\(verify.stdout)")
+
+        let reconcile = try await shell("\(env) \(binaries.path)/syncctl reconcile \(config) --source cache")
+        #expect(reconcile.status == 2)
+        #expect(reconcile.stderr.contains("force a full sync"), "\(reconcile.stderr)")
+
+        #expect(try await shell("\(env) \(binaries.path)/syncctl resume \(config) --source cache").status == 0)
+        #expect(try await shell("\(cli) DEL e2e:only-on-primary").status == 0)
     }
 }
