@@ -410,10 +410,16 @@ public actor RedisSource: SourceAdapter {
         let checker = RedisChecker(source: name, config: config, checkOptions: checkOptions, progress: progress,
                                    settle: { [self] in
                                        // Between rounds: let in-flight writes land on the DR side. A replica
-                                       // that drained has them all; otherwise (paused, or an independent
-                                       // instance fed by another tool) give them a moment.
-                                       if mode == .replica, (try? await self.waitForDrain(timeout: checkOptions.catchUpTimeout)) != nil {
-                                           try await Task.sleep(for: .milliseconds(100))
+                                       // that drained has them all; a paused one changes nothing, so only the
+                                       // primary's writes need a moment; an independent instance is fed by
+                                       // another tool, which gets a second.
+                                       if mode == .replica {
+                                           do {
+                                               _ = try await self.waitForDrain(timeout: checkOptions.catchUpTimeout)
+                                               try await Task.sleep(for: .milliseconds(100))
+                                           } catch {
+                                               try await Task.sleep(for: .milliseconds(250))
+                                           }
                                        } else {
                                            try await Task.sleep(for: .seconds(1))
                                        }
