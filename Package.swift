@@ -61,13 +61,15 @@ let package = Package(
         ]),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"]),
+        // Helpers shared by the tests that drive the real servers of integration/.
+        .target(name: "TestSupport", dependencies: ["SyncCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresSourceTests", dependencies: [
-            "SyncCore", "PostgresSource", "SyncManager", "SyncAPI",
+            "SyncCore", "PostgresSource", "SyncManager", "SyncAPI", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "RedisSourceTests", dependencies: [
-            "SyncCore", "RedisSource", "SyncManager",
+            "SyncCore", "RedisSource", "SyncManager", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),

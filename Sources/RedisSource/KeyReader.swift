@@ -111,10 +111,7 @@ enum KeyReader {
     /// A WRONGTYPE reply throws `WrongType`.
     static func digest(_ reply: RedisReplyRef, _ type: RedisType, into builder: inout DigestBuilder,
                        at position: Position) throws -> Position? {
-        if let message = reply.errorMessage {
-            if message.hasPrefix("WRONGTYPE") { throw WrongType() }
-            throw RedisError(kind: .server, message: message)
-        }
+        try checkError(reply)
         switch type {
         case .string:
             guard reply.kind == .string else { throw shape("GETRANGE") }
@@ -125,45 +122,63 @@ enum KeyReader {
             return .byteOffset(stringWindow)
         case .list:
             guard reply.kind == .array else { throw shape("LRANGE") }
-            for index in 0..<reply.count { builder.addOrdered(reply[index].bytes) }
+            _ = try addElements(reply, .list, into: &builder)
             guard reply.count == elementWindow else { return nil }
             if case let .index(start) = position { return .index(start + elementWindow) }
             return .index(elementWindow)
         case .hash, .set, .zset:
             guard reply.kind == .array, reply.count == 2, reply[1].kind == .array else { throw shape("SCAN") }
-            let items = reply[1]
-            switch type {
-            case .hash:
-                var index = 0
-                while index + 1 < items.count {
-                    builder.addUnordered(items[index].bytes, items[index + 1].bytes)
-                    index += 2
-                }
-            case .zset:
-                var index = 0
-                while index + 1 < items.count {
-                    builder.addScored(member: items[index].bytes, score: items[index + 1].bytes)
-                    index += 2
-                }
-            default:
-                for index in 0..<items.count { builder.addUnordered(items[index].bytes) }
-            }
+            _ = try addElements(reply[1], type, into: &builder)
             let cursor = Array(reply[0].bytes)
             return cursor == Array("0".utf8) ? nil : .cursor(cursor)
         case .stream:
             guard reply.kind == .array else { throw shape("XRANGE") }
+            let lastID = try addElements(reply, .stream, into: &builder)
+            guard reply.count == elementWindow, let lastID else { return nil }
+            return .afterStreamID(lastID)
+        }
+    }
+
+    /// Adds an array of elements as the type's replies lay them out: list elements or set members
+    /// one by one, hash fields and sorted-set members paired with their value or score, stream
+    /// entries as [id, [field, value, …]]. Returns the last stream entry's ID.
+    static func addElements(_ items: RedisReplyRef, _ type: RedisType, into builder: inout DigestBuilder) throws -> [UInt8]? {
+        switch type {
+        case .string:
+            builder.addStringBytes(items.bytes)
+        case .list:
+            for index in 0..<items.count { builder.addOrdered(items[index].bytes) }
+        case .set:
+            for index in 0..<items.count { builder.addUnordered(items[index].bytes) }
+        case .hash, .zset:
+            var index = 0
+            while index + 1 < items.count {
+                if type == .hash {
+                    builder.addUnordered(items[index].bytes, items[index + 1].bytes)
+                } else {
+                    builder.addScored(member: items[index].bytes, score: items[index + 1].bytes)
+                }
+                index += 2
+            }
+        case .stream:
             var lastID: [UInt8]?
-            for index in 0..<reply.count {
-                let entry = reply[index]
+            for index in 0..<items.count {
+                let entry = items[index]
                 guard entry.kind == .array, entry.count == 2 else { throw shape("XRANGE entry") }
                 let fields = entry[1]
                 builder.addStreamEntry(id: entry[0].bytes, fieldCount: fields.count)
                 for field in 0..<fields.count { builder.addStreamField(fields[field].bytes) }
                 lastID = Array(entry[0].bytes)
             }
-            guard reply.count == elementWindow, let lastID else { return nil }
-            return .afterStreamID(lastID)
+            return lastID
         }
+        return nil
+    }
+
+    private static func checkError(_ reply: RedisReplyRef) throws {
+        guard let message = reply.errorMessage else { return }
+        if message.hasPrefix("WRONGTYPE") { throw WrongType() }
+        throw RedisError(kind: .server, message: message)
     }
 
     /// One command that returns a whole small value (its size was estimated below `dumpLimit`).
@@ -178,38 +193,11 @@ enum KeyReader {
 
     /// The canonical digest of a whole-value reply (`wholeReads`); nil when the key is gone.
     static func digestWhole(_ reply: RedisReplyRef, _ type: RedisType) throws -> ValueDigest? {
-        if let message = reply.errorMessage {
-            if message.hasPrefix("WRONGTYPE") { throw WrongType() }
-            throw RedisError(kind: .server, message: message)
-        }
+        try checkError(reply)
         if reply.kind == .null { return nil }
+        guard reply.kind == (type == .string ? .string : .array) else { throw shape("a whole-value read") }
         var builder = DigestBuilder(type: type)
-        switch type {
-        case .string:
-            builder.addStringBytes(reply.bytes)
-        case .list:
-            for index in 0..<reply.count { builder.addOrdered(reply[index].bytes) }
-        case .set:
-            for index in 0..<reply.count { builder.addUnordered(reply[index].bytes) }
-        case .hash, .zset:
-            var index = 0
-            while index + 1 < reply.count {
-                if type == .hash {
-                    builder.addUnordered(reply[index].bytes, reply[index + 1].bytes)
-                } else {
-                    builder.addScored(member: reply[index].bytes, score: reply[index + 1].bytes)
-                }
-                index += 2
-            }
-        case .stream:
-            for index in 0..<reply.count {
-                let entry = reply[index]
-                guard entry.kind == .array, entry.count == 2 else { throw shape("XRANGE entry") }
-                let fields = entry[1]
-                builder.addStreamEntry(id: entry[0].bytes, fieldCount: fields.count)
-                for field in 0..<fields.count { builder.addStreamField(fields[field].bytes) }
-            }
-        }
+        _ = try addElements(reply, type, into: &builder)
         return builder.finish()
     }
 

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import Prometheus
 import Testing
+import TestSupport
 @testable import PostgresSource
 @testable import SyncAPI
 @testable import SyncCore

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Prometheus
 import Testing
+import TestSupport
 @testable import PostgresSource
 @testable import SyncCore
 @testable import SyncManager

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import PostgresSource
 @testable import SyncCore
+import TestSupport
 
 /// The servers started by integration/pg.sh. Addresses come from the environment that script
 /// exports (`integration/pg.sh env`), defaulting to its fixed ports. When they are not running,
@@ -46,34 +47,10 @@ enum TestServers {
         }
     }
 
-    /// Runs integration/pg.sh (e.g. to stop and start the standby). Uses system() on its own
-    /// queue: Foundation's Process.waitUntilExit can miss the child's exit inside async tests on Linux.
+    /// Runs integration/pg.sh (e.g. to stop and start the standby).
     static func script(_ arguments: String...) async throws {
-        let path = environment["SYNCD_PG_SCRIPT"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("integration/pg.sh").path
-        let command = (["/bin/bash", path] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let status = try await BlockingQueue(label: "test.script").run { system(command) }
-        guard status == 0 else {
-            throw TestSetupError("integration/pg.sh \(arguments.joined(separator: " ")) exited with status \(status)")
-        }
+        try await runIntegrationScript("pg.sh", arguments, path: environment["SYNCD_PG_SCRIPT"])
     }
-}
-
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(200))
-    }
-    return try await condition()
 }
 
 /// Writes `rows` rows of about 200 bytes each to the events table, making WAL the DR side must apply.

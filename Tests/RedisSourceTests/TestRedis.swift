@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RedisSource
 @testable import SyncCore
+import TestSupport
 
 /// Every suite that uses the shared servers nests here, so they run one test at a time even when
 /// `swift test` runs suites in parallel.
@@ -47,33 +48,15 @@ enum TestRedis {
         }
     }
 
-    /// Runs integration/redis.sh (reset, freeze, thaw). system() on its own queue: Foundation's
-    /// Process.waitUntilExit can miss the child's exit inside async tests on Linux.
+    /// Runs integration/redis.sh (reset, freeze, thaw).
     static func script(_ arguments: String...) async throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("integration/redis.sh").path
-        let command = (["/bin/bash", path] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let status = try await BlockingQueue(label: "test.script").run { system(command) }
-        guard status == 0 else {
-            throw TestSetupError("integration/redis.sh \(arguments.joined(separator: " ")) exited with status \(status)")
-        }
+        try await runIntegrationScript("redis.sh", arguments)
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+/// Redis answers within milliseconds: poll often.
 func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    return try await condition()
+    try await TestSupport.eventually(timeout: timeout, every: .milliseconds(100), condition)
 }
 
 extension RedisConnection {
