@@ -177,7 +177,16 @@ public final class SyncManager: Service, Sendable {
                 message = "the DR side reached \(result.target) (the primary's position at the call) in \(String(format: "%.2f", result.waitedSeconds)) s"
             case .fullSync:
                 try await monitor.adapter.forceFullSync()
-                message = "every table was re-copied from the primary and replication is running again"
+                switch monitor.config.kind {
+                case .postgres:
+                    message = "every table was re-copied from the primary and replication is running again"
+                case .redis where monitor.config.redis?.mode == .independent:
+                    message = "every key of the configured databases was copied from the primary (DUMP/RESTORE) and keys only on the DR side were deleted"
+                case .redis:
+                    message = "the replica made a full resync from the primary (a new RDB snapshot) and is streaming again"
+                default:
+                    message = "the DR side was re-copied from the primary"
+                }
             }
             await monitor.end()
             let sample = await monitor.poll()

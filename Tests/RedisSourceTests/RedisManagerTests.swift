@@ -29,7 +29,8 @@ extension RedisServers {
             let dr = try await TestRedis.connect(TestRedis.independent)
             for index in 0..<500 { try await primary.run("SET", "k:\(index)", "v\(index)") }
             await monitor.poll()
-            _ = try await manager.control(.fullSync, source: "redis-dr", actor: "test")
+            let copied = try await manager.control(.fullSync, source: "redis-dr", actor: "test")
+        #expect(copied.message.contains("DUMP/RESTORE"), "\(copied.message)")
             let synced = await monitor.poll()
             #expect(synced.state == .inSync || synced.state == .syncing, "\(synced)")
             #expect((synced.lagSeconds ?? 99) < 5, "the copy is only as old as the full sync")
