@@ -35,7 +35,7 @@ struct RedisChecker {
         var extra: Int64 = 0
         var changed: Int64 = 0
         var settledAway: Int64 = 0
-        /// Keys of module types (RedisJSON, ...), which have no canonical digest here.
+        /// Keys of module types (RedisJSON, ...) whose serialized bytes differed: no canonical digest here.
         var uncomparable: Int64 = 0
         /// How keys were compared in round 1: by serialized bytes, or read whole by canonical digest.
         var byBytes: Int64 = 0
@@ -99,7 +99,7 @@ struct RedisChecker {
             if stopped {
                 reason = "stopped early: more keys differ than the threshold allows; totals are lower bounds (run with --full-diff to list them all)"
             } else if state.uncomparable > 0 {
-                reason = "\(state.uncomparable) key(s) of module types were not compared"
+                reason = "\(state.uncomparable) key(s) of module types serialize differently and have no canonical digest here: counted as differing"
             } else if state.settledAway > 0 {
                 reason = "\(state.settledAway) key(s) that differed in round 1 settled in later rounds (writes in flight)"
             }
@@ -303,8 +303,9 @@ struct RedisChecker {
         let (p, d) = try await readBoth(key, primary: primary, dr: dr)
         if p == .absent { return }
         if case let .unreadable(reason) = p, reason.hasPrefix("type '") {
-            state.uncomparable += 1 // a module type
-            return
+            // A module type whose serialized bytes differ: equality cannot be shown, so it counts as
+            // differing (fail closed) with that reason.
+            state.uncomparable += 1
         }
         state.primaryKeys += 1
         state.byDigest += 1
