@@ -29,6 +29,8 @@ let package = Package(
 
         .target(name: "PostgresSource", dependencies: ["SyncCore", "CLibPQ"]),
         .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]),
+        // Kafka (issue 6, in progress): MirrorMaker 2 topic naming and offset-sync decoding so far.
+        .target(name: "KafkaSource", dependencies: ["SyncCore"]),
 
         .target(name: "SyncManager", dependencies: [
             "SyncCore", "CSQLite", "PostgresSource", "RedisSource",
@@ -73,6 +75,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
+        .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource"]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         .testTarget(name: "SyncAPITests", dependencies: [
