@@ -5,8 +5,9 @@ import SyncCore
 /// 1. primary → DR: SCAN the primary; for each batch pipeline PTTL + DUMP on both sides at once.
 ///    Equal serialized values are equal; keys whose bytes differ (perhaps only the encoding), and
 ///    keys too big to DUMP in a batch, are read whole on both sides and compared by canonical digest.
-/// 2. DR → primary: SCAN the DR side and ask the primary `EXISTS k1 … kn` per batch; only a batch
-///    whose count falls short is looked at key by key. This finds keys only on the DR side.
+/// 2. DR → primary, alongside on its own connections: SCAN the DR side and ask the primary
+///    `EXISTS k1 … kn` per batch; only a batch whose count falls short is looked at key by key.
+///    This finds keys only on the DR side.
 /// 3. Keys that differed are re-read whole on both sides over several rounds, with the DR side given
 ///    time to catch up in between; only differences that persist are reported.
 struct RedisChecker {
@@ -49,7 +50,6 @@ struct RedisChecker {
         var tables: [TableCheckResult] = []
         var diffs: [Diff] = []
         var notes: [String] = []
-        var listedTotal: Int64 = 0
         var stoppedEarly = false
         var allowedLeft: Int64?
         var byBytes: Int64 = 0
@@ -107,7 +107,6 @@ struct RedisChecker {
                                            missing: state.missing, extra: state.extra, changed: state.changed,
                                            segmentsCompared: state.batches, durationSeconds: Date().timeIntervalSince(tableStarted)))
             for (key, verdict) in state.confirmed.sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
-                listedTotal += 1
                 guard diffs.count < checkOptions.maxDiffs else { continue }
                 diffs.append(Diff(table: label, key: keyJSON(key), kind: verdict.kind, detail: verdict.detail))
             }

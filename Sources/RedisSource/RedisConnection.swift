@@ -15,12 +15,6 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     public var message: String
 
     public var description: String { message }
-
-    /// "WRONGTYPE", "READONLY", "NOAUTH", ... : the first word of a server error.
-    public var code: String? {
-        guard kind == .server else { return nil }
-        return message.split(separator: " ", maxSplits: 1).first.map(String.init)
-    }
 }
 
 /// How to reach one Redis server.
@@ -55,8 +49,8 @@ public struct RedisCommand: Sendable {
 
     public init(_ words: String...) { arguments = words.map { Array($0.utf8) } }
 
-    public init(_ words: [String], keys: [[UInt8]] = [], trailing: [String] = []) {
-        arguments = words.map { Array($0.utf8) } + keys + trailing.map { Array($0.utf8) }
+    public init(_ words: [String]) {
+        arguments = words.map { Array($0.utf8) }
     }
 }
 
@@ -68,10 +62,6 @@ public struct RESPBatch: Sendable {
 
     public init(reservingCapacity capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
-    }
-
-    public mutating func append(_ arguments: [UInt8]...) {
-        append(contentsOf: arguments)
     }
 
     public mutating func append(contentsOf arguments: [[UInt8]]) {
@@ -155,11 +145,6 @@ public indirect enum RedisValue: Sendable, Equatable {
 
     public var integer: Int64? {
         if case let .integer(value) = self { return value }
-        return nil
-    }
-
-    public var elements: [RedisValue]? {
-        if case let .array(values) = self { return values }
         return nil
     }
 

@@ -25,10 +25,9 @@ struct RedisCopier {
             let diffs = byDatabase[table]!
             let upserts = diffs.filter { $0.kind != .extra }.map(\.key)
             let deletes = diffs.filter { $0.kind == .extra }.map(\.key)
-            let chunks = max(upserts.chunks(of: Self.batchSize).count, deletes.chunks(of: Self.batchSize).count)
             let upsertChunks = upserts.chunks(of: Self.batchSize)
             let deleteChunks = deletes.chunks(of: Self.batchSize)
-            for index in 0..<chunks {
+            for index in 0..<max(upsertChunks.count, deleteChunks.count) {
                 let up = index < upsertChunks.count ? upsertChunks[index] : []
                 let del = index < deleteChunks.count ? deleteChunks[index] : []
                 var statements = ["SELECT \(table.dropFirst(2)) (on the DR side)"]
@@ -153,7 +152,7 @@ struct RedisCopier {
     private func forEachBatch(scanning connection: RedisConnection, _ body: ([[UInt8]]) async throws -> Void) async throws {
         var cursor = Array("0".utf8)
         repeat {
-            let command = RedisCommand([Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array("1000".utf8)])
+            let command = RedisCommand(RedisChecker.scanWords(cursor))
             let (next, keys) = try await connection.pipeline([command]) { replies in try RedisChecker.scanReply(try replies.next(), excluding: nil) }
             cursor = next
             if !keys.isEmpty { try await body(keys) }

@@ -408,32 +408,33 @@ struct Reader {
     }
 
     func redisEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
-        let map = try mapping(at, allowed: ["host", "port", "user", "password", "connect_timeout"])
-        var endpoint = EndpointConfig(host: try string(try required(map, "host", in: at)), port: 6379)
-        endpoint.port = try map["port"].map { try int($0, range: 1...65535) } ?? 6379
-        endpoint.user = try map["user"].map(string)
-        endpoint.password = try map["password"].map(secret)
+        let (endpoint, map) = try endpoint(at, defaultPort: 6379, extra: [])
         if endpoint.user != nil, endpoint.password == nil, let node = map["user"] {
             throw fail(node, "an ACL user needs a password (password: {env: NAME} or {file: PATH})")
         }
+        return endpoint
+    }
+
+    /// The keys every endpoint has (host, port, user, password, connect_timeout) plus `extra`
+    /// ones, which the caller reads from the returned map.
+    func endpoint(_ at: ConfigNode, defaultPort: Int, extra: [String]) throws -> (EndpointConfig, [String: ConfigNode]) {
+        let map = try mapping(at, allowed: ["host", "port", "user", "password", "connect_timeout"] + extra)
+        var endpoint = EndpointConfig(host: try string(try required(map, "host", in: at)), port: defaultPort)
+        endpoint.port = try map["port"].map { try int($0, range: 1...65535) } ?? defaultPort
+        endpoint.user = try map["user"].map(string)
+        endpoint.password = try map["password"].map(secret)
         if let node = map["connect_timeout"] {
             endpoint.connectTimeoutSeconds = max(1, Int(try duration(node).rounded(.up)))
         }
-        return endpoint
+        return (endpoint, map)
     }
 
     static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
     func postgresEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
-        let map = try mapping(at, allowed: ["host", "port", "user", "password", "database", "connect_timeout", "sslmode"])
-        var endpoint = EndpointConfig(host: try string(try required(map, "host", in: at)), port: 5432)
-        endpoint.port = try map["port"].map { try int($0, range: 1...65535) } ?? 5432
+        var (endpoint, map) = try endpoint(at, defaultPort: 5432, extra: ["database", "sslmode"])
         endpoint.user = try string(try required(map, "user", in: at))
-        endpoint.password = try map["password"].map(secret)
         endpoint.database = try map["database"].map(string) ?? "postgres"
-        if let node = map["connect_timeout"] {
-            endpoint.connectTimeoutSeconds = max(1, Int(try duration(node).rounded(.up)))
-        }
         if let node = map["sslmode"] {
             let mode = try string(node)
             guard Reader.sslModes.contains(mode) else {
