@@ -26,14 +26,15 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // rdkafka.h plus one typed wrapper of the variadic rd_kafka_producev.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
         .target(name: "PostgresSource", dependencies: ["SyncCore", "CLibPQ"]),
         .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]),
-        // Kafka (issue 6, in progress): MirrorMaker 2 topic naming and offset-sync decoding so far.
-        .target(name: "KafkaSource", dependencies: ["SyncCore"]),
+        .target(name: "KafkaSource", dependencies: ["SyncCore", "CRdKafka"]),
 
         .target(name: "SyncManager", dependencies: [
-            "SyncCore", "CSQLite", "PostgresSource", "RedisSource",
+            "SyncCore", "CSQLite", "PostgresSource", "RedisSource", "KafkaSource",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,7 +76,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource"]),
+        .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource", "SyncCore", "TestSupport"]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         .testTarget(name: "SyncAPITests", dependencies: [

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local demo: installs what it needs, starts the PostgreSQL servers (a primary with a
 # streaming standby, a publisher with a logical subscriber) and the Redis servers (a primary with
-# a replica, and an independent DR instance), builds and starts syncd on 127.0.0.1:8480, then
-# shows `syncctl status`, a verification of each pair and the gate.
+# a replica, and an independent DR instance) and two Kafka mock clusters, builds and starts syncd
+# on 127.0.0.1:8480 (its built-in mirror copies the Kafka topics), then shows `syncctl status`,
+# a verification of each pair and the gate.
 #   integration/demo.sh          start (idempotent) and show
 #   integration/demo.sh stop     stop syncd and the servers
 set -euo pipefail
@@ -21,6 +22,7 @@ stop_syncd() {
 
 if [ "${1:-}" = stop ]; then
   stop_syncd
+  bash integration/kafka.sh stop
   bash integration/redis.sh stop
   bash integration/pg.sh stop
   echo "demo stopped (data kept; 'integration/pg.sh reset' wipes the servers, rm -rf .demo the journal)"
@@ -30,8 +32,17 @@ fi
 bash integration/install-deps.sh
 bash integration/pg.sh start
 bash integration/redis.sh start
+bash integration/kafka.sh start
 eval "$(bash integration/pg.sh env)"
 eval "$(bash integration/redis.sh env)"
+eval "$(bash integration/kafka.sh env)"
+# Kafka topics on both clusters (the mock cluster has no CreateTopics API) and some records.
+for side in primary dr; do
+  for topic in orders payments; do bash integration/kafka.sh create "$side" "$topic" 3; done
+done
+for n in $(seq 1 30); do echo "order-$n:{\"id\":$n,\"amount\":$((n * 7))}"; done |
+  kcat -b "$SYNCD_KAFKA_PRIMARY" -P -t orders -K: -H source=demo
+for n in $(seq 1 12); do echo "pay-$n:{\"order\":$n}"; done | kcat -b "$SYNCD_KAFKA_PRIMARY" -P -t payments -K:
 # Some Redis data of every type (idempotent), in databases 0 and 1.
 REDISCLI_AUTH=$SYNCD_REDIS_PASSWORD redis-cli -p "$SYNCD_REDIS_PRIMARY_PORT" --no-auth-warning >/dev/null <<'REDIS'
 SET demo:greeting hello
@@ -52,6 +63,9 @@ rm -f "$STATE.build.log"
 BIN=$(swift build --show-bin-path)
 
 mkdir -p "$STATE"
+# The mock clusters' ports change with every start: the demo runs a copy of config/demo.yaml
+# with them filled in (relative paths in it resolve the same from .demo/).
+sed -e "s|@KAFKA_PRIMARY@|$SYNCD_KAFKA_PRIMARY|" -e "s|@KAFKA_DR@|$SYNCD_KAFKA_DR|" config/demo.yaml > "$STATE/demo.yaml"
 if [ ! -f "$STATE/tokens.env" ]; then
   umask 077
   cat > "$STATE/tokens.env" <<ENV
@@ -64,10 +78,10 @@ source "$STATE/tokens.env"
 
 stop_syncd
 if curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1; then
-  echo "demo: port 8480 is already served by another process (an earlier syncd whose pid file is gone?); stop it first, e.g. pkill -f 'syncd --config config/demo.yaml'" >&2
+  echo "demo: port 8480 is already served by another process (an earlier syncd whose pid file is gone?); stop it first, e.g. pkill -f 'syncd --config'" >&2
   exit 2
 fi
-"$BIN/syncd" --config config/demo.yaml >>"$STATE/syncd.log" 2>&1 &
+"$BIN/syncd" --config "$STATE/demo.yaml" >>"$STATE/syncd.log" 2>&1 &
 echo $! > "$STATE/syncd.pid"
 for _ in $(seq 100); do
   curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1 && break
@@ -85,7 +99,10 @@ echo
 echo
 echo "\$ syncctl resync --source redis-dr      # syncd's own copy into the independent Redis DR instance"
 SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" resync --source redis-dr
-for source in pg-physical pg-logical redis-replica redis-dr; do
+echo
+echo "\$ syncctl drain --source kafka-events --timeout 30s   # the built-in mirror has copied every record"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" drain --source kafka-events --timeout 30s
+for source in pg-physical pg-logical redis-replica redis-dr kafka-events; do
   echo
   echo "\$ syncctl verify --source $source"
   SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source "$source" || true

@@ -58,6 +58,21 @@ public struct OffsetSync: Sendable, Equatable {
         public var description: String
     }
 
+    /// The record key and value in the same Struct encoding MirrorMaker 2 writes (the built-in
+    /// mirror records its mapping this way, so one reader serves both).
+    public var encodedKey: [UInt8] {
+        let name = Array(topic.utf8)
+        return bigEndian(UInt64(name.count), 2) + name + bigEndian(UInt64(UInt32(bitPattern: partition)), 4)
+    }
+
+    public var encodedValue: [UInt8] {
+        bigEndian(UInt64(bitPattern: upstreamOffset), 8) + bigEndian(UInt64(bitPattern: downstreamOffset), 8)
+    }
+
+    private func bigEndian(_ value: UInt64, _ size: Int) -> [UInt8] {
+        (0..<size).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+    }
+
     /// Decodes a record of `mm2-offset-syncs.<alias>.internal`. Both parts use Kafka's Struct
     /// encoding (org.apache.kafka.common.protocol.types): the key is {topic: STRING, partition: INT32},
     /// the value {upstreamOffset: INT64, offset: INT64}; STRING is an INT16 length then UTF-8 bytes,

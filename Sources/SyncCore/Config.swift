@@ -17,6 +17,12 @@ public struct EndpointConfig: Sendable, Equatable {
     public var database: String?
     public var connectTimeoutSeconds: Int
     public var sslmode: String?
+    /// Kafka: the bootstrap broker list ("h1:9092,h2:9092"); host/port name its first broker.
+    public var bootstrap: String?
+    /// Kafka: SASL mechanism when `user` is set (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+    public var saslMechanism: String?
+    /// Kafka: connect with TLS (certificates verified).
+    public var tls: Bool = false
 
     public init(host: String, port: Int, user: String? = nil, password: Secret? = nil, database: String? = nil,
                 connectTimeoutSeconds: Int = 5, sslmode: String? = nil) {
@@ -77,6 +83,55 @@ public struct RedisOptions: Sendable, Equatable {
     }
 }
 
+/// Kafka-specific options of a source.
+public struct KafkaOptions: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// syncd's built-in mirror copies the topics (consume source, produce DR).
+        case mirror
+        /// An external MirrorMaker 2 copies them; syncd observes and checks.
+        case mirrormaker2
+    }
+    public enum Policy: String, Sendable, CaseIterable {
+        /// The DR topic has the source topic's name.
+        case identity
+        /// MirrorMaker 2's DefaultReplicationPolicy: `<source_alias><separator><topic>`.
+        case mirrormaker2
+    }
+    public enum Cluster: String, Sendable, CaseIterable { case primary, dr }
+
+    public var mode: Mode
+    /// Topics to mirror and check; or every non-internal topic matching `topicPattern`.
+    public var topics: [String]?
+    public var topicPattern: String?
+    public var policy: Policy
+    public var sourceAlias: String
+    public var separator: String
+    /// Where the source→DR offset mapping is recorded (MirrorMaker 2's offset syncs, or the mirror's own).
+    public var offsetSyncsTopic: String
+    public var offsetSyncsCluster: Cluster
+    /// Records per produce batch of the built-in mirror.
+    public var batchSize: Int
+    public var compression: String
+
+    public static let defaultBatchSize = 500
+
+    public init(mode: Mode, topics: [String]? = nil, topicPattern: String? = nil, policy: Policy? = nil, sourceAlias: String = "primary",
+                separator: String = ".", offsetSyncsTopic: String? = nil, offsetSyncsCluster: Cluster? = nil, sourceName: String,
+                batchSize: Int = KafkaOptions.defaultBatchSize, compression: String = "lz4", targetAlias: String = "dr") {
+        self.mode = mode
+        self.topics = topics
+        self.topicPattern = topicPattern
+        self.policy = policy ?? (mode == .mirror ? .identity : .mirrormaker2)
+        self.sourceAlias = sourceAlias
+        self.separator = separator
+        // MirrorMaker 2 keeps its offset syncs on the source cluster by default; the mirror keeps its own on the DR side.
+        self.offsetSyncsTopic = offsetSyncsTopic ?? (mode == .mirror ? "syncd-offset-syncs.\(sourceName).internal" : "mm2-offset-syncs.\(targetAlias).internal")
+        self.offsetSyncsCluster = offsetSyncsCluster ?? (mode == .mirror ? .dr : .primary)
+        self.batchSize = batchSize
+        self.compression = compression
+    }
+}
+
 public struct SourceConfig: Sendable, Equatable {
     public var name: String
     public var kind: SourceKind
@@ -86,9 +141,11 @@ public struct SourceConfig: Sendable, Equatable {
     public var policy: GatePolicy
     public var postgres: PostgresOptions?
     public var redis: RedisOptions?
+    public var kafka: KafkaOptions?
 
     public init(name: String, kind: SourceKind, primary: EndpointConfig, dr: EndpointConfig,
-                pollIntervalSeconds: Double, policy: GatePolicy, postgres: PostgresOptions? = nil, redis: RedisOptions? = nil) {
+                pollIntervalSeconds: Double, policy: GatePolicy, postgres: PostgresOptions? = nil, redis: RedisOptions? = nil,
+                kafka: KafkaOptions? = nil) {
         self.name = name
         self.kind = kind
         self.primary = primary
@@ -97,6 +154,7 @@ public struct SourceConfig: Sendable, Equatable {
         self.policy = policy
         self.postgres = postgres
         self.redis = redis
+        self.kafka = kafka
     }
 }
 
@@ -232,6 +290,13 @@ struct Reader {
         return value
     }
 
+    func bool(_ at: ConfigNode) throws -> Bool {
+        guard case let .scalar(scalar) = at.node, let value = Bool(scalar.string.lowercased()) else {
+            throw fail(at, "expected true or false, got \(describe(at.node))")
+        }
+        return value
+    }
+
     func double(_ at: ConfigNode) throws -> Double {
         guard case let .scalar(scalar) = at.node, let value = Double(scalar.string), value.isFinite else {
             throw fail(at, "expected a number, got \(describe(at.node))")
@@ -312,7 +377,10 @@ struct Reader {
     }
 
     func hostPort(_ at: ConfigNode) throws -> (String, Int) {
-        let text = try string(at)
+        try hostPort(try string(at), at: at)
+    }
+
+    func hostPort(_ text: String, at: ConfigNode) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":") else { throw fail(at, "expected host:port, got '\(text)'") }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -336,20 +404,29 @@ struct Reader {
         guard let kind = SourceKind(rawValue: kindText) else {
             throw fail(kindNode, "unknown kind '\(kindText)' (known: \(SourceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let available: [SourceKind] = [.postgres, .redis]
+        let available: [SourceKind] = [.postgres, .redis, .kafka]
         guard available.contains(kind) else {
             throw fail(kindNode, "kind '\(kindText)' is recognised but its adapter is not in this build yet (available: \(available.map(\.rawValue).joined(separator: ", ")))")
         }
 
         let common = ["name", "kind", "primary", "dr", "poll_interval", "lag_budget", "check_max_age", "ratio_threshold"]
-        let specific = kind == .postgres ? ["mode", "subscription", "tables", "schemas"] : ["mode", "databases", "heartbeat_key", "ttl_tolerance"]
+        let specific: [String] = switch kind {
+        case .postgres: ["mode", "subscription", "tables", "schemas"]
+        case .redis: ["mode", "databases", "heartbeat_key", "ttl_tolerance"]
+        default: ["mode", "topics", "topic_pattern", "replication_policy", "source_alias", "target_alias", "separator",
+                  "offset_syncs_topic", "offset_syncs_cluster", "batch_size", "compression"]
+        }
         let map = try self.mapping(at, allowed: common + specific)
         let nameNode = try required(map, "name", in: at)
         let name = try string(nameNode)
         guard name.unicodeScalars.allSatisfy({ Reader.nameCharacters.contains($0) }) else {
             throw fail(nameNode, "'\(name)' may contain only letters, digits, '_', '.' and '-' (it appears in URLs)")
         }
-        let endpoint = kind == .postgres ? postgresEndpoint : redisEndpoint
+        let endpoint = switch kind {
+        case .postgres: postgresEndpoint
+        case .redis: redisEndpoint
+        default: kafkaEndpoint
+        }
         let primary = try endpoint(try required(map, "primary", in: at))
         let dr = try endpoint(try required(map, "dr", in: at))
         let poll = try map["poll_interval"].map(duration) ?? kind.defaultPollInterval
@@ -364,10 +441,10 @@ struct Reader {
         let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
                                 sampleMaxAgeSeconds: max(10, poll * 3))
         var source = SourceConfig(name: name, kind: kind, primary: primary, dr: dr, pollIntervalSeconds: poll, policy: policy)
-        if kind == .redis {
-            source.redis = try redisOptions(map, in: at)
-        } else {
-            source.postgres = try postgresOptions(map)
+        switch kind {
+        case .redis: source.redis = try redisOptions(map, in: at)
+        case .kafka: source.kafka = try kafkaOptions(map, in: at, sourceName: name)
+        default: source.postgres = try postgresOptions(map)
         }
         return source
     }
@@ -405,6 +482,78 @@ struct Reader {
         options.heartbeatKey = try map["heartbeat_key"].map(string)
         if let node = map["ttl_tolerance"] { options.ttlToleranceSeconds = try duration(node) }
         return options
+    }
+
+    static let compressionCodecs = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+    func kafkaOptions(_ map: [String: ConfigNode], in parent: ConfigNode, sourceName: String) throws -> KafkaOptions {
+        // No default: whether syncd copies the data itself must be said, not guessed.
+        let modeNode = try required(map, "mode", in: parent)
+        let modeText = try string(modeNode)
+        guard let mode = KafkaOptions.Mode(rawValue: modeText) else {
+            throw fail(modeNode, "unknown mode '\(modeText)' (known: mirror, mirrormaker2)")
+        }
+        let topics = try map["topics"].map { try stringList($0) }
+        let pattern = try map["topic_pattern"].map(string)
+        switch (topics, pattern) {
+        case (nil, nil): throw fail(parent, "give the topics to replicate: 'topics' (a list) or 'topic_pattern' (a regular expression)")
+        case (.some, .some): throw fail(map["topic_pattern"]!, "give either 'topics' or 'topic_pattern', not both")
+        case let (.some(list), nil):
+            if list.isEmpty { throw fail(map["topics"]!, "expected at least one topic") }
+            if Set(list).count != list.count { throw fail(map["topics"]!, "a topic is listed twice") }
+        case let (nil, .some(text)):
+            do { _ = try Regex(text) } catch { throw fail(map["topic_pattern"]!, "not a valid regular expression: \(error)") }
+        }
+        var policy: KafkaOptions.Policy?
+        if let node = map["replication_policy"] {
+            let text = try string(node)
+            guard let value = KafkaOptions.Policy(rawValue: text) else { throw fail(node, "unknown replication_policy '\(text)' (known: identity, mirrormaker2)") }
+            policy = value
+        }
+        var cluster: KafkaOptions.Cluster?
+        if let node = map["offset_syncs_cluster"] {
+            let text = try string(node)
+            guard let value = KafkaOptions.Cluster(rawValue: text) else { throw fail(node, "unknown offset_syncs_cluster '\(text)' (known: primary, dr)") }
+            cluster = value
+        }
+        let separator = try map["separator"].map(string) ?? "."
+        if let node = map["separator"], separator.isEmpty { throw fail(node, "the separator cannot be empty") }
+        let compression = try map["compression"].map(string) ?? "lz4"
+        if let node = map["compression"], !Reader.compressionCodecs.contains(compression) {
+            throw fail(node, "unknown compression '\(compression)' (known: \(Reader.compressionCodecs.joined(separator: ", ")))")
+        }
+        return KafkaOptions(mode: mode, topics: topics, topicPattern: pattern, policy: policy,
+                            sourceAlias: try map["source_alias"].map(string) ?? "primary", separator: separator,
+                            offsetSyncsTopic: try map["offset_syncs_topic"].map(string), offsetSyncsCluster: cluster,
+                            sourceName: sourceName, batchSize: try map["batch_size"].map { try int($0, range: 1...100_000) } ?? KafkaOptions.defaultBatchSize,
+                            compression: compression, targetAlias: try map["target_alias"].map(string) ?? "dr")
+    }
+
+    static let saslMechanisms = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+    func kafkaEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
+        let map = try mapping(at, allowed: ["bootstrap", "user", "password", "sasl_mechanism", "tls", "connect_timeout"])
+        let node = try required(map, "bootstrap", in: at)
+        let brokers = try string(node).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !brokers.isEmpty else { throw fail(node, "expected host:port[,host:port...]") }
+        let parsed = try brokers.map { try hostPort($0, at: node) }
+        var endpoint = EndpointConfig(host: parsed[0].0, port: parsed[0].1)
+        endpoint.bootstrap = brokers.joined(separator: ",")
+        endpoint.user = try map["user"].map(string)
+        endpoint.password = try map["password"].map(secret)
+        if endpoint.user != nil, endpoint.password == nil { throw fail(map["user"]!, "a SASL user needs a password (password: {env: NAME} or {file: PATH})") }
+        if let mechanismNode = map["sasl_mechanism"] {
+            let mechanism = try string(mechanismNode)
+            guard Reader.saslMechanisms.contains(mechanism) else {
+                throw fail(mechanismNode, "unknown sasl_mechanism '\(mechanism)' (known: \(Reader.saslMechanisms.joined(separator: ", ")))")
+            }
+            endpoint.saslMechanism = mechanism
+        }
+        if let tlsNode = map["tls"] { endpoint.tls = try bool(tlsNode) }
+        if let timeoutNode = map["connect_timeout"] {
+            endpoint.connectTimeoutSeconds = max(1, Int(try duration(timeoutNode).rounded(.up)))
+        }
+        return endpoint
     }
 
     func redisEndpoint(_ at: ConfigNode) throws -> EndpointConfig {

@@ -22,9 +22,13 @@ public protocol SourceAdapter: Sendable {
     func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome
     /// Releases connections; the adapter may be used again afterwards (it reconnects).
     func shutdown() async
+    /// Work the daemon runs for this source until cancelled (e.g. Kafka's built-in mirror).
+    func runBackground() async
 }
 
 extension SourceAdapter {
+    public func runBackground() async {}
+
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         throw SyncError.unsupported(operation: .check, reason: "\(kind.rawValue) sources have no consistency check in this version",
                                     remedy: "verify this source by other means")

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import PostgresSource
+import KafkaSource
 import RedisSource
 import ServiceLifecycle
 import SyncCore
@@ -14,7 +15,9 @@ public enum AdapterFactory {
             PostgresSource(config: config)
         case .redis:
             RedisSource(config: config)
-        case .kafka, .objectStore:
+        case .kafka:
+            KafkaSource(config: config)
+        case .objectStore:
             // Config validation refuses these kinds until their adapters exist.
             preconditionFailure("no adapter for kind \(config.kind.rawValue)")
         }
@@ -96,6 +99,7 @@ public final class SyncManager: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 for monitor in self.monitors {
                     group.addTask { await monitor.run() }
+                    group.addTask { await monitor.adapter.runBackground() }
                 }
             }
         }
@@ -184,6 +188,8 @@ public final class SyncManager: Service, Sendable {
                     message = "every key of the configured databases was copied from the primary (DUMP/RESTORE) and keys only on the DR side were deleted"
                 case .redis:
                     message = "the replica made a full resync from the primary (a new RDB snapshot) and is streaming again"
+                case .kafka:
+                    message = "the built-in mirror re-mirrored every partition from its earliest retained source offset into a fresh DR position and caught up"
                 default:
                     message = "the DR side was re-copied from the primary"
                 }

@@ -112,7 +112,7 @@ private struct Fixture {
                     keyPath: "sources[0]", message: "missing required key 'dr'"),
         InvalidCase(label: "unknown kind", replace: "kind: postgres", with: "kind: mongodb", keyPath: "sources[0].kind",
                     message: "unknown kind 'mongodb'"),
-        InvalidCase(label: "kind without adapter yet", replace: "kind: postgres", with: "kind: kafka", keyPath: "sources[0].kind",
+        InvalidCase(label: "kind without adapter yet", replace: "kind: postgres", with: "kind: s3", keyPath: "sources[0].kind",
                     message: "not in this build yet"),
         InvalidCase(label: "unreadable secret file", replace: "{file: admin.token}", with: "{file: missing.token}",
                     keyPath: "tokens.admin.file", message: "cannot read secret file"),
@@ -209,6 +209,69 @@ sources:
     ])
     func invalidRedisSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
         let error = try #require(try Fixture().error(redisYAML.replacingOccurrences(of: replace, with: with)))
+        #expect(error.keyPath == keyPath)
+        #expect(error.message.contains(message), "message was: \(error.message)")
+    }
+}
+
+private let kafkaYAML = """
+listen: 127.0.0.1:8080
+tokens:
+  read: {env: READ_TOKEN}
+  admin: {file: admin.token}
+journal: state/journal.sqlite
+sources:
+  - name: events
+    kind: kafka
+    mode: mirror
+    topics: [orders, payments]
+    primary: {bootstrap: "k1:9092, k2:9093"}
+    dr: {bootstrap: "dr1:9092"}
+"""
+
+@Suite struct KafkaConfigTests {
+    @Test func kafkaSourcesGetKafkaDefaults() throws {
+        let source = try #require(try Fixture().parse(kafkaYAML).sources.first)
+        #expect(source.kind == .kafka)
+        #expect(source.pollIntervalSeconds == 2)
+        #expect(source.policy.lagBudgetSeconds == 60)
+        #expect(source.primary.bootstrap == "k1:9092,k2:9093")
+        #expect(source.primary.host == "k1" && source.primary.port == 9092)
+        let options = try #require(source.kafka)
+        #expect(options.mode == .mirror)
+        #expect(options.topics == ["orders", "payments"])
+        #expect(options.policy == .identity)
+        #expect(options.offsetSyncsTopic == "syncd-offset-syncs.events.internal")
+        #expect(options.offsetSyncsCluster == .dr)
+        #expect(options.batchSize == 500)
+    }
+
+    @Test func mirrorMakerModeDefaultsToItsNamingAndOffsetSyncs() throws {
+        let yaml = kafkaYAML.replacingOccurrences(of: "mode: mirror", with: "mode: mirrormaker2\n    source_alias: east\n    separator: _")
+        let options = try #require(try Fixture().parse(yaml).sources.first?.kafka)
+        #expect(options.policy == .mirrormaker2)
+        #expect(options.sourceAlias == "east" && options.separator == "_")
+        #expect(options.offsetSyncsTopic == "mm2-offset-syncs.dr.internal")
+        #expect(options.offsetSyncsCluster == .primary)
+    }
+
+    @Test(arguments: [
+        ("mode: mirror", "", "sources[0]", "missing required key 'mode'"),
+        ("mode: mirror", "mode: replica", "sources[0].mode", "unknown mode 'replica' (known: mirror, mirrormaker2)"),
+        ("topics: [orders, payments]", "", "sources[0]", "give the topics to replicate"),
+        ("topics: [orders, payments]", "topics: [a, a]", "sources[0].topics", "listed twice"),
+        ("topics: [orders, payments]", "topics: [a]\n    topic_pattern: x", "sources[0].topic_pattern", "not both"),
+        ("topics: [orders, payments]", "topic_pattern: \"(\"", "sources[0].topic_pattern", "not a valid regular expression"),
+        ("mode: mirror", "mode: mirror\n    replication_policy: legacy", "sources[0].replication_policy", "unknown replication_policy 'legacy'"),
+        ("mode: mirror", "mode: mirror\n    batch_size: 0", "sources[0].batch_size", "out of range"),
+        ("mode: mirror", "mode: mirror\n    compression: brotli", "sources[0].compression", "unknown compression 'brotli'"),
+        ("\"dr1:9092\"}", "\"dr1\"}", "sources[0].dr.bootstrap", "expected host:port"),
+        ("\"dr1:9092\"}", "\"dr1:9092\", user: ops}", "sources[0].dr.user", "needs a password"),
+        ("\"dr1:9092\"}", "\"dr1:9092\", host: x}", "sources[0].dr.host", "unknown key 'host'"),
+        ("\"dr1:9092\"}", "\"dr1:9092\", sasl_mechanism: GSSAPI}", "sources[0].dr.sasl_mechanism", "unknown sasl_mechanism"),
+    ])
+    func invalidKafkaSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
+        let error = try #require(try Fixture().error(kafkaYAML.replacingOccurrences(of: replace, with: with)))
         #expect(error.keyPath == keyPath)
         #expect(error.message.contains(message), "message was: \(error.message)")
     }

@@ -1,0 +1,271 @@
+import Foundation
+import SyncCore
+
+/// What one partition's comparison found; offsets are source offsets unless named DR.
+struct PartitionComparison: Sendable {
+    var state: KafkaSource.PartitionState
+    /// Source range compared: [start, end).
+    var start: Int64
+    var end: Int64
+    /// Source records of the range that were never on the DR side (before the mirror started, or
+    /// expired from the DR side's retention) and so not compared.
+    var skipped: Int64 = 0
+    var primaryRecords: Int64 = 0
+    var drRecords: Int64 = 0
+    var changedOffsets: [(source: Int64, dr: Int64)] = []
+    var changed: Int64 = 0
+    /// Source offsets from here to `end` are not on the DR side.
+    var missingFrom: Int64
+    var missing: Int64 { max(0, end - missingFrom) }
+    /// DR offsets from here to the DR end are beyond what the source range maps to.
+    var extraFrom: Int64 = 0
+    var extra: Int64 = 0
+    var chunks = 0
+
+    var differing: Int64 { missing + extra + changed }
+}
+
+/// Count + hash check of Kafka partitions: both sides are read in mapped ranges (chunks of records
+/// in parallel, one reader per cluster), each chunk's record-digest sequence is hashed, and unequal
+/// chunks are bisected down to the differing records.
+struct KafkaChecker {
+    let source: KafkaSource
+    let options: CheckOptions
+    let threshold: Double
+    let primaryReader: KafkaRangeReader
+    let drReader: KafkaRangeReader
+    static let chunkSize = 50_000
+
+    /// Where the comparison of a partition starts and what the DR side must hold for it.
+    static func plan(_ state: KafkaSource.PartitionState, end: Int64) -> PartitionComparison {
+        let mapping = state.mapping
+        var start = max(state.sourceLow, mapping.firstUpstream ?? state.sourceLow)
+        var skipped: Int64 = 0
+        let liveDRLow = max(state.drLow, mapping.firstDownstream ?? state.drLow)
+        if let drStart = mapping.drOffset(forSource: start), drStart < liveDRLow {
+            // Gone from the DR side's retention (or superseded by a re-mirror): not comparable.
+            let gone = min(liveDRLow - drStart, max(0, end - start))
+            skipped = gone
+            start += gone
+        }
+        start = min(start, end)
+        let drStart = mapping.drOffset(forSource: start) ?? state.drHigh
+        let comparable = max(0, min(end - start, state.drHigh - drStart))
+        var comparison = PartitionComparison(state: state, start: start, end: end, skipped: skipped, missingFrom: start + comparable)
+        let expectedDREnd = drStart + (end - start)
+        comparison.extraFrom = expectedDREnd
+        comparison.extra = max(0, state.drHigh - expectedDREnd)
+        comparison.primaryRecords = end - start
+        comparison.drRecords = comparable + comparison.extra
+        return comparison
+    }
+
+    /// Reads both sides of the comparable range chunk by chunk and bisects unequal chunks.
+    func compare(_ plan: PartitionComparison, maxOffsets: Int, progress: @Sendable (Int64) -> Void) async throws -> PartitionComparison {
+        var result = plan
+        let state = plan.state
+        var sourceNext = plan.start
+        var drNext = state.mapping.drOffset(forSource: plan.start) ?? state.drHigh
+        let sourceEnd = plan.missingFrom
+        let drEnd = drNext + (plan.missingFrom - plan.start)
+        while sourceNext < sourceEnd {
+            let (sourceFrom, drFrom) = (sourceNext, drNext)
+            async let sourceChunk = Self.readChunk(primaryReader, state.source, from: sourceFrom, to: sourceEnd)
+            async let drChunk = Self.readChunk(drReader, state.dr, from: drFrom, to: drEnd)
+            let (lhs, rhs) = try await (sourceChunk, drChunk)
+            result.chunks += 1
+            let paired = min(lhs.digests.count, rhs.digests.count)
+            if lhs.digests.count != rhs.digests.count {
+                // Offsets without records on one side only (compaction, transaction markers): the
+                // unpaired tail of this chunk counts as changed, never as equal.
+                result.changed += Int64(abs(lhs.digests.count - rhs.digests.count))
+            }
+            let left = Array(lhs.digests.prefix(paired))
+            let right = Array(rhs.digests.prefix(paired))
+            if DigestBisection.rangeHash(left[...]) != DigestBisection.rangeHash(right[...]) {
+                let indices = DigestBisection.differingIndices(left, right)
+                result.changed += Int64(indices.count)
+                for index in indices where result.changedOffsets.count < maxOffsets {
+                    result.changedOffsets.append((lhs.offsets[index], rhs.offsets[index]))
+                }
+            }
+            progress(Int64(lhs.digests.count + rhs.digests.count))
+            guard lhs.next > sourceNext || rhs.next > drNext else { break }
+            sourceNext = lhs.next
+            drNext = rhs.next
+        }
+        return result
+    }
+
+    struct Chunk: Sendable {
+        var digests: [UInt64]
+        var offsets: [Int64]
+        var next: Int64
+    }
+
+    static func readChunk(_ reader: KafkaRangeReader, _ partition: TopicPartition, from: Int64, to: Int64) async throws -> Chunk {
+        do {
+            return try await reader.handle.queue.run {
+                var digests: [UInt64] = []
+                var offsets: [Int64] = []
+                digests.reserveCapacity(min(chunkSize, Int(max(0, to - from))))
+                offsets.reserveCapacity(digests.capacity)
+                let next = try reader.readBlocking(partition, from: from, to: to, limit: chunkSize) { record in
+                    digests.append(record.digest)
+                    offsets.append(record.offset)
+                }
+                return Chunk(digests: digests, offsets: offsets, next: next)
+            }
+        } catch let error as KafkaError {
+            throw SyncError.failed(error.message)
+        }
+    }
+}
+
+extension KafkaSource {
+    public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
+        let started = Date()
+        let fullLayout = try await layout()
+        var layout = fullLayout
+        if let wanted = checkOptions.tables {
+            let known = Set(fullLayout.topics.map(\.source))
+            let unknown = wanted.filter { topic in !known.contains(topic) && !fullLayout.problems.contains { $0.contains("'\(topic)'") } }
+            guard unknown.isEmpty else {
+                throw SyncError.invalidState("unknown topic(s) \(unknown.map { "'\($0)'" }.joined(separator: ", ")) for '\(name)' (configured: \(known.sorted().joined(separator: ", ")))")
+            }
+            layout.topics = fullLayout.topics.filter { wanted.contains($0.source) }
+            layout.problems = fullLayout.problems.filter { problem in wanted.contains { problem.contains("'\($0)'") } }
+        }
+        let observation = try await observe(layout: layout)
+        let threshold = config.policy.ratioThreshold
+        let checker = try KafkaChecker(
+            source: self, options: checkOptions, threshold: threshold,
+            primaryReader: KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.primary, clientID: "syncd-check"), label: describeSide(.primary, config.primary)),
+            drReader: KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.dr, clientID: "syncd-check"), label: describeSide(.dr, config.dr)))
+
+        // The source's position at the start is what this check compares; later writes are not its business.
+        var comparisons = observation.partitions.map { KafkaChecker.plan($0, end: $0.sourceHigh) }
+        let totalPrimary = comparisons.reduce(Int64(0)) { $0 + $1.primaryRecords }
+        let allowed = Ratio.allowedDifferences(primary: totalPrimary, threshold: threshold)
+        let compared = Counter()
+        var stoppedEarly = false
+        var notes: [String] = []
+        let topicsTotal = layout.topics.count
+        for index in comparisons.indices {
+            let persisting = comparisons.reduce(Int64(0)) { $0 + $1.changed + $1.extra }
+            if !checkOptions.fullDiff, persisting > allowed {
+                // Changed and extra records do not settle with time: a pass is already impossible.
+                stoppedEarly = true
+                break
+            }
+            let topic = comparisons[index].state.source.topic
+            let done = layout.topics.firstIndex { $0.source == topic } ?? 0
+            comparisons[index] = try await checker.compare(comparisons[index], maxOffsets: checkOptions.maxDiffs) { count in
+                let total = compared.add(count)
+                progress(CheckProgress(tablesDone: done, tablesTotal: topicsTotal, currentTable: topic, round: 1, rowsCompared: total))
+            }
+        }
+
+        // Re-check rounds: records missing because of replication lag arrive once the DR side has
+        // caught up with the source position the check started from.
+        var rounds = 1
+        while rounds < max(1, checkOptions.rounds), !stoppedEarly, comparisons.contains(where: { $0.differing > 0 }) {
+            rounds += 1
+            await waitForCatchUp(comparisons, timeout: checkOptions.catchUpTimeout)
+            let fresh = try await observe(layout: layout)
+            let round = rounds
+            for index in comparisons.indices where comparisons[index].differing > 0 {
+                guard let state = fresh.partitions.first(where: { $0.source == comparisons[index].state.source }) else { continue }
+                let end = comparisons[index].end
+                comparisons[index] = try await checker.compare(KafkaChecker.plan(state, end: end), maxOffsets: checkOptions.maxDiffs) { count in
+                    let total = compared.add(count)
+                    progress(CheckProgress(tablesDone: topicsTotal, tablesTotal: topicsTotal, currentTable: state.source.topic, round: round, rowsCompared: total))
+                }
+            }
+        }
+
+        var diffs: [Diff] = []
+        var totalDiffering: Int64 = 0
+        for comparison in comparisons {
+            totalDiffering += comparison.differing
+            let tp = comparison.state.source
+            for (offset, drOffset) in comparison.changedOffsets where diffs.count < checkOptions.maxDiffs {
+                diffs.append(Diff(table: tp.topic, key: .object(["topic": .string(tp.topic), "partition": .number(Double(tp.partition)),
+                                                               "offset": .number(Double(offset)), "dr_offset": .number(Double(drOffset))]),
+                                  kind: .changed, detail: "key, value, headers or timestamp differ"))
+            }
+            var offset = comparison.missingFrom
+            while offset < comparison.end, diffs.count < checkOptions.maxDiffs {
+                diffs.append(Diff(table: tp.topic, key: .object(["topic": .string(tp.topic), "partition": .number(Double(tp.partition)),
+                                                               "offset": .number(Double(offset))]), kind: .missing))
+                offset += 1
+            }
+            var drOffset = comparison.extraFrom
+            while drOffset < comparison.extraFrom + comparison.extra, diffs.count < checkOptions.maxDiffs {
+                diffs.append(Diff(table: tp.topic, key: .object(["topic": .string(comparison.state.dr.topic), "partition": .number(Double(tp.partition)),
+                                                               "dr_offset": .number(Double(drOffset))]), kind: .extra))
+                drOffset += 1
+            }
+        }
+
+        let finished = Date()
+        var tables: [TableCheckResult] = []
+        for topic in layout.topics {
+            let parts = comparisons.filter { $0.state.source.topic == topic.source }
+            let sum = { (value: (PartitionComparison) -> Int64) in parts.reduce(Int64(0)) { $0 + value($1) } }
+            let differing = sum(\.differing)
+            let skipped = sum(\.skipped)
+            tables.append(TableCheckResult(
+                table: topic.source, status: differing > 0 ? .different : .equal,
+                reason: skipped > 0 ? "\(skipped) record(s) not compared: mirrored before the current mapping or gone from the DR side's retention" : nil,
+                primaryRows: sum(\.primaryRecords), drRows: sum(\.drRecords), missing: sum(\.missing), extra: sum(\.extra), changed: sum(\.changed),
+                segmentsCompared: parts.reduce(0) { $0 + $1.chunks }, durationSeconds: finished.timeIntervalSince(started)))
+        }
+        for problem in layout.problems {
+            let topic = problem.split(separator: "'").dropFirst().first.map(String.init) ?? "?"
+            tables.append(TableCheckResult(table: topic, status: .error, reason: problem))
+        }
+        if observation.syncs.mappings.isEmpty {
+            notes.append("no offset syncs in \(options.offsetSyncsTopic): source and DR offsets are assumed to be the same")
+        } else {
+            notes.append("source offsets were mapped to DR offsets with \(observation.syncs.recordsRead) offset sync(s) from \(options.offsetSyncsTopic)")
+        }
+        notes.append("each side's records were compared by a digest of (timestamp, key, value, headers) in chunks of up to \(KafkaChecker.chunkSize); unequal chunks were bisected to the differing records")
+        if rounds > 1 { notes.append("partitions that differed were re-read in up to \(rounds) rounds after the DR side caught up with the source position at the start; only what persisted is reported") }
+        if comparisons.contains(where: { $0.changed + $0.extra > 0 }) {
+            notes.append("records that differ in the middle of a partition, or extra DR records, cannot be repaired in place on an append-only log: force a full sync")
+        }
+        return CheckResult(source: name, threshold: threshold, tables: tables, diffs: diffs,
+                           diffsTruncated: totalDiffering > Int64(diffs.count) || stoppedEarly, rounds: rounds, stoppedEarly: stoppedEarly,
+                           startedAt: started, finishedAt: finished, notes: notes)
+    }
+
+    /// Waits (up to `timeout`) until the DR side holds every record up to each compared range's end.
+    func waitForCatchUp(_ comparisons: [PartitionComparison], timeout: Duration) async {
+        // A paused mirror will not deliver the missing records: waiting would only delay the result.
+        if let mirror, mirror.isHosted, mirror.isPaused { return }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let observation = try? await observe() else { return }
+            let behind = comparisons.contains { comparison in
+                guard let state = observation.partitions.first(where: { $0.source == comparison.state.source }) else { return false }
+                return max(state.mirroredUpTo, state.sourceLow) < comparison.end
+            }
+            if !behind { return }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+/// A thread-safe running total for progress reports.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64 = 0
+
+    func add(_ amount: Int64) -> Int64 {
+        lock.withLock {
+            value += amount
+            return value
+        }
+    }
+}

@@ -1,0 +1,403 @@
+import CRdKafka
+import Foundation
+import SyncCore
+
+/// A librdkafka failure, with the error's name and text.
+public struct KafkaError: Error, Sendable, CustomStringConvertible {
+    public var code: Int32
+    public var message: String
+
+    init(_ code: rd_kafka_resp_err_t, _ context: String) {
+        self.code = code.rawValue
+        message = "\(context): \(String(cString: rd_kafka_err2str(code)))"
+    }
+
+    init(message: String) {
+        code = RD_KAFKA_RESP_ERR_UNKNOWN.rawValue
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// Transport-level failures: the cluster could not be reached or did not answer.
+    public var isUnreachable: Bool {
+        [RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+         RD_KAFKA_RESP_ERR__RESOLVE, RD_KAFKA_RESP_ERR__AUTHENTICATION].map(\.rawValue).contains(code)
+    }
+}
+
+/// How to reach one cluster, as librdkafka configuration properties.
+public struct KafkaClientSettings: Sendable {
+    public var properties: [(String, String)]
+
+    public init(endpoint: EndpointConfig, clientID: String) {
+        properties = [
+            ("bootstrap.servers", endpoint.bootstrap ?? "\(endpoint.host):\(endpoint.port)"),
+            ("client.id", clientID),
+            ("socket.timeout.ms", String(max(1, endpoint.connectTimeoutSeconds) * 1000 * 2)),
+            ("socket.connection.setup.timeout.ms", String(max(1, endpoint.connectTimeoutSeconds) * 1000)),
+        ]
+        if let user = endpoint.user {
+            properties += [("security.protocol", endpoint.tls ? "sasl_ssl" : "sasl_plaintext"),
+                           ("sasl.mechanisms", endpoint.saslMechanism ?? "PLAIN"), ("sasl.username", user)]
+            if let password = endpoint.password { properties.append(("sasl.password", password.value)) }
+        } else if endpoint.tls {
+            properties.append(("security.protocol", "ssl"))
+        }
+        if endpoint.tls { properties.append(("enable.ssl.certificate.verification", "true")) }
+    }
+}
+
+/// Per-handle state that librdkafka's callbacks reach through the handle's opaque pointer.
+final class HandleEvents: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastError: String?
+    /// Per partition of the produced topics: the highest source offset (message opaque) acknowledged.
+    private var acknowledged: [String: [Int32: Int64]] = [:]
+    private var deliveryFailure: String?
+    private var deliveredCount: Int64 = 0
+
+    func recordError(_ text: String) {
+        lock.withLock { lastError = text }
+    }
+
+    func takeLastError() -> String? {
+        lock.withLock { defer { lastError = nil }; return lastError }
+    }
+
+    func recordDelivery(topic: String, partition: Int32, tag: Int64?, error: String?) {
+        lock.withLock {
+            if let error {
+                if deliveryFailure == nil { deliveryFailure = "\(topic)[\(partition)]: \(error)" }
+                return
+            }
+            deliveredCount += 1
+            if let tag { acknowledged[topic, default: [:]][partition] = max(acknowledged[topic]?[partition] ?? -1, tag) }
+        }
+    }
+
+    func deliveries() -> (acknowledged: [String: [Int32: Int64]], failure: String?, count: Int64) {
+        lock.withLock { (acknowledged, deliveryFailure, deliveredCount) }
+    }
+
+    func resetDeliveries() {
+        lock.withLock {
+            acknowledged = [:]
+            deliveryFailure = nil
+            deliveredCount = 0
+        }
+    }
+}
+
+/// Owns one rd_kafka_t (producer or consumer) and destroys it. librdkafka handles are thread-safe,
+/// but every blocking call goes through this handle's own serial queue, off the cooperative pool.
+public final class KafkaHandle: @unchecked Sendable {
+    public enum Role: Sendable { case consumer, producer }
+
+    let rk: OpaquePointer
+    let role: Role
+    let events: HandleEvents
+    private let eventsRetained: Unmanaged<HandleEvents>
+    public let queue: BlockingQueue
+    let label: String
+
+    /// `label` names the side in messages ("primary 127.0.0.1:9092").
+    public init(role: Role, settings: KafkaClientSettings, extra: [(String, String)] = [], label: String) throws {
+        let conf = rd_kafka_conf_new()
+        let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: 512)
+        defer { errorText.deallocate() }
+        for (key, value) in settings.properties + extra {
+            guard rd_kafka_conf_set(conf, key, value, errorText, 512) == RD_KAFKA_CONF_OK else {
+                rd_kafka_conf_destroy(conf)
+                throw KafkaError(message: "\(label): Kafka client setting \(key): \(String(cString: errorText))")
+            }
+        }
+        let events = HandleEvents()
+        let retained = Unmanaged.passRetained(events)
+        rd_kafka_conf_set_opaque(conf, retained.toOpaque())
+        // Connection failures are reported through the operations that hit them, not printed to stderr.
+        rd_kafka_conf_set_log_cb(conf) { _, _, _, _ in }
+        rd_kafka_conf_set_error_cb(conf) { _, code, reason, opaque in
+            guard let opaque else { return }
+            let text = reason.map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(rd_kafka_resp_err_t(rawValue: code)))
+            Unmanaged<HandleEvents>.fromOpaque(opaque).takeUnretainedValue().recordError(text)
+        }
+        if role == .producer {
+            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
+                guard let opaque, let message else { return }
+                let events = Unmanaged<HandleEvents>.fromOpaque(opaque).takeUnretainedValue()
+                let topic = String(cString: rd_kafka_topic_name(message.pointee.rkt))
+                let error = message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : String(cString: rd_kafka_err2str(message.pointee.err))
+                // The message opaque carries the mirrored source offset + 1 (0 = untagged).
+                let tag = Int(bitPattern: message.pointee._private)
+                events.recordDelivery(topic: topic, partition: message.pointee.partition, tag: tag > 0 ? Int64(tag - 1) : nil, error: error)
+            }
+        }
+        guard let rk = rd_kafka_new(role == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, errorText, 512) else {
+            retained.release()
+            throw KafkaError(message: "\(label): cannot create a Kafka client: \(String(cString: errorText))")
+        }
+        self.rk = rk
+        self.role = role
+        self.events = events
+        eventsRetained = retained
+        self.label = label
+        queue = BlockingQueue(label: "syncd.kafka.\(label)")
+    }
+
+    deinit {
+        if role == .consumer { rd_kafka_consumer_close(rk) }
+        rd_kafka_destroy(rk)
+        eventsRetained.release()
+    }
+
+    /// The error librdkafka last reported in the background (e.g. "all brokers down"), if any.
+    func lastBackgroundError() -> String? { events.takeLastError() }
+
+    func fail(_ code: rd_kafka_resp_err_t, _ what: String) -> KafkaError {
+        var error = KafkaError(code, "\(label): \(what)")
+        if let background = lastBackgroundError(), code == RD_KAFKA_RESP_ERR__TIMED_OUT || code == RD_KAFKA_RESP_ERR__TRANSPORT {
+            error.message += " (\(background))"
+        }
+        return error
+    }
+
+    // MARK: blocking calls (run them through `queue`)
+
+    /// Partition counts of every topic the cluster reports (internal `__` topics included).
+    func topicPartitionsBlocking(timeoutMs: Int32) throws -> [String: Int] {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let code = rd_kafka_metadata(rk, 1, nil, &metadata, timeoutMs)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw fail(code, "reading cluster metadata") }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        var result: [String: Int] = [:]
+        for index in 0..<Int(metadata.pointee.topic_cnt) {
+            let topic = metadata.pointee.topics[index]
+            guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            result[String(cString: topic.topic)] = Int(topic.partition_cnt)
+        }
+        return result
+    }
+
+    /// The partition's log start offset and high watermark (next offset to be written).
+    func watermarksBlocking(topic: String, partition: Int32, timeoutMs: Int32) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let code = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeoutMs)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw fail(code, "reading the watermarks of \(topic)[\(partition)]") }
+        return (low, high)
+    }
+}
+
+/// One consumed record, valid only during the callback that receives it.
+public struct RecordView {
+    let message: UnsafeMutablePointer<rd_kafka_message_t>
+
+    public var offset: Int64 { message.pointee.offset }
+    public var partition: Int32 { message.pointee.partition }
+
+    public var timestamp: Int64 {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        return rd_kafka_message_timestamp(message, &type)
+    }
+
+    /// nil for a null key (which differs from an empty one).
+    public var key: UnsafeRawBufferPointer? {
+        guard let key = message.pointee.key else { return nil }
+        return UnsafeRawBufferPointer(start: key, count: message.pointee.key_len)
+    }
+
+    public var value: UnsafeRawBufferPointer? {
+        guard let payload = message.pointee.payload else { return nil }
+        return UnsafeRawBufferPointer(start: payload, count: message.pointee.len)
+    }
+
+    /// Headers in their record order; a header value may be null.
+    public func forEachHeader(_ body: (UnsafePointer<CChar>, UnsafeRawBufferPointer?) -> Void) {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return }
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let name { body(name, value.map { UnsafeRawBufferPointer(start: $0, count: size) }) }
+            index += 1
+        }
+    }
+
+    /// A copy of the record's headers that the producer takes over (nil when there are none).
+    func copiedHeaders() -> OpaquePointer? {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return nil }
+        return rd_kafka_headers_copy(headers)
+    }
+}
+
+/// Reads offset ranges of partitions with an assign-only consumer: no group membership, no commits.
+public final class KafkaRangeReader: @unchecked Sendable {
+    let handle: KafkaHandle
+    /// How long a read may see no record before it gives up (the range was promised by the watermarks).
+    let stallTimeoutMs: Int
+
+    public init(settings: KafkaClientSettings, label: String, stallTimeout: Duration = .seconds(15)) throws {
+        handle = try KafkaHandle(role: .consumer, settings: settings, extra: [
+            ("group.id", "syncd-reader"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
+            ("enable.partition.eof", "false"), ("auto.offset.reset", "error"),
+            ("fetch.wait.max.ms", "50"), ("queued.min.messages", "200000"),
+        ], label: label)
+        stallTimeoutMs = Int(stallTimeout.seconds * 1000)
+    }
+
+    var label: String { handle.label }
+
+    /// Where the current assignment continues, so sequential chunk reads keep librdkafka's prefetch.
+    private var continuation: (partition: TopicPartition, next: Int64)?
+
+    /// Calls `body` for the records of [from, to) in offset order, at most `limit` of them, and
+    /// returns the offset to continue from. Blocking, so call it on `handle.queue`. Offsets without
+    /// a record (transaction markers, compacted away) are skipped by Kafka itself.
+    @discardableResult
+    func readBlocking(_ partition: TopicPartition, from: Int64, to: Int64, limit: Int = .max,
+                      _ body: (RecordView) throws -> Void) throws -> Int64 {
+        guard from < to, limit > 0 else { return from }
+        if continuation?.partition != partition || continuation?.next != from {
+            continuation = nil
+            let list = rd_kafka_topic_partition_list_new(1)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition).pointee.offset = from
+            let code = rd_kafka_assign(handle.rk, list)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw handle.fail(code, "assigning \(partition)") }
+        }
+        guard let consumerQueue = rd_kafka_queue_get_consumer(handle.rk) else {
+            throw KafkaError(message: "\(label): no consumer queue")
+        }
+        defer { rd_kafka_queue_destroy(consumerQueue) }
+        let capacity = 1000
+        let messages = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: capacity)
+        defer { messages.deallocate() }
+        var next = from
+        var delivered = 0
+        var idleMs = 0
+        var overshot = false
+        while next < to, delivered < limit {
+            let count = rd_kafka_consume_batch_queue(consumerQueue, 100, messages, min(capacity, limit - delivered))
+            if count < 0 { throw handle.fail(rd_kafka_last_error(), "reading \(partition)") }
+            if count == 0 {
+                idleMs += 100
+                if idleMs >= stallTimeoutMs {
+                    throw KafkaError(message: "\(label): reading \(partition) stalled at offset \(next) (expected records up to \(to - 1))"
+                                        + (handle.lastBackgroundError().map { ": \($0)" } ?? ""))
+                }
+                continue
+            }
+            idleMs = 0
+            var failure: Error?
+            for index in 0..<count {
+                guard let message = messages[index] else { continue }
+                defer { rd_kafka_message_destroy(message) }
+                guard failure == nil else { continue }
+                let code = message.pointee.err
+                if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
+                    failure = handle.fail(code, "reading \(partition) at offset \(next)")
+                    continue
+                }
+                let offset = message.pointee.offset
+                guard offset >= next else { continue }
+                guard offset < to else {
+                    overshot = true
+                    continue
+                }
+                do {
+                    try body(RecordView(message: message))
+                } catch {
+                    failure = error
+                }
+                next = offset + 1
+                delivered += 1
+            }
+            if let failure {
+                continuation = nil
+                throw failure
+            }
+        }
+        // A record past `to` was consumed and dropped: the next read must fetch again.
+        continuation = overshot ? nil : (partition, next)
+        return next
+    }
+
+    /// Partition counts of every topic (blocking).
+    func topicPartitionsBlocking(timeoutMs: Int32) throws -> [String: Int] {
+        try handle.topicPartitionsBlocking(timeoutMs: timeoutMs)
+    }
+
+    func watermarksBlocking(_ partition: TopicPartition, timeoutMs: Int32) throws -> (low: Int64, high: Int64) {
+        try handle.watermarksBlocking(topic: partition.topic, partition: partition.partition, timeoutMs: timeoutMs)
+    }
+}
+
+/// An idempotent producer: per partition order and no duplicates within its session; delivery
+/// reports tell which tagged records the cluster acknowledged.
+public final class KafkaWriter: @unchecked Sendable {
+    let handle: KafkaHandle
+
+    public init(settings: KafkaClientSettings, label: String, batchSize: Int, compression: String) throws {
+        handle = try KafkaHandle(role: .producer, settings: settings, extra: [
+            ("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "5"),
+            ("batch.num.messages", String(max(1, batchSize))), ("compression.codec", compression),
+            ("message.timeout.ms", "30000"), ("queue.buffering.max.messages", "200000"),
+        ], label: label)
+    }
+
+    var label: String { handle.label }
+
+    /// Queues one record; `tag` (e.g. the source offset) comes back in the delivery report.
+    /// Waits for queue space rather than failing; blocking, so call it on a dedicated queue.
+    func produceBlocking(topic: String, partition: Int32, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                         headers: OpaquePointer?, timestamp: Int64, tag: Int64?) throws {
+        let opaque = tag.flatMap { UnsafeMutableRawPointer(bitPattern: Int($0 + 1)) }
+        while true {
+            let code = syncd_kafka_produce(handle.rk, topic, partition, key?.baseAddress, key?.count ?? 0,
+                                           value?.baseAddress, value?.count ?? 0, headers, timestamp, opaque)
+            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                rd_kafka_poll(handle.rk, 10)
+                continue
+            }
+            if let headers { rd_kafka_headers_destroy(headers) }
+            throw handle.fail(code, "producing to \(topic)[\(partition)]")
+        }
+    }
+
+    /// Serves delivery reports without waiting.
+    func pollBlocking() {
+        rd_kafka_poll(handle.rk, 0)
+    }
+
+    /// Waits until every queued record was acknowledged (or failed), then reports failures.
+    func flushBlocking(timeoutMs: Int32) throws {
+        let code = rd_kafka_flush(handle.rk, timeoutMs)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw handle.fail(code, "waiting for the cluster to acknowledge \(rd_kafka_outq_len(handle.rk)) record(s)")
+        }
+        if let failure = handle.events.deliveries().failure {
+            throw KafkaError(message: "\(label): a record was not delivered: \(failure)")
+        }
+        var text = [CChar](repeating: 0, count: 512)
+        let fatal = rd_kafka_fatal_error(handle.rk, &text, 512)
+        if fatal != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let reason = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw KafkaError(message: "\(label): the idempotent producer hit a fatal error: \(reason)")
+        }
+    }
+}
+
+/// A header list librdkafka owns once produced (headers in the given order; sorted for a dictionary).
+func makeHeaders(_ headers: [String: [UInt8]]) -> OpaquePointer? {
+    guard let list = rd_kafka_headers_new(headers.count) else { return nil }
+    for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+        _ = value.withUnsafeBytes { rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) }
+    }
+    return list
+}

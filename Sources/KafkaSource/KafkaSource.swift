@@ -1,0 +1,293 @@
+import Foundation
+import SyncCore
+
+/// Kafka topics on a source cluster and their copies on a DR cluster, replicated by an external
+/// MirrorMaker 2 or by syncd's built-in mirror (config `mode`).
+public actor KafkaSource: SourceAdapter {
+    public nonisolated let name: String
+    public nonisolated let kind: SourceKind = .kafka
+    let config: SourceConfig
+    let options: KafkaOptions
+    let topicMapping: TopicMapping
+    let mirror: BuiltInMirror?
+    private var clusters: [Side: KafkaCluster] = [:]
+    private var syncReader: OffsetSyncReader
+
+    static let fullSyncTimeout: Duration = .seconds(3600)
+    static let confirmTimeout: Duration = .seconds(30)
+
+    public init(config: SourceConfig) {
+        name = config.name
+        self.config = config
+        let options = config.kafka ?? KafkaOptions(mode: .mirror, topics: [], sourceName: config.name)
+        self.options = options
+        topicMapping = options.policy == .identity ? .identity : .mirrorMaker(sourceAlias: options.sourceAlias, separator: options.separator)
+        syncReader = OffsetSyncReader(topic: options.offsetSyncsTopic)
+        if options.mode == .mirror {
+            let primary = config.primary
+            let dr = config.dr
+            let mapping = topicMapping
+            mirror = BuiltInMirror(config: config, options: options) {
+                let layout = try await KafkaSource.resolveLayout(options: options, mapping: mapping, primary: primary, dr: dr)
+                guard layout.problems.isEmpty else { throw SyncError.invalidState(layout.problems.joined(separator: "; ")) }
+                return layout.topics
+            }
+        } else {
+            mirror = nil
+        }
+    }
+
+    public func capabilities() async -> Set<SourceOperation> {
+        options.mode == .mirror ? [.pause, .resume, .fullSync, .drain, .check, .reconcile] : [.drain, .check, .reconcile]
+    }
+
+    public func shutdown() async {
+        clusters = [:]
+    }
+
+    /// The daemon runs the built-in mirror here; syncctl's in-process engine does not.
+    public func runBackground() async {
+        await mirror?.run()
+    }
+
+    // MARK: clusters and layout
+
+    func endpoint(_ side: Side) -> EndpointConfig { side == .primary ? config.primary : config.dr }
+
+    func cluster(_ side: Side) throws -> KafkaCluster {
+        if let existing = clusters[side] { return existing }
+        let created = try KafkaCluster(side: side, endpoint: endpoint(side), purpose: "monitor")
+        clusters[side] = created
+        return created
+    }
+
+    var syncsSide: Side { options.offsetSyncsCluster == .primary ? .primary : .dr }
+
+    static func resolveLayout(options: KafkaOptions, mapping: TopicMapping, primary: EndpointConfig, dr: EndpointConfig) async throws -> TopicLayout {
+        let source = try KafkaCluster(side: .primary, endpoint: primary, purpose: "layout")
+        let target = try KafkaCluster(side: .dr, endpoint: dr, purpose: "layout")
+        return TopicLayout.resolve(options: options, mapping: mapping, primary: try await source.topics(), dr: try await target.topics(),
+                                   primaryLabel: source.label, drLabel: target.label)
+    }
+
+    func layout() async throws -> TopicLayout {
+        let primary = try cluster(.primary)
+        let dr = try cluster(.dr)
+        return TopicLayout.resolve(options: options, mapping: topicMapping, primary: try await primary.topics(), dr: try await dr.topics(),
+                                   primaryLabel: primary.label, drLabel: dr.label)
+    }
+
+    /// One partition pair as both clusters report it, with where the DR side has got to.
+    struct PartitionState: Sendable {
+        var source: TopicPartition
+        var dr: TopicPartition
+        var sourceLow: Int64
+        var sourceHigh: Int64
+        var drLow: Int64
+        var drHigh: Int64
+        var mapping: PartitionMapping
+
+        /// The next source offset the DR side does not have yet.
+        var mirroredUpTo: Int64 { mapping.sourcePosition(forDREnd: drHigh) }
+        /// Source records not yet on the DR side (records deleted by retention cannot be mirrored any more).
+        var behind: Int64 { max(0, sourceHigh - max(mirroredUpTo, sourceLow)) }
+    }
+
+    struct Observation: Sendable {
+        var layout: TopicLayout
+        var partitions: [PartitionState]
+        var syncs: OffsetSyncLog
+    }
+
+    /// Watermarks of every partition on both sides and the offset mapping. The DR side is read
+    /// first, so the records behind err on the high side and never show a false zero.
+    func observe(layout given: TopicLayout? = nil) async throws -> Observation {
+        var layout: TopicLayout
+        if let given { layout = given } else { layout = try await self.layout() }
+        let primary = try cluster(.primary)
+        let dr = try cluster(.dr)
+        var drMarks: [TopicPartition: (low: Int64, high: Int64)] = [:]
+        for topic in layout.topics {
+            for partition in topic.sourcePartitions {
+                drMarks[partition] = try await dr.watermarks(TopicPartition(topic.dr, partition.partition))
+            }
+        }
+        let syncs = try await syncReader.refresh(from: cluster(syncsSide))
+        var states: [PartitionState] = []
+        for topic in layout.topics {
+            for partition in topic.sourcePartitions {
+                let (low, high) = try await primary.watermarks(partition)
+                let drMark = drMarks[partition]!
+                states.append(PartitionState(source: partition, dr: TopicPartition(topic.dr, partition.partition), sourceLow: low, sourceHigh: high,
+                                             drLow: drMark.low, drHigh: drMark.high, mapping: syncs.mapping(partition)))
+            }
+        }
+        return Observation(layout: layout, partitions: states, syncs: syncs)
+    }
+
+    // MARK: sample
+
+    public func sample() async -> Sample {
+        let now = Date()
+        var sample = Sample(time: now, state: .inSync, unit: .records, topology: options.mode.rawValue)
+        let observation: Observation
+        do {
+            observation = try await observe()
+        } catch let SyncError.unreachable(side, message) {
+            sample.state = .unreachable
+            sample.errors = ["\(side) is unreachable: \(message)"]
+            return sample
+        } catch {
+            sample.state = .broken
+            sample.errors = ["\(error)"]
+            return sample
+        }
+        let partitions = observation.partitions
+        let behind = partitions.reduce(Int64(0)) { $0 + $1.behind }
+        sample.lagVolume = behind
+        sample.position = partitions.reduce(Int64(0)) { $0 + $1.drHigh }
+        sample.details["topics"] = observation.layout.topics.map { $0.source == $0.dr ? $0.source : "\($0.source) -> \($0.dr)" }.joined(separator: ", ")
+        sample.details["partitions"] = String(partitions.count)
+        sample.details["records_behind"] = String(behind)
+        sample.details["offset_mapping"] = observation.syncs.mappings.isEmpty
+            ? "no offset syncs in \(options.offsetSyncsTopic) on the \(syncsSide == .primary ? "primary" : "DR") cluster: offsets are assumed preserved"
+            : "\(observation.syncs.recordsRead) offset sync(s) from \(options.offsetSyncsTopic) on the \(syncsSide == .primary ? "primary" : "DR") cluster"
+        if observation.syncs.undecodable > 0 {
+            sample.errors.append("\(observation.syncs.undecodable) record(s) of \(options.offsetSyncsTopic) are not offset syncs and were ignored")
+        }
+        do {
+            sample.lagSeconds = try await lagSeconds(partitions, now: now)
+        } catch {
+            sample.lagSeconds = nil
+            sample.errors.append("lag in seconds unknown: \(error)")
+        }
+        if let mirror {
+            let status = mirror.status
+            sample.details["mirror"] = status.phase == .stopped ? "runs in the syncd daemon (not in this process)" : status.phase.rawValue
+            if status.phase != .stopped { sample.details["mirror_records"] = String(status.recordsMirrored) }
+            if let note = status.notes.last { sample.details["mirror_note"] = note }
+            if status.phase == .failed, let error = status.error {
+                sample.state = .broken
+                sample.errors.append("the built-in mirror failed (retrying): \(error)")
+                return sample
+            }
+            if status.phase == .paused {
+                sample.state = .paused
+                return sample
+            }
+        }
+        if !observation.layout.problems.isEmpty {
+            sample.state = .broken
+            sample.errors += observation.layout.problems
+            return sample
+        }
+        if let lag = sample.lagSeconds, lag > config.policy.lagBudgetSeconds {
+            sample.state = .lagging
+        } else if sample.lagSeconds == nil {
+            sample.state = behind > 0 ? .lagging : .inSync
+        } else {
+            sample.state = behind > 0 ? .syncing : .inSync
+        }
+        return sample
+    }
+
+    /// Per lagging partition: the newest source record's timestamp minus the newest DR record's
+    /// (both mirrors keep record timestamps); with nothing mirrored yet, the age of the oldest
+    /// record still to mirror. The worst partition counts.
+    func lagSeconds(_ partitions: [PartitionState], now: Date) async throws -> Double {
+        let primary = try cluster(.primary)
+        let dr = try cluster(.dr)
+        var worst = 0.0
+        for state in partitions where state.behind > 0 {
+            let liveDRStart = max(state.drLow, state.mapping.firstDownstream ?? state.drLow)
+            var lag: Double
+            if state.drHigh > liveDRStart,
+               let newestDR = try await dr.timestamp(state.dr, at: state.drHigh - 1, end: state.drHigh),
+               let newestSource = try await primary.timestamp(state.source, at: state.sourceHigh - 1, end: state.sourceHigh) {
+                lag = Double(newestSource - newestDR) / 1000
+            } else if let oldest = try await primary.timestamp(state.source, at: max(state.mirroredUpTo, state.sourceLow), end: state.sourceHigh) {
+                lag = now.timeIntervalSince1970 - Double(oldest) / 1000
+            } else {
+                lag = 0
+            }
+            worst = max(worst, lag)
+        }
+        return max(0, worst)
+    }
+
+    // MARK: control
+
+    func requireHostedMirror(_ operation: SourceOperation) throws -> BuiltInMirror {
+        guard let mirror else {
+            let remedy = switch operation {
+            case .pause: "pause the MirrorMaker 2 connector through Kafka Connect (PUT /connectors/NAME/pause)"
+            case .resume: "resume the MirrorMaker 2 connector through Kafka Connect (PUT /connectors/NAME/resume)"
+            default: "re-create the MirrorMaker 2 connector's offsets through Kafka Connect, or use mode: mirror"
+            }
+            throw SyncError.unsupported(operation: operation, reason: "'\(name)' is replicated by an external MirrorMaker 2, which syncd does not control", remedy: remedy)
+        }
+        guard mirror.isHosted else {
+            throw SyncError.invalidState("the built-in mirror of '\(name)' runs inside the syncd daemon, not in this process; send the command to syncd (syncctl --url URL \(operation.rawValue) ...)")
+        }
+        return mirror
+    }
+
+    public func pause() async throws {
+        let mirror = try requireHostedMirror(.pause)
+        mirror.pause()
+        try await waitFor("the mirror to pause") { mirror.status.phase == .paused }
+    }
+
+    public func resume() async throws {
+        let mirror = try requireHostedMirror(.resume)
+        mirror.resume()
+        try await waitFor("the mirror to resume") { mirror.status.phase != .paused }
+    }
+
+    public func forceFullSync() async throws {
+        let mirror = try requireHostedMirror(.fullSync)
+        try await mirror.startFresh()
+        _ = try await waitForDrain(timeout: Self.fullSyncTimeout)
+    }
+
+    private func waitFor(_ what: String, _ condition: @Sendable () -> Bool) async throws {
+        let deadline = ContinuousClock.now + Self.confirmTimeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw SyncError.timeout("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    public func waitForDrain(timeout: Duration) async throws -> DrainResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        if let mirror, mirror.isPaused, mirror.isHosted {
+            throw SyncError.invalidState("replication of '\(name)' is paused: the DR side cannot catch up; resume first")
+        }
+        let layout = try await layout()
+        guard layout.problems.isEmpty else { throw SyncError.invalidState(layout.problems.joined(separator: "; ")) }
+        let primary = try cluster(.primary)
+        var targets: [TopicPartition: Int64] = [:]
+        for topic in layout.topics {
+            for partition in topic.sourcePartitions { targets[partition] = try await primary.watermarks(partition).high }
+        }
+        let total = targets.values.reduce(0, +)
+        while true {
+            let observation = try await observe(layout: layout)
+            let remaining = observation.partitions.reduce(Int64(0)) { sum, state in
+                sum + max(0, (targets[state.source] ?? 0) - max(state.mirroredUpTo, state.sourceLow))
+            }
+            if remaining == 0 {
+                return DrainResult(target: "\(total) record offset(s) over \(targets.count) partition(s)",
+                                   reached: "all mirrored", waitedSeconds: (clock.now - started).seconds)
+            }
+            if let mirror, mirror.isPaused, mirror.isHosted {
+                throw SyncError.invalidState("replication of '\(name)' was paused while waiting for drain; \(remaining) record(s) still to mirror")
+            }
+            guard clock.now - started < timeout else {
+                throw SyncError.timeout("the DR side did not catch up within \(timeout.seconds) s: \(remaining) record(s) of the primary's position at the call are not mirrored yet")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import KafkaSource
+@testable import SyncCore
+import TestSupport
+
+/// Every suite that uses the shared mock clusters nests here, so they run one test at a time.
+@Suite(.serialized) enum KafkaClusters {}
+
+/// The two clusters started by integration/kafka.sh (librdkafka mock clusters on loopback). Their
+/// addresses come from SYNCD_KAFKA_PRIMARY / SYNCD_KAFKA_DR or the files the script writes. When
+/// they are not running, the tests fail with a message saying how to start them: they never skip.
+enum TestKafka {
+    static let environment = ProcessInfo.processInfo.environment
+    static let stateDirectory = environment["SYNCD_KAFKA_DIR"] ?? "/var/tmp/syncd-kafka"
+
+    static func bootstrap(_ side: Side) throws -> String {
+        let variable = side == .primary ? "SYNCD_KAFKA_PRIMARY" : "SYNCD_KAFKA_DR"
+        if let value = environment[variable] { return value }
+        let file = "\(stateDirectory)/\(side == .primary ? "primary" : "dr").bootstrap"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8), !text.isEmpty else {
+            throw TestSetupError("the Kafka mock clusters are not running (no \(file)). Start them with: integration/kafka.sh start")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func endpoint(_ side: Side) throws -> EndpointConfig {
+        let address = try bootstrap(side)
+        let parts = address.split(separator: ":")
+        var endpoint = EndpointConfig(host: String(parts[0]), port: Int(parts[1]) ?? 9092, connectTimeoutSeconds: 2)
+        endpoint.bootstrap = address
+        return endpoint
+    }
+
+    static func source(_ name: String, mode: KafkaOptions.Mode, topics: [String], policy: KafkaOptions.Policy? = nil,
+                       dr: EndpointConfig? = nil, lagBudget: Double = 60) throws -> SourceConfig {
+        SourceConfig(name: name, kind: .kafka, primary: try endpoint(.primary), dr: try dr ?? endpoint(.dr), pollIntervalSeconds: 0.5,
+                     policy: GatePolicy(lagBudgetSeconds: lagBudget, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10),
+                     kafka: KafkaOptions(mode: mode, topics: topics, policy: policy, sourceAlias: "primary", sourceName: name, batchSize: 100))
+    }
+
+    /// A topic name no other test uses (the mock clusters live as long as the script's process).
+    static func unique(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    static func createTopic(_ side: Side, _ topic: String, partitions: Int) async throws {
+        try await runIntegrationScript("kafka.sh", ["create", side == .primary ? "primary" : "dr", topic, String(partitions)])
+    }
+
+    static func script(_ arguments: String...) async throws {
+        try await runIntegrationScript("kafka.sh", arguments)
+    }
+
+    struct TestRecord: Sendable, Equatable {
+        var key: [UInt8]?
+        var value: [UInt8]?
+        var headers: [String: [UInt8]] = [:]
+        var timestamp: Int64
+    }
+
+    static func record(_ key: String?, _ value: String?, headers: [String: String] = [:], timestamp: Int64? = nil) -> TestRecord {
+        TestRecord(key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) },
+                   headers: headers.mapValues { Array($0.utf8) },
+                   timestamp: timestamp ?? Int64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    /// Writes records to one partition, acknowledged before returning (the test plays the producer or MirrorMaker 2).
+    static func produce(_ side: Side, _ topic: String, partition: Int32, _ records: [TestRecord]) async throws {
+        let writer = try KafkaWriter(settings: KafkaClientSettings(endpoint: try endpoint(side), clientID: "syncd-test"),
+                                     label: "test \(side)", batchSize: 500, compression: "none")
+        try await writer.handle.queue.run {
+            for record in records {
+                let headers: OpaquePointer? = record.headers.isEmpty ? nil : makeHeaders(record.headers)
+                try withBytes(record.key) { key in
+                    try withBytes(record.value) { value in
+                        try writer.produceBlocking(topic: topic, partition: partition, key: key, value: value, headers: headers,
+                                                   timestamp: record.timestamp, tag: nil)
+                    }
+                }
+            }
+            try writer.flushBlocking(timeoutMs: 20000)
+        }
+    }
+
+    static func withBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+        guard let bytes else { return try body(nil) }
+        return try bytes.withUnsafeBytes { try body($0) }
+    }
+
+    /// Every record of one partition, in order.
+    static func read(_ side: Side, _ topic: String, partition: Int32) async throws -> [TestRecord] {
+        let cluster = try KafkaCluster(side: side, endpoint: try endpoint(side), purpose: "test")
+        let tp = TopicPartition(topic, partition)
+        let (low, high) = try await cluster.watermarks(tp)
+        return try await cluster.run { reader in
+            var records: [TestRecord] = []
+            try reader.readBlocking(tp, from: low, to: high) { view in
+                var headers: [String: [UInt8]] = [:]
+                view.forEachHeader { name, value in headers[String(cString: name)] = value.map { Array($0) } ?? [] }
+                records.append(TestRecord(key: view.key.map { Array($0) }, value: view.value.map { Array($0) }, headers: headers, timestamp: view.timestamp))
+            }
+            return records
+        }
+    }
+
+    static func highWatermark(_ side: Side, _ topic: String, partition: Int32) async throws -> Int64 {
+        let cluster = try KafkaCluster(side: side, endpoint: try endpoint(side), purpose: "test")
+        return try await cluster.watermarks(TopicPartition(topic, partition)).high
+    }
+}
+
+/// The mock clusters answer within milliseconds: poll often.
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+    try await TestSupport.eventually(timeout: timeout, every: .milliseconds(100), condition)
+}
