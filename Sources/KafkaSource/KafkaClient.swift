@@ -244,7 +244,8 @@ public final class KafkaRangeReader: @unchecked Sendable {
         handle = try KafkaHandle(role: .consumer, settings: settings, extra: [
             ("group.id", "syncd-reader"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"), ("auto.offset.reset", "error"),
-            ("fetch.wait.max.ms", "50"), ("queued.min.messages", "200000"),
+            // A fetch the broker holds open delays the next assignment by this much: keep it short.
+            ("fetch.wait.max.ms", "10"), ("queued.min.messages", "200000"),
         ], label: label)
         stallTimeoutMs = Int(stallTimeout.seconds * 1000)
     }
@@ -281,7 +282,9 @@ public final class KafkaRangeReader: @unchecked Sendable {
         var idleMs = 0
         var overshot = false
         while next < to, delivered < limit {
-            let count = rd_kafka_consume_batch_queue(consumerQueue, 100, messages, min(capacity, limit - delivered))
+            // librdkafka waits the whole timeout for a batch to fill: never ask for more than the range can hold.
+            let wanted = min(capacity, limit - delivered, Int(clamping: to - next))
+            let count = rd_kafka_consume_batch_queue(consumerQueue, 100, messages, wanted)
             if count < 0 { throw handle.fail(rd_kafka_last_error(), "reading \(partition)") }
             if count == 0 {
                 idleMs += 100

@@ -27,7 +27,7 @@ extension KafkaSource {
             }
         }
         for table in check.tables where table.changed + table.extra > 0 {
-            notes.append("\(table.table): \(table.changed) changed and \(table.extra) extra record(s) cannot be repaired in place on an append-only log; force a full sync (syncctl full-sync --source \(name)) to re-mirror into a fresh DR position")
+            notes.append("\(table.table): \(table.changed) changed and \(table.extra) extra record(s) cannot be repaired in place on an append-only log; force a full sync (syncctl resync --source \(name)) to re-mirror into a fresh DR position")
         }
         if batches.isEmpty, notes.isEmpty { notes.append("nothing to re-mirror: every partition's DR side holds the source's records up to its end") }
         if options.mode == .mirrormaker2, !batches.isEmpty {

@@ -12,6 +12,9 @@ public actor KafkaSource: SourceAdapter {
     let mirror: BuiltInMirror?
     private var clusters: [Side: KafkaCluster] = [:]
     private var syncReader: OffsetSyncReader
+    /// The previous poll's DR high watermark per partition, for per-partition throughput.
+    private var previousDRHighs: [TopicPartition: (time: Date, high: Int64)] = [:]
+    static let partitionDetailLimit = 64
 
     static let fullSyncTimeout: Duration = .seconds(3600)
     static let confirmTimeout: Duration = .seconds(30)
@@ -149,6 +152,17 @@ public actor KafkaSource: SourceAdapter {
         sample.details["topics"] = observation.layout.topics.map { $0.source == $0.dr ? $0.source : "\($0.source) -> \($0.dr)" }.joined(separator: ", ")
         sample.details["partitions"] = String(partitions.count)
         sample.details["records_behind"] = String(behind)
+        // Per partition: watermarks, records behind, DR throughput since the last poll. With many
+        // partitions only the lagging ones are listed.
+        let listed = partitions.count <= Self.partitionDetailLimit ? partitions : Array(partitions.filter { $0.behind > 0 }.prefix(Self.partitionDetailLimit))
+        for state in listed {
+            var text = "source \(state.sourceLow)..\(state.sourceHigh), DR \(state.drLow)..\(state.drHigh), behind \(state.behind)"
+            if let previous = previousDRHighs[state.source], now.timeIntervalSince(previous.time) > 0 {
+                text += String(format: ", %.1f records/s", Double(max(0, state.drHigh - previous.high)) / now.timeIntervalSince(previous.time))
+            }
+            sample.details["partition \(state.source)"] = text
+        }
+        previousDRHighs = Dictionary(uniqueKeysWithValues: partitions.map { ($0.source, (now, $0.drHigh)) })
         sample.details["offset_mapping"] = observation.syncs.mappings.isEmpty
             ? "no offset syncs in \(options.offsetSyncsTopic) on the \(syncsSide == .primary ? "primary" : "DR") cluster: offsets are assumed preserved"
             : "\(observation.syncs.recordsRead) offset sync(s) from \(options.offsetSyncsTopic) on the \(syncsSide == .primary ? "primary" : "DR") cluster"

@@ -38,6 +38,8 @@ extension KafkaClusters {
             let paused = await adapter.sample()
             #expect(paused.state == .paused)
             #expect(paused.lagVolume == 40)
+            #expect(paused.details["partition \(topic)[1]"]?.hasPrefix("source 0..90, DR 0..50, behind 40") == true, "\(paused.details)")
+            #expect(paused.details["partition \(topic)[0]"]?.contains("behind 0") == true)
             // The newest DR record is the old one, the newest source record is fresh: over a minute behind.
             #expect((paused.lagSeconds ?? 0) > 30)
             await #expect(throws: SyncError.self) { _ = try await adapter.waitForDrain(timeout: .seconds(5)) }
