@@ -373,6 +373,28 @@ public final class KafkaWriter: @unchecked Sendable {
         }
     }
 
+    /// A topic handle for `produceBlocking(to:)`; librdkafka keeps one per name, released with the writer.
+    func topicHandle(_ name: String) -> OpaquePointer? {
+        rd_kafka_topic_new(handle.rk, name, nil)
+    }
+
+    /// `produceBlocking` through a topic handle (the mirror's per-record path).
+    func produceBlocking(to topic: OpaquePointer, partition: Int32, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                         headers: OpaquePointer?, timestamp: Int64, tag: Int64?) throws {
+        let opaque = tag.flatMap { UnsafeMutableRawPointer(bitPattern: Int($0 + 1)) }
+        while true {
+            let code = syncd_kafka_produce_rkt(handle.rk, topic, partition, key?.baseAddress, key?.count ?? 0,
+                                               value?.baseAddress, value?.count ?? 0, headers, timestamp, opaque)
+            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                rd_kafka_poll(handle.rk, 10)
+                continue
+            }
+            if let headers { rd_kafka_headers_destroy(headers) }
+            throw handle.fail(code, "producing to \(String(cString: rd_kafka_topic_name(topic)))[\(partition)]")
+        }
+    }
+
     /// Serves delivery reports without waiting.
     func pollBlocking() {
         rd_kafka_poll(handle.rk, 0)

@@ -149,6 +149,8 @@ final class MirrorSession: @unchecked Sendable {
     private var lastCommit = Date()
     private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let consumerQueue: OpaquePointer
+    /// DR topic handles by the consumer's source topic handle: no name lookups per record.
+    private var drHandles: [OpaquePointer: OpaquePointer] = [:]
 
     private init(consumer: KafkaHandle, writer: KafkaWriter, topics: [MirroredTopic], batchSize: Int) throws {
         self.consumer = consumer
@@ -162,6 +164,7 @@ final class MirrorSession: @unchecked Sendable {
     }
 
     deinit {
+        drHandles.values.forEach { rd_kafka_topic_destroy($0) }
         rd_kafka_queue_destroy(consumerQueue)
         messages.deallocate()
     }
@@ -263,10 +266,9 @@ final class MirrorSession: @unchecked Sendable {
                 continue
             }
             let record = RecordView(message: message)
-            let sourceTopic = String(cString: rd_kafka_topic_name(message.pointee.rkt))
-            guard let drTopic = drTopics[sourceTopic] else { continue }
+            guard let sourceHandle = message.pointee.rkt, let drTopic = drTopicHandle(for: sourceHandle) else { continue }
             do {
-                try writer.produceBlocking(topic: drTopic, partition: record.partition, key: record.key, value: record.value,
+                try writer.produceBlocking(to: drTopic, partition: record.partition, key: record.key, value: record.value,
                                            headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
                 produced += 1
             } catch {
@@ -280,6 +282,18 @@ final class MirrorSession: @unchecked Sendable {
         }
         if Date().timeIntervalSince(lastCommit) >= 1 { commitAcknowledged(async: true) }
         return produced
+    }
+
+    private func drTopicHandle(for sourceHandle: OpaquePointer) -> OpaquePointer? {
+        if let known = drHandles[sourceHandle] { return known }
+        // Source handles are stable per topic; should they ever not be, the cache stays bounded.
+        if drHandles.count > 4 * drTopics.count + 16 {
+            drHandles.values.forEach { rd_kafka_topic_destroy($0) }
+            drHandles = [:]
+        }
+        guard let name = drTopics[String(cString: rd_kafka_topic_name(sourceHandle))], let created = writer.topicHandle(name) else { return nil }
+        drHandles[sourceHandle] = created
+        return created
     }
 
     /// Waits for every record in flight to be acknowledged, then commits.
