@@ -6,13 +6,13 @@
 # a header, over 6 partitions, produced with lz4 (the mock keeps only the last 5 MiB of each
 # partition; the script checks that nothing was dropped). Floor and check are each the best of 3
 # runs, alternating; the mirror runs once (it needs an empty DR topic).
-# Usage: integration/bench-kafka.sh [RECORDS]      (default: 1000000)
+# Usage: integration/bench-kafka.sh [RECORDS [PARTITIONS]]      (default: 1000000 records, 6 partitions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 RECORDS=${1:-1000000}
-PARTITIONS=6
+PARTITIONS=${2:-6}
 STATE=$ROOT/.build-bench
 mkdir -p "$STATE"
 export SYNCD_KAFKA_DIR=/var/tmp/syncd-kafka-bench

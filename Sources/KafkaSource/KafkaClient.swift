@@ -89,6 +89,13 @@ final class HandleEvents: @unchecked Sendable {
     }
 }
 
+/// librdkafka prefetches per partition (defaults: 100k records, 64 MiB); with many partitions
+/// assigned that is the whole topic in memory. These bounds keep syncd's memory flat.
+enum KafkaMemory {
+    static let prefetchRecords = "50000"
+    static let prefetchKilobytes = "32768"
+}
+
 /// Owns one rd_kafka_t (producer or consumer) and destroys it. librdkafka handles are thread-safe,
 /// but every blocking call goes through this handle's own serial queue, off the cooperative pool.
 public final class KafkaHandle: @unchecked Sendable {
@@ -160,6 +167,31 @@ public final class KafkaHandle: @unchecked Sendable {
             error.message += " (\(background))"
         }
         return error
+    }
+
+    private let wakeLock = NSLock()
+    private var wakeInFlight = false
+    private static let wakeQueue = DispatchQueue(label: "syncd.kafka.wake", attributes: .concurrent)
+
+    /// librdkafka 2.0 stops fetching a partition while its consumer queue holds more than
+    /// `queued.min.messages` and looks again only when the broker thread next wakes — up to a
+    /// second later, which caps reads at about that many records per second. Any request to the
+    /// partition's leader wakes that thread; a watermark query (ListOffsets) is the cheapest. It is
+    /// sent from another thread (the reader keeps reading), one at a time. (librdkafka 2.4 adds
+    /// fetch.queue.backoff.ms for this.)
+    func wakeFetcher(_ partition: TopicPartition) {
+        let start = wakeLock.withLock { () -> Bool in
+            if wakeInFlight { return false }
+            wakeInFlight = true
+            return true
+        }
+        guard start else { return }
+        Self.wakeQueue.async { [self] in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            _ = rd_kafka_query_watermark_offsets(rk, partition.topic, partition.partition, &low, &high, 1000)
+            wakeLock.withLock { wakeInFlight = false }
+        }
     }
 
     // MARK: blocking calls (run them through `queue`)
@@ -234,6 +266,19 @@ public struct RecordView {
     }
 }
 
+/// What the consumer queue holds now, up to `capacity` — or, when it is empty, the first message to
+/// arrive within the timeout. (rd_kafka_consume_batch_queue alone waits for the whole batch to fill.)
+/// An empty queue calls `starved` first: the fetcher may be parked (see `KafkaHandle.wakeFetcher`).
+func nextMessages(_ queue: OpaquePointer, _ messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>,
+                  _ capacity: Int, timeoutMs: Int32, starved: () -> Void) -> Int {
+    let ready = rd_kafka_consume_batch_queue(queue, 0, messages, capacity)
+    guard ready == 0 else { return ready }
+    starved()
+    guard let first = rd_kafka_consume_queue(queue, timeoutMs) else { return 0 }
+    messages[0] = first
+    return 1
+}
+
 /// Reads offset ranges of partitions with an assign-only consumer: no group membership, no commits.
 public final class KafkaRangeReader: @unchecked Sendable {
     let handle: KafkaHandle
@@ -245,7 +290,8 @@ public final class KafkaRangeReader: @unchecked Sendable {
             ("group.id", "syncd-reader"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"), ("auto.offset.reset", "error"),
             // A fetch the broker holds open delays the next assignment by this much: keep it short.
-            ("fetch.wait.max.ms", "10"), ("queued.min.messages", "200000"),
+            ("fetch.wait.max.ms", "10"), ("queued.min.messages", KafkaMemory.prefetchRecords),
+            ("queued.max.messages.kbytes", KafkaMemory.prefetchKilobytes),
         ], label: label)
         stallTimeoutMs = Int(stallTimeout.seconds * 1000)
     }
@@ -282,9 +328,8 @@ public final class KafkaRangeReader: @unchecked Sendable {
         var idleMs = 0
         var overshot = false
         while next < to, delivered < limit {
-            // librdkafka waits the whole timeout for a batch to fill: never ask for more than the range can hold.
             let wanted = min(capacity, limit - delivered, Int(clamping: to - next))
-            let count = rd_kafka_consume_batch_queue(consumerQueue, 100, messages, wanted)
+            let count = nextMessages(consumerQueue, messages, wanted, timeoutMs: 100) { self.handle.wakeFetcher(partition) }
             if count < 0 { throw handle.fail(rd_kafka_last_error(), "reading \(partition)") }
             if count == 0 {
                 idleMs += 100
@@ -349,7 +394,8 @@ public final class KafkaWriter: @unchecked Sendable {
         handle = try KafkaHandle(role: .producer, settings: settings, extra: [
             ("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "5"),
             ("batch.num.messages", String(max(1, batchSize))), ("compression.codec", compression),
-            ("message.timeout.ms", "30000"), ("queue.buffering.max.messages", "200000"),
+            ("message.timeout.ms", "30000"), ("queue.buffering.max.messages", "50000"),
+            ("queue.buffering.max.kbytes", "32768"),
         ], label: label)
     }
 

@@ -149,6 +149,8 @@ final class MirrorSession: @unchecked Sendable {
     private var lastCommit = Date()
     private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let consumerQueue: OpaquePointer
+    private var assigned: [TopicPartition] = []
+    private var wakeCursor = 0
     /// DR topic handles by the consumer's source topic handle: no name lookups per record.
     private var drHandles: [OpaquePointer: OpaquePointer] = [:]
 
@@ -212,7 +214,8 @@ final class MirrorSession: @unchecked Sendable {
             writer = try KafkaWriter(settings: settings, label: describeSide(.dr, config.dr), batchSize: options.batchSize, compression: options.compression)
             consumer = try KafkaHandle(role: .consumer, settings: KafkaClientSettings(endpoint: config.primary, clientID: "syncd-mirror-\(config.name)"), extra: [
                 ("group.id", "syncd-mirror.\(config.name)"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "error"), ("fetch.wait.max.ms", "50"), ("queued.min.messages", "200000"),
+                ("auto.offset.reset", "error"), ("fetch.wait.max.ms", "50"), ("queued.min.messages", KafkaMemory.prefetchRecords),
+                ("queued.max.messages.kbytes", KafkaMemory.prefetchKilobytes),
             ], label: describeSide(.primary, config.primary))
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
@@ -247,11 +250,17 @@ final class MirrorSession: @unchecked Sendable {
         }
         let code = rd_kafka_assign(consumer.rk, list)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw consumer.fail(code, "assigning the mirrored partitions") }
+        assigned = starts.map(\.0)
     }
 
     /// Mirrors up to one batch; returns how many records were handed to the producer.
     func stepBlocking() throws -> Int {
-        let count = rd_kafka_consume_batch_queue(consumerQueue, 100, messages, batchSize)
+        let count = nextMessages(consumerQueue, messages, batchSize, timeoutMs: 100) {
+            guard !assigned.isEmpty else { return }
+            // Round robin: each wake reaches the leader of one assigned partition.
+            wakeCursor = (wakeCursor + 1) % assigned.count
+            consumer.wakeFetcher(assigned[wakeCursor])
+        }
         if count < 0 { throw consumer.fail(rd_kafka_last_error(), "consuming the source topics") }
         var failure: Error?
         var produced = 0
