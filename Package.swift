@@ -28,13 +28,17 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // rdkafka.h plus one typed wrapper of the variadic rd_kafka_producev.
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Typed wrappers of the variadic curl_easy_setopt / curl_easy_getinfo.
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         .target(name: "PostgresSource", dependencies: ["SyncCore", "CLibPQ"]),
         .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KafkaSource", dependencies: ["SyncCore", "CRdKafka"]),
+        .target(name: "ObjectStoreSource", dependencies: ["SyncCore", "CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]),
 
         .target(name: "SyncManager", dependencies: [
-            "SyncCore", "CSQLite", "PostgresSource", "RedisSource", "KafkaSource",
+            "SyncCore", "CSQLite", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,6 +81,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource", "SyncCore", "TestSupport"]),
+        .testTarget(name: "ObjectStoreSourceTests", dependencies: ["ObjectStoreSource", "SyncCore", "TestSupport"]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         .testTarget(name: "SyncAPITests", dependencies: [

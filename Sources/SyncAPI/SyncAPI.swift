@@ -260,11 +260,12 @@ public enum SyncAPI {
         // Reconcile: a dry run (the default) prints the plan and changes nothing; apply=true executes it.
         authed.post("/v1/sources/:name/reconcile") { request, context -> Response in
             try requireAdmin(context)
-            let query = try Query(request, allowed: ["apply"])
+            let query = try Query(request, allowed: ["apply", "delete"])
             let apply = try query.bool("apply") ?? false
+            let delete = try query.bool("delete") ?? false
             let name = try context.parameters.require("name")
             do {
-                return jsonResponse(try await manager.reconcile(source: name, apply: apply, actor: context.actor))
+                return jsonResponse(try await manager.reconcile(source: name, apply: apply, deleteExtras: delete, actor: context.actor))
             } catch {
                 throw apiError(error)
             }

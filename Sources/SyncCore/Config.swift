@@ -23,6 +23,8 @@ public struct EndpointConfig: Sendable, Equatable {
     public var saslMechanism: String?
     /// Kafka: connect with TLS (certificates verified).
     public var tls: Bool = false
+    /// Object store: the S3 endpoint and bucket.
+    public var objectStore: ObjectStoreEndpoint?
 
     public init(host: String, port: Int, user: String? = nil, password: Secret? = nil, database: String? = nil,
                 connectTimeoutSeconds: Int = 5, sslmode: String? = nil) {
@@ -80,6 +82,60 @@ public struct RedisOptions: Sendable, Equatable {
         self.databases = databases
         self.heartbeatKey = heartbeatKey
         self.ttlToleranceSeconds = ttlToleranceSeconds
+    }
+}
+
+/// Where one side's bucket lives and how to sign requests to it.
+public struct ObjectStoreEndpoint: Sendable, Equatable {
+    /// The S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:8333.
+    public var url: String
+    public var bucket: String
+    public var region: String
+    public var accessKey: Secret?
+    public var secretKey: Secret?
+    /// Virtual-host addressing (https://bucket.host/key) instead of path style (https://host/bucket/key).
+    public var virtualHost: Bool
+    public var verifyTLS: Bool
+
+    public init(url: String, bucket: String, region: String = "us-east-1", accessKey: Secret? = nil, secretKey: Secret? = nil,
+                virtualHost: Bool = false, verifyTLS: Bool = true) {
+        self.url = url
+        self.bucket = bucket
+        self.region = region
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+        self.virtualHost = virtualHost
+        self.verifyTLS = verifyTLS
+    }
+}
+
+/// Object-store-specific options of a source.
+public struct ObjectStoreOptions: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// The server's own replication (S3 replication, SeaweedFS filer.sync, ...) copies the bucket.
+        case native
+        /// syncd copies the bucket itself (GET from the primary, PUT to the DR side).
+        case managed
+    }
+    public var mode: Mode
+    /// Only keys under this prefix are replicated and checked.
+    public var prefix: String
+    /// Checks stream both sides through SHA-256 instead of trusting size + ETag.
+    public var contentCheck: Bool
+    /// Parallel transfers (copies, content hashes).
+    public var concurrency: Int
+    /// Objects at least this big are copied with multipart upload, in parts of `partSize`.
+    public var multipartThreshold: Int64
+    public var partSize: Int64
+
+    public init(mode: Mode, prefix: String = "", contentCheck: Bool = false, concurrency: Int = 8,
+                multipartThreshold: Int64 = 64 << 20, partSize: Int64 = 16 << 20) {
+        self.mode = mode
+        self.prefix = prefix
+        self.contentCheck = contentCheck
+        self.concurrency = concurrency
+        self.multipartThreshold = multipartThreshold
+        self.partSize = partSize
     }
 }
 
@@ -142,10 +198,11 @@ public struct SourceConfig: Sendable, Equatable {
     public var postgres: PostgresOptions?
     public var redis: RedisOptions?
     public var kafka: KafkaOptions?
+    public var objectStore: ObjectStoreOptions?
 
     public init(name: String, kind: SourceKind, primary: EndpointConfig, dr: EndpointConfig,
                 pollIntervalSeconds: Double, policy: GatePolicy, postgres: PostgresOptions? = nil, redis: RedisOptions? = nil,
-                kafka: KafkaOptions? = nil) {
+                kafka: KafkaOptions? = nil, objectStore: ObjectStoreOptions? = nil) {
         self.name = name
         self.kind = kind
         self.primary = primary
@@ -155,6 +212,7 @@ public struct SourceConfig: Sendable, Equatable {
         self.postgres = postgres
         self.redis = redis
         self.kafka = kafka
+        self.objectStore = objectStore
     }
 }
 
@@ -404,17 +462,14 @@ struct Reader {
         guard let kind = SourceKind(rawValue: kindText) else {
             throw fail(kindNode, "unknown kind '\(kindText)' (known: \(SourceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let available: [SourceKind] = [.postgres, .redis, .kafka]
-        guard available.contains(kind) else {
-            throw fail(kindNode, "kind '\(kindText)' is recognised but its adapter is not in this build yet (available: \(available.map(\.rawValue).joined(separator: ", ")))")
-        }
 
         let common = ["name", "kind", "primary", "dr", "poll_interval", "lag_budget", "check_max_age", "ratio_threshold"]
         let specific: [String] = switch kind {
         case .postgres: ["mode", "subscription", "tables", "schemas"]
         case .redis: ["mode", "databases", "heartbeat_key", "ttl_tolerance"]
-        default: ["mode", "topics", "topic_pattern", "replication_policy", "source_alias", "target_alias", "separator",
-                  "offset_syncs_topic", "offset_syncs_cluster", "batch_size", "compression"]
+        case .kafka: ["mode", "topics", "topic_pattern", "replication_policy", "source_alias", "target_alias", "separator",
+                      "offset_syncs_topic", "offset_syncs_cluster", "batch_size", "compression"]
+        case .objectStore: ["mode", "prefix", "content_check", "concurrency", "multipart_threshold", "part_size"]
         }
         let map = try self.mapping(at, allowed: common + specific)
         let nameNode = try required(map, "name", in: at)
@@ -425,7 +480,8 @@ struct Reader {
         let endpoint = switch kind {
         case .postgres: postgresEndpoint
         case .redis: redisEndpoint
-        default: kafkaEndpoint
+        case .kafka: kafkaEndpoint
+        case .objectStore: objectStoreEndpoint
         }
         let primary = try endpoint(try required(map, "primary", in: at))
         let dr = try endpoint(try required(map, "dr", in: at))
@@ -444,7 +500,8 @@ struct Reader {
         switch kind {
         case .redis: source.redis = try redisOptions(map, in: at)
         case .kafka: source.kafka = try kafkaOptions(map, in: at, sourceName: name)
-        default: source.postgres = try postgresOptions(map)
+        case .objectStore: source.objectStore = try objectStoreOptions(map, in: at)
+        case .postgres: source.postgres = try postgresOptions(map)
         }
         return source
     }
@@ -530,6 +587,68 @@ struct Reader {
     }
 
     static let saslMechanisms = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+    func objectStoreOptions(_ map: [String: ConfigNode], in parent: ConfigNode) throws -> ObjectStoreOptions {
+        // No default: whether syncd writes to the DR bucket must be said, not guessed.
+        let modeNode = try required(map, "mode", in: parent)
+        let modeText = try string(modeNode)
+        guard let mode = ObjectStoreOptions.Mode(rawValue: modeText) else {
+            throw fail(modeNode, "unknown mode '\(modeText)' (known: native, managed)")
+        }
+        var options = ObjectStoreOptions(mode: mode)
+        if let node = map["prefix"] { options.prefix = try string(node) }
+        if let node = map["content_check"] { options.contentCheck = try bool(node) }
+        if let node = map["concurrency"] { options.concurrency = try int(node, range: 1...256) }
+        if let node = map["multipart_threshold"] { options.multipartThreshold = try byteSize(node, minimum: 5 << 20) }
+        if let node = map["part_size"] { options.partSize = try byteSize(node, minimum: 5 << 20) }
+        return options
+    }
+
+    /// Sizes as operators write them: 5MiB, 64MiB, 1GiB, or a number of bytes.
+    func byteSize(_ at: ConfigNode, minimum: Int64) throws -> Int64 {
+        let text = try string(at)
+        let units: [(String, Int64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30)]
+        var value: Int64?
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            value = Int64(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * factor }
+        }
+        if value == nil { value = Int64(text) }
+        guard let bytes = value else { throw fail(at, "expected a size like 16MiB or 1GiB, got '\(text)'") }
+        guard bytes >= minimum else { throw fail(at, "must be at least \(minimum >> 20)MiB (S3's smallest multipart part), got '\(text)'") }
+        return bytes
+    }
+
+    func objectStoreEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
+        let map = try mapping(at, allowed: ["url", "bucket", "region", "access_key", "secret_key", "addressing", "tls_verify", "connect_timeout"])
+        let urlNode = try required(map, "url", in: at)
+        let urlText = try string(urlNode)
+        guard let url = URL(string: urlText), let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty else {
+            throw fail(urlNode, "expected an http:// or https:// URL, got '\(urlText)'")
+        }
+        let bucketNode = try required(map, "bucket", in: at)
+        let bucket = try string(bucketNode)
+        guard bucket.count >= 3, bucket.count <= 63,
+              bucket.unicodeScalars.allSatisfy({ CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-").contains($0) }) else {
+            throw fail(bucketNode, "'\(bucket)' is not a valid bucket name (3-63 lowercase letters, digits, '.' and '-')")
+        }
+        var store = ObjectStoreEndpoint(url: urlText.hasSuffix("/") ? String(urlText.dropLast()) : urlText, bucket: bucket)
+        if let node = map["region"] { store.region = try string(node) }
+        store.accessKey = try map["access_key"].map(secret)
+        store.secretKey = try map["secret_key"].map(secret)
+        if (store.accessKey == nil) != (store.secretKey == nil) {
+            throw fail(map["access_key"] ?? map["secret_key"]!, "access_key and secret_key go together")
+        }
+        if let node = map["addressing"] {
+            let text = try string(node)
+            guard ["path", "virtual"].contains(text) else { throw fail(node, "unknown addressing '\(text)' (known: path, virtual)") }
+            store.virtualHost = text == "virtual"
+        }
+        if let node = map["tls_verify"] { store.verifyTLS = try bool(node) }
+        var endpoint = EndpointConfig(host: host, port: url.port ?? (scheme == "https" ? 443 : 80))
+        if let node = map["connect_timeout"] { endpoint.connectTimeoutSeconds = max(1, Int(try duration(node).rounded(.up))) }
+        endpoint.objectStore = store
+        return endpoint
+    }
 
     func kafkaEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
         let map = try mapping(at, allowed: ["bootstrap", "user", "password", "sasl_mechanism", "tls", "connect_timeout"])

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import PostgresSource
 import KafkaSource
+import ObjectStoreSource
 import RedisSource
 import ServiceLifecycle
 import SyncCore
@@ -18,8 +19,7 @@ public enum AdapterFactory {
         case .kafka:
             KafkaSource(config: config)
         case .objectStore:
-            // Config validation refuses these kinds until their adapters exist.
-            preconditionFailure("no adapter for kind \(config.kind.rawValue)")
+            ObjectStoreSource(config: config)
         }
     }
 }
@@ -326,13 +326,23 @@ extension SyncManager {
     }
 
     /// Plans (dry run, the default) or applies the repair of the latest check's differences. Journaled either way.
-    public func reconcile(source name: String, apply: Bool, actor: String) async throws -> ReconcileReport {
+    /// `deleteExtras`: object stores delete DR-only objects only when asked (other kinds always remove extra rows/keys).
+    public func reconcile(source name: String, apply: Bool, deleteExtras: Bool = false, actor: String) async throws -> ReconcileReport {
         let monitor = try requireMonitor(named: name)
         try await monitor.begin(apply ? "reconcile" : "reconcile plan")
         let mode = apply ? "apply" : "dry-run"
         do {
             let check = try await latestCheck(source: name)
-            let plan = try await monitor.adapter.planReconcile(from: check)
+            var plan = try await monitor.adapter.planReconcile(from: check)
+            if monitor.config.kind == .objectStore, !deleteExtras, plan.deletes > 0 {
+                let kept = plan.deletes
+                plan = ReconcilePlan(source: plan.source, basedOnCheck: plan.basedOnCheck,
+                                     batches: plan.batches.filter { !$0.upsertKeys.isEmpty }.map { batch in
+                                         var copy = batch
+                                         copy.deleteKeys = []
+                                         return copy
+                                     }, notes: plan.notes + ["\(kept) object(s) only on the DR side are kept: pass --delete to delete them"])
+            }
             let outcome = apply ? try await monitor.adapter.applyReconcile(plan) : nil
             await monitor.end()
             let report = ReconcileReport(source: name, mode: mode, plan: plan, outcome: outcome)

@@ -10,10 +10,13 @@ struct Reconcile: AsyncParsableCommand {
     @OptionGroup var target: SourceOption
     @Flag(help: "Execute the plan on the DR side (never on the primary).")
     var apply = false
+    @Flag(help: "Object stores: also delete objects that exist only in the DR bucket (kept otherwise).")
+    var delete = false
 
     func run() async throws {
         let (path, apply) = ("/v1/sources/\(target.source)/reconcile", String(self.apply))
-        let response = try await options.withClient { try await $0.request("POST", path, query: ["apply": apply], timeout: 3600) }
+        let query = ["apply": apply, "delete": String(delete)]
+        let response = try await options.withClient { try await $0.request("POST", path, query: query, timeout: 3600) }
         let report = try options.expectOK(response)
         print(options.json ? Format.pretty(report) : Format.reconcile(report))
         if let outcome = report["outcome"], outcome["status"] != .string("pass") { throw ExitCode(1) }

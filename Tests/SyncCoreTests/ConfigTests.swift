@@ -112,8 +112,6 @@ private struct Fixture {
                     keyPath: "sources[0]", message: "missing required key 'dr'"),
         InvalidCase(label: "unknown kind", replace: "kind: postgres", with: "kind: mongodb", keyPath: "sources[0].kind",
                     message: "unknown kind 'mongodb'"),
-        InvalidCase(label: "kind without adapter yet", replace: "kind: postgres", with: "kind: s3", keyPath: "sources[0].kind",
-                    message: "not in this build yet"),
         InvalidCase(label: "unreadable secret file", replace: "{file: admin.token}", with: "{file: missing.token}",
                     keyPath: "tokens.admin.file", message: "cannot read secret file"),
         InvalidCase(label: "unset environment variable", replace: "{env: PG_PASSWORD}", with: "{env: NOT_SET_ANYWHERE}",
@@ -272,6 +270,60 @@ sources:
     ])
     func invalidKafkaSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
         let error = try #require(try Fixture().error(kafkaYAML.replacingOccurrences(of: replace, with: with)))
+        #expect(error.keyPath == keyPath)
+        #expect(error.message.contains(message), "message was: \(error.message)")
+    }
+}
+
+private let s3YAML = """
+listen: 127.0.0.1:8080
+tokens:
+  read: {env: READ_TOKEN}
+  admin: {file: admin.token}
+journal: state/journal.sqlite
+sources:
+  - name: media
+    kind: s3
+    mode: managed
+    primary: {url: "https://s3.eu-west-1.amazonaws.com", bucket: media-prod, region: eu-west-1, access_key: {env: READ_TOKEN}, secret_key: {env: PG_PASSWORD}}
+    dr: {url: "http://10.0.0.9:8333/", bucket: media-dr, addressing: virtual, tls_verify: false}
+"""
+
+@Suite struct ObjectStoreConfigTests {
+    @Test func s3SourcesGetObjectStoreDefaults() throws {
+        let source = try #require(try Fixture().parse(s3YAML).sources.first)
+        #expect(source.kind == .objectStore)
+        #expect(source.pollIntervalSeconds == 5)
+        #expect(source.policy.lagBudgetSeconds == 300)
+        #expect(source.primary.host == "s3.eu-west-1.amazonaws.com" && source.primary.port == 443)
+        let primary = try #require(source.primary.objectStore)
+        #expect(primary.bucket == "media-prod" && primary.region == "eu-west-1" && primary.verifyTLS && !primary.virtualHost)
+        #expect(primary.accessKey?.value == "read-secret" && primary.secretKey?.value == "pw")
+        let dr = try #require(source.dr.objectStore)
+        #expect(dr.url == "http://10.0.0.9:8333" && dr.virtualHost && !dr.verifyTLS && dr.region == "us-east-1")
+        #expect(source.objectStore == ObjectStoreOptions(mode: .managed))
+    }
+
+    @Test func sizesAndOptionsAreRead() throws {
+        let yaml = s3YAML.replacingOccurrences(of: "mode: managed", with: "mode: native\n    prefix: photos/\n    content_check: true\n    concurrency: 16\n    multipart_threshold: 1GiB\n    part_size: 64MiB")
+        let options = try #require(try Fixture().parse(yaml).sources.first?.objectStore)
+        #expect(options == ObjectStoreOptions(mode: .native, prefix: "photos/", contentCheck: true, concurrency: 16, multipartThreshold: 1 << 30, partSize: 64 << 20))
+    }
+
+    @Test(arguments: [
+        ("mode: managed", "", "sources[0]", "missing required key 'mode'"),
+        ("mode: managed", "mode: mirror", "sources[0].mode", "unknown mode 'mirror' (known: native, managed)"),
+        ("mode: managed", "mode: managed\n    part_size: 1MiB", "sources[0].part_size", "at least 5MiB"),
+        ("mode: managed", "mode: managed\n    part_size: big", "sources[0].part_size", "expected a size"),
+        ("mode: managed", "mode: managed\n    content_check: maybe", "sources[0].content_check", "expected true or false"),
+        ("bucket: media-dr", "bucket: Media_DR", "sources[0].dr.bucket", "not a valid bucket name"),
+        ("url: \"http://10.0.0.9:8333/\"", "url: \"ftp://x\"", "sources[0].dr.url", "expected an http:// or https:// URL"),
+        ("addressing: virtual", "addressing: dns", "sources[0].dr.addressing", "unknown addressing 'dns'"),
+        ("addressing: virtual", "addressing: virtual, access_key: {env: READ_TOKEN}", "sources[0].dr.access_key", "go together"),
+        ("addressing: virtual", "addressing: virtual, host: x", "sources[0].dr.host", "unknown key 'host'"),
+    ])
+    func invalidObjectStoreSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
+        let error = try #require(try Fixture().error(s3YAML.replacingOccurrences(of: replace, with: with)))
         #expect(error.keyPath == keyPath)
         #expect(error.message.contains(message), "message was: \(error.message)")
     }

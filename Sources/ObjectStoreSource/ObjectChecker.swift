@@ -1,0 +1,217 @@
+import Foundation
+import SyncCore
+
+extension ObjectStoreSource {
+    /// How one key differs after a round, or nil when it does not.
+    struct KeyDifference: Sendable, Equatable {
+        var kind: DiffKind
+        var detail: String
+    }
+
+    static func difference(primary: ObjectEntry?, dr: ObjectEntry?) -> KeyDifference? {
+        switch (primary, dr) {
+        case (nil, nil): return nil
+        case (_?, nil): return KeyDifference(kind: .missing, detail: "not on the DR side")
+        case (nil, _?): return KeyDifference(kind: .extra, detail: "only on the DR side")
+        case let (source?, copy?):
+            if source.size != copy.size { return KeyDifference(kind: .changed, detail: "size \(source.size) vs \(copy.size)") }
+            if source.etag == copy.etag { return nil }
+            if source.isMultipart || copy.isMultipart {
+                return KeyDifference(kind: .changed, detail: "multipart ETag \(source.etag) vs \(copy.etag): not a content hash, content unknown (content_check: true compares content)")
+            }
+            return KeyDifference(kind: .changed, detail: "ETag \(source.etag) vs \(copy.etag)")
+        }
+    }
+
+    /// SHA-256 of both sides for `keys`, at most `concurrency` pairs at once; returns the keys whose content differs.
+    func contentDifferences(_ keys: [String], progress: @escaping @Sendable (Int) -> Void) async throws -> [String: KeyDifference] {
+        var found: [String: KeyDifference] = [:]
+        var pending = keys[...]
+        let primary = self.primary
+        let dr = self.dr
+        try await withThrowingTaskGroup(of: (String, KeyDifference?).self) { group in
+            var running = 0
+            while true {
+                while running < options.concurrency, let key = pending.popFirst() {
+                    running += 1
+                    group.addTask {
+                        async let left = primary.contentHash(key)
+                        async let right = dr.contentHash(key)
+                        let (source, copy) = try await (left, right)
+                        switch (source, copy) {
+                        case (nil, nil): return (key, nil)
+                        case (_?, nil): return (key, KeyDifference(kind: .missing, detail: "not on the DR side"))
+                        case (nil, _?): return (key, KeyDifference(kind: .extra, detail: "only on the DR side"))
+                        case let (a?, b?): return (key, a == b ? nil : KeyDifference(kind: .changed, detail: "content differs (SHA-256)"))
+                        }
+                    }
+                }
+                guard let (key, difference) = try await group.next() else { break }
+                running -= 1
+                progress(1)
+                if let difference { found[key] = difference }
+            }
+        }
+        return found
+    }
+
+    public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
+        let started = Date()
+        let table = dr.store.bucket == primary.store.bucket ? primary.store.bucket : "\(primary.store.bucket) -> \(dr.store.bucket)"
+        let label = options.prefix.isEmpty ? table : "\(table) (prefix \(options.prefix))"
+        if let wanted = checkOptions.tables, wanted != [primary.store.bucket], wanted != [label] {
+            throw SyncError.invalidState("'\(name)' has one bucket to check, '\(primary.store.bucket)' (asked for \(wanted.joined(separator: ", ")))")
+        }
+        let threshold = config.policy.ratioThreshold
+        let listed = try await listings()
+        progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(listed.primary.count + listed.dr.count)))
+        var differences: [String: KeyDifference] = [:]
+        for key in Set(listed.primary.keys).union(listed.dr.keys) {
+            if let difference = Self.difference(primary: listed.primary[key], dr: listed.dr[key]) { differences[key] = difference }
+        }
+        var notes: [String] = ["compared key, size and ETag from ListObjectsV2 of both buckets"]
+        var stoppedEarly = false
+        let allowed = Ratio.allowedDifferences(primary: Int64(listed.primary.count), threshold: threshold)
+        if options.contentCheck {
+            let listingProblems = differences.values.filter { !$0.detail.hasPrefix("multipart") }.count
+            if !checkOptions.fullDiff, Int64(listingProblems) > allowed {
+                stoppedEarly = true
+                notes.append("content was not hashed: the listing already shows more differences than the threshold allows")
+            } else {
+                // Every object on both sides with the same size: the listing cannot prove equal content.
+                let common = listed.primary.keys.filter { key in listed.dr[key].map { $0.size == listed.primary[key]!.size } ?? false }.sorted()
+                let hashed = Counter()
+                let content = try await contentDifferences(common) { count in
+                    progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(hashed.add(count))))
+                }
+                for key in common { differences[key] = content[key] }
+                notes.append("content mode: \(common.count) object(s) present on both sides with equal sizes were streamed through SHA-256 on both sides (\(options.concurrency) at a time); ETags were not trusted")
+            }
+        }
+
+        // Re-check rounds: replication may still be copying what differed.
+        var rounds = 1
+        while rounds < max(1, checkOptions.rounds), !differences.isEmpty, !stoppedEarly {
+            rounds += 1
+            try await Task.sleep(for: .seconds(1))
+            let again = try await listings()
+            var persisting: [String: KeyDifference] = [:]
+            var hashAgain: [String] = []
+            for key in differences.keys {
+                guard let difference = Self.difference(primary: again.primary[key], dr: again.dr[key]) else {
+                    if options.contentCheck, again.primary[key] != nil { hashAgain.append(key) }
+                    continue
+                }
+                if options.contentCheck, difference.detail.hasPrefix("multipart") {
+                    hashAgain.append(key)
+                    continue
+                }
+                persisting[key] = difference
+            }
+            if !hashAgain.isEmpty {
+                for (key, difference) in try await contentDifferences(hashAgain, progress: { _ in }) { persisting[key] = difference }
+            }
+            differences = persisting
+        }
+        if rounds > 1 { notes.append("differing objects were re-listed (and re-hashed in content mode) in up to \(rounds) rounds, 1 s apart; only what persisted is reported") }
+
+        let sortedKeys = differences.keys.sorted()
+        let count = { (kind: DiffKind) in Int64(differences.values.filter { $0.kind == kind }.count) }
+        let finished = Date()
+        let result = TableCheckResult(table: label, status: differences.isEmpty ? .equal : .different, primaryRows: Int64(listed.primary.count),
+                                      drRows: Int64(listed.dr.count), missing: count(.missing), extra: count(.extra), changed: count(.changed),
+                                      segmentsCompared: (listed.primary.count + 999) / 1000 + (listed.dr.count + 999) / 1000,
+                                      durationSeconds: finished.timeIntervalSince(started))
+        let diffs = sortedKeys.prefix(checkOptions.maxDiffs).map { key in
+            Diff(table: label, key: .object(["key": .string(key)]), kind: differences[key]!.kind, detail: differences[key]!.detail)
+        }
+        return CheckResult(source: name, threshold: threshold, tables: [result], diffs: Array(diffs), diffsTruncated: differences.count > diffs.count,
+                           rounds: rounds, stoppedEarly: stoppedEarly, startedAt: started, finishedAt: finished, notes: notes)
+    }
+
+    // MARK: reconcile
+
+    static let reconcileBatchSize = 100
+
+    public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
+        let listed = try await listings()
+        let comparison = BucketComparison.compare(primary: listed.primary, dr: listed.dr)
+        // Content differences are invisible to a listing: those come from the check itself.
+        let fromCheck = check.diffs.filter { $0.kind == .changed }.compactMap { diff -> String? in
+            if case let .object(fields) = diff.key, case let .string(key)? = fields["key"] { return key }
+            return nil
+        }
+        let upserts = Array(Set(comparison.missing.map(\.key) + comparison.changed.map(\.key) + comparison.unverifiable.map(\.key)
+            + fromCheck.filter { listed.primary[$0] != nil })).sorted()
+        let deletes = comparison.extra.map(\.key)
+        let bucket = primary.store.bucket
+        var batches: [ReconcileBatch] = []
+        for chunk in upserts.chunks(of: Self.reconcileBatchSize) {
+            batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: chunk.map { .object(["key": .string($0)]) }, deleteKeys: [],
+                                          statements: chunk.map { "COPY \(primary.store.url)/\(bucket)/\($0) -> \(dr.store.url)/\(dr.store.bucket)/\($0)" }))
+        }
+        for chunk in deletes.chunks(of: Self.reconcileBatchSize) {
+            batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: [], deleteKeys: chunk.map { .object(["key": .string($0)]) },
+                                          statements: chunk.map { "DELETE \(dr.store.url)/\(dr.store.bucket)/\($0)" }))
+        }
+        var notes = ["objects are copied as the primary has them at apply time (GET, then PUT; multipart from \(options.multipartThreshold >> 20) MiB); repeating the apply converges"]
+        if !deletes.isEmpty { notes.append("objects only on the DR side are deleted only with --delete (each after checking the primary still lacks it)") }
+        return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes)
+    }
+
+    public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
+        let started = Date()
+        func keys(_ values: [JSONValue]) -> [String] {
+            values.compactMap { value in
+                if case let .object(fields) = value, case let .string(key)? = fields["key"] { return key }
+                return nil
+            }
+        }
+        var copied = 0
+        var deleted = 0
+        var touched: [String] = []
+        for batch in plan.batches {
+            let upserts = keys(batch.upsertKeys)
+            if !upserts.isEmpty {
+                let outcome = await copier.copy(upserts)
+                if let (key, reason) = outcome.failures.first {
+                    throw SyncError.failed("\(outcome.failures.count) object(s) of batch \(batch.number) could not be copied, e.g. '\(key)': \(reason)")
+                }
+                copied += outcome.copied
+            }
+            for key in keys(batch.deleteKeys) where try await primary.head(key) == nil {
+                try await dr.delete(key)
+                deleted += 1
+            }
+            touched += upserts + keys(batch.deleteKeys)
+        }
+        // Re-verify what was touched, by HEAD (and content in content mode).
+        var still = 0
+        for key in touched {
+            let source = try await primary.head(key)?.entry
+            let copy = try await dr.head(key)?.entry
+            if let difference = Self.difference(primary: source, dr: copy) {
+                // Equal content under different multipart ETags is equal: only the content can tell.
+                if difference.detail.hasPrefix("multipart"), try await contentDifferences([key], progress: { _ in }).isEmpty { continue }
+                still += 1
+            } else if options.contentCheck, source != nil {
+                still += try await contentDifferences([key], progress: { _ in }).count
+            }
+        }
+        return ReconcileOutcome(source: name, batchesApplied: plan.batches.count, rowsUpserted: copied, rowsDeleted: deleted,
+                                stillDiffering: still, durationSeconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// A thread-safe running total for progress reports.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func add(_ amount: Int) -> Int {
+        lock.withLock {
+            value += amount
+            return value
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import SyncCore
+
+/// Copies objects from the primary bucket to the DR bucket: each GET streams into a temporary
+/// file (never the whole object in memory), then a PUT — multipart when big — streams it out.
+/// Failed copies are retried with backoff.
+struct ObjectCopier: Sendable {
+    let primary: S3Bucket
+    let dr: S3Bucket
+    let options: ObjectStoreOptions
+    static let attempts = 4
+
+    /// Copies `keys` with at most `options.concurrency` transfers at once; returns how many were
+    /// copied and the failures (key: reason). A key the primary no longer has is skipped.
+    func copy(_ keys: [String]) async -> (copied: Int, skipped: Int, failures: [String: String]) {
+        var copied = 0
+        var skipped = 0
+        var failures: [String: String] = [:]
+        var pending = keys[...]
+        await withTaskGroup(of: (String, Result<Bool, Error>).self) { group in
+            var running = 0
+            while true {
+                while running < options.concurrency, let key = pending.popFirst() {
+                    running += 1
+                    group.addTask {
+                        do { return (key, .success(try await copyWithRetries(key))) } catch { return (key, .failure(error)) }
+                    }
+                }
+                guard let (key, result) = await group.next() else { break }
+                running -= 1
+                switch result {
+                case .success(true): copied += 1
+                case .success(false): skipped += 1
+                case let .failure(error): failures[key] = "\(error)"
+                }
+            }
+        }
+        return (copied, skipped, failures)
+    }
+
+    func copyWithRetries(_ key: String) async throws -> Bool {
+        var delay = 0.25
+        for attempt in 1...Self.attempts {
+            do {
+                return try await copyOnce(key)
+            } catch let error as SyncError {
+                // Access denied or a missing bucket do not heal by retrying.
+                if case .invalidState = error { throw error }
+                if attempt == Self.attempts { throw error }
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay *= 2
+        }
+        return false
+    }
+
+    /// One GET to a temporary file and one PUT from it; false when the primary no longer has the key.
+    func copyOnce(_ key: String) async throws -> Bool {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-copy-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+            throw SyncError.failed("cannot create a temporary file at \(path) to copy '\(key)'")
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = SpoolWriter(file: file)
+        let etag = try await primary.get(key) { writer.write($0) }
+        try file.close()
+        if let failure = writer.failure { throw SyncError.failed("writing '\(key)' to \(path): \(failure)") }
+        guard let etag else { return false }
+        // A single-part source is copied in one PUT so that both ETags are the content's MD5 and a
+        // listing can compare them; a multipart source is copied in parts of `part_size`.
+        try await dr.put(key, file: path, size: writer.written, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
+                         singlePart: !etag.contains("-"))
+        return true
+    }
+}
+
+/// Appends streamed bytes to a file; remembers the first failure.
+final class SpoolWriter: @unchecked Sendable {
+    let file: FileHandle
+    private(set) var written: Int64 = 0
+    private(set) var failure: String?
+
+    init(file: FileHandle) {
+        self.file = file
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        do {
+            try file.write(contentsOf: Data(bytes))
+            written += Int64(bytes.count)
+            return true
+        } catch {
+            failure = "\(error)"
+            return false
+        }
+    }
+}
+
+/// syncd's own replication of a bucket (mode: managed): every cycle lists both sides and copies
+/// what is missing or stale. Runs in the daemon; pause, resume and force full sync drive it.
+final class ManagedReplication: @unchecked Sendable {
+    enum Phase: String, Sendable { case stopped, running, paused, failed }
+
+    private let lock = NSLock()
+    private var phase: Phase = .stopped
+    private var pauseRequested = false
+    private var fullSyncWaiters: [CheckedContinuation<Int, Error>] = []
+    private var lastError: String?
+    private var copiedTotal = 0
+
+    var status: (phase: Phase, error: String?, copied: Int) { lock.withLock { (phase, lastError, copiedTotal) } }
+    var isHosted: Bool { lock.withLock { phase != .stopped } }
+    var isPaused: Bool { lock.withLock { pauseRequested } }
+    func pause() { lock.withLock { pauseRequested = true } }
+    func resume() { lock.withLock { pauseRequested = false } }
+
+    /// Copies every object again, equal or not; returns how many were copied.
+    func fullSync() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            lock.withLock {
+                fullSyncWaiters.append(continuation)
+                pauseRequested = false
+            }
+        }
+    }
+
+    func run(copier: ObjectCopier, prefix: String, interval: Duration) async {
+        lock.withLock { phase = .running }
+        while !Task.isCancelled {
+            let (paused, waiters) = lock.withLock { () -> (Bool, [CheckedContinuation<Int, Error>]) in
+                defer { fullSyncWaiters = [] }
+                return (pauseRequested, fullSyncWaiters)
+            }
+            if paused, waiters.isEmpty {
+                lock.withLock { phase = .paused }
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            do {
+                let primary = try await copier.primary.listAll(prefix: prefix)
+                var keys: [String]
+                if waiters.isEmpty {
+                    let dr = try await copier.dr.listAll(prefix: prefix)
+                    keys = BucketComparison.compare(primary: primary, dr: dr).backlog(dr: dr).map(\.key)
+                } else {
+                    keys = Array(primary.keys)
+                }
+                keys.sort()
+                let outcome = await copier.copy(keys)
+                lock.withLock {
+                    copiedTotal += outcome.copied
+                    if let (key, reason) = outcome.failures.first {
+                        phase = .failed
+                        lastError = "\(outcome.failures.count) object(s) could not be copied, e.g. '\(key)': \(reason)"
+                    } else {
+                        phase = pauseRequested ? .paused : .running
+                        lastError = nil
+                    }
+                }
+                if outcome.failures.isEmpty {
+                    waiters.forEach { $0.resume(returning: outcome.copied) }
+                } else {
+                    waiters.forEach { $0.resume(throwing: SyncError.failed(lock.withLock { lastError } ?? "copy failed")) }
+                }
+            } catch {
+                lock.withLock {
+                    phase = .failed
+                    lastError = "\(error)"
+                }
+                waiters.forEach { $0.resume(throwing: error) }
+            }
+            try? await Task.sleep(for: interval)
+        }
+        let left = lock.withLock { defer { fullSyncWaiters = [] }; return fullSyncWaiters }
+        left.forEach { $0.resume(throwing: SyncError.invalidState("the managed replication stopped")) }
+        lock.withLock { phase = .stopped }
+    }
+}

@@ -1,0 +1,296 @@
+import Crypto
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import SyncCore
+
+/// One object as a listing shows it.
+public struct ObjectEntry: Sendable, Equatable {
+    public var key: String
+    public var size: Int64
+    /// Without quotes. A multipart upload's ETag ends in "-<parts>" and is not a content hash.
+    public var etag: String
+    public var lastModified: Date
+
+    public init(key: String, size: Int64, etag: String, lastModified: Date) {
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+
+    public var isMultipart: Bool { etag.contains("-") }
+}
+
+/// S3 speaks XML: the handful of documents syncd reads, parsed into flat element lists.
+enum S3XML {
+    /// Every leaf element's text, grouped by the `record` element it sits in (e.g. Contents).
+    final class Collector: NSObject, XMLParserDelegate {
+        let record: String
+        var records: [[String: String]] = []
+        var top: [String: String] = [:]
+        private var current: [String: String]?
+        private var text = ""
+
+        init(record: String) {
+            self.record = record
+        }
+
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+            if name == record { current = [:] }
+            text = ""
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            text += string
+        }
+
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            if name == record, let finished = current {
+                records.append(finished)
+                current = nil
+            } else if current != nil {
+                current?[name] = text
+            } else {
+                top[name] = text
+            }
+            text = ""
+        }
+    }
+
+    static func parse(_ bytes: [UInt8], record: String) -> (top: [String: String], records: [[String: String]])? {
+        let collector = Collector(record: record)
+        let parser = XMLParser(data: Data(bytes))
+        parser.delegate = collector
+        guard parser.parse() else { return nil }
+        return (collector.top, collector.records)
+    }
+
+    nonisolated(unsafe) static let dates: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+    nonisolated(unsafe) static let datesWhole = ISO8601DateFormatter()
+    static let dateLock = NSLock()
+
+    static func date(_ text: String) -> Date? {
+        dateLock.withLock { dates.date(from: text) ?? datesWhole.date(from: text) }
+    }
+}
+
+/// One side's bucket: listing, HEAD, streaming GET and PUT (multipart for big objects), DELETE.
+/// Requests are signed by libcurl (CURLOPT_AWS_SIGV4); transfers share a bounded handle pool.
+public final class S3Bucket: Sendable {
+    public let store: ObjectStoreEndpoint
+    let label: String
+    let pool: CurlPool
+    let connectTimeout: Int
+    static let requestTimeout = 3600
+
+    public init(endpoint: EndpointConfig, label: String, concurrency: Int) {
+        store = endpoint.objectStore ?? ObjectStoreEndpoint(url: "http://\(endpoint.host):\(endpoint.port)", bucket: "unknown")
+        self.label = label
+        pool = CurlPool(size: concurrency)
+        connectTimeout = endpoint.connectTimeoutSeconds
+    }
+
+    var signing: CurlHandle.Signing? {
+        guard let access = store.accessKey, let secret = store.secretKey else { return nil }
+        return CurlHandle.Signing(region: store.region, accessKey: access.value, secretKey: secret.value)
+    }
+
+    /// RFC 3986 encoding as SigV4 wants it: everything but unreserved characters (and '/' in paths).
+    static func encode(_ text: String, keepSlash: Bool) -> String {
+        var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+        if keepSlash { allowed.insert("/") }
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// The URL of the bucket or of one key; query parameters sorted by name, as SigV4 signs them.
+    func url(key: String? = nil, query: [(String, String)] = []) -> String {
+        var base = store.url
+        var path = ""
+        if store.virtualHost, let components = URLComponents(string: store.url), let host = components.host {
+            base = "\(components.scheme ?? "https")://\(store.bucket).\(host)" + (components.port.map { ":\($0)" } ?? "")
+        } else {
+            path = "/\(store.bucket)"
+        }
+        if let key { path += "/" + Self.encode(key, keepSlash: true) } else if store.virtualHost { path = "/" }
+        let sorted = query.sorted { $0.0 < $1.0 }
+        let text = sorted.map { "\(Self.encode($0.0, keepSlash: false))=\(Self.encode($0.1, keepSlash: false))" }.joined(separator: "&")
+        return base + path + (text.isEmpty ? "" : "?\(text)")
+    }
+
+    /// Runs one request; non-2xx answers become HTTPErrors with S3's error code, transport failures
+    /// SyncError.unreachable naming the side.
+    func request(_ method: String, key: String? = nil, query: [(String, String)] = [], headers: [String] = [], body: RequestBody? = nil,
+                 allow: Set<Int> = [], sink: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) async throws -> HTTPResponse {
+        let target = url(key: key, query: query)
+        let signing = self.signing
+        let verify = store.verifyTLS
+        let connect = connectTimeout
+        let response: HTTPResponse
+        do {
+            response = try await pool.run { handle in
+                try handle.perform(method: method, url: target, headers: headers, body: body, signing: signing, verifyTLS: verify,
+                                   connectTimeoutSeconds: connect, timeoutSeconds: Self.requestTimeout, sink: sink)
+            }
+        } catch let error as HTTPError where error.kind == .transport {
+            throw SyncError.unreachable(side: label, message: "\(method) \(target): \(error.message)")
+        }
+        guard (200..<300).contains(response.status) || allow.contains(response.status) else {
+            let parsed = S3XML.parse(response.body, record: "Error")
+            let fields = parsed?.records.first ?? parsed?.top ?? [:]
+            throw HTTPError(kind: .status, status: response.status, code: fields["Code"], message: fields["Message"] ?? "")
+        }
+        return response
+    }
+
+    /// Every object under `prefix`, page by page (ListObjectsV2, 1000 keys per page).
+    public func list(prefix: String, _ page: ([ObjectEntry]) async throws -> Void) async throws {
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("max-keys", "1000")]
+            if !prefix.isEmpty { query.append(("prefix", prefix)) }
+            if let token { query.append(("continuation-token", token)) }
+            let response = try await describeFailure("listing bucket '\(store.bucket)'") { try await self.request("GET", query: query) }
+            guard let parsed = S3XML.parse(response.body, record: "Contents") else {
+                throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' is not valid XML")
+            }
+            let entries = try parsed.records.map { fields -> ObjectEntry in
+                guard let key = fields["Key"], let size = fields["Size"].flatMap(Int64.init),
+                      let modified = fields["LastModified"].flatMap(S3XML.date) else {
+                    throw SyncError.failed("\(label): a listing entry of bucket '\(store.bucket)' lacks Key, Size or LastModified: \(fields)")
+                }
+                let etag = (fields["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                return ObjectEntry(key: key, size: size, etag: etag, lastModified: modified)
+            }
+            try await page(entries)
+            token = parsed.top["IsTruncated"] == "true" ? parsed.top["NextContinuationToken"] : nil
+        } while token != nil
+    }
+
+    /// Everything under `prefix`, keyed by object key.
+    public func listAll(prefix: String) async throws -> [String: ObjectEntry] {
+        var all: [String: ObjectEntry] = [:]
+        try await list(prefix: prefix) { page in for entry in page { all[entry.key] = entry } }
+        return all
+    }
+
+    /// Size, ETag and replication status of one object; nil when it does not exist.
+    public func head(_ key: String) async throws -> (entry: ObjectEntry, replicationStatus: String?)? {
+        let response = try await describeFailure("HEAD '\(key)'") { try await self.request("HEAD", key: key, allow: [404]) }
+        guard response.status != 404 else { return nil }
+        let modified = response.headers["last-modified"].flatMap { HTTPDate.parse($0) } ?? Date(timeIntervalSince1970: 0)
+        let entry = ObjectEntry(key: key, size: Int64(response.headers["content-length"] ?? "") ?? 0,
+                                etag: (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")), lastModified: modified)
+        return (entry, response.headers["x-amz-replication-status"])
+    }
+
+    /// Streams an object's body to `sink`; false from the sink aborts. Returns the object's ETag, or
+    /// nil when it does not exist.
+    @discardableResult
+    public func get(_ key: String, sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> String? {
+        let response = try await describeFailure("GET '\(key)'") { try await self.request("GET", key: key, allow: [404], sink: sink) }
+        guard response.status != 404 else { return nil }
+        return (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    }
+
+    /// S3's limit for a single PUT.
+    static let singlePutLimit: Int64 = 5 << 30
+
+    /// Uploads a file as the object `key`: one PUT, or a multipart upload when the file is big
+    /// (unless `singlePart`, which keeps a single-part source's ETag, its MD5, comparable).
+    public func put(_ key: String, file: String, size: Int64, multipartThreshold: Int64, partSize: Int64, singlePart: Bool = false) async throws {
+        if size < multipartThreshold || (singlePart && size <= Self.singlePutLimit) {
+            _ = try await describeFailure("PUT '\(key)'") { try await self.request("PUT", key: key, body: .file(path: file, offset: 0, length: size)) }
+            return
+        }
+        let created = try await describeFailure("starting a multipart upload of '\(key)'") { try await self.request("POST", key: key, query: [("uploads", "")]) }
+        guard let uploadID = S3XML.parse(created.body, record: "_")?.top["UploadId"] else {
+            throw SyncError.failed("\(label): no UploadId in the answer to a multipart upload of '\(key)'")
+        }
+        do {
+            var parts: [(Int, String)] = []
+            var offset: Int64 = 0
+            var number = 1
+            while offset < size {
+                let length = min(partSize, size - offset)
+                let response = try await describeFailure("uploading part \(number) of '\(key)'") {
+                    try await self.request("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                           body: .file(path: file, offset: offset, length: length))
+                }
+                parts.append((number, response.headers["etag"] ?? ""))
+                offset += length
+                number += 1
+            }
+            let document = "<CompleteMultipartUpload>" + parts.map { "<Part><PartNumber>\($0.0)</PartNumber><ETag>\($0.1)</ETag></Part>" }.joined()
+                + "</CompleteMultipartUpload>"
+            _ = try await describeFailure("completing the multipart upload of '\(key)'") {
+                try await self.request("POST", key: key, query: [("uploadId", uploadID)], headers: ["Content-Type: application/xml"],
+                                       body: .bytes(Array(document.utf8)))
+            }
+        } catch {
+            _ = try? await request("DELETE", key: key, query: [("uploadId", uploadID)])
+            throw error
+        }
+    }
+
+    public func delete(_ key: String) async throws {
+        _ = try await describeFailure("DELETE '\(key)'") { try await self.request("DELETE", key: key, allow: [404]) }
+    }
+
+    public func createBucket() async throws {
+        _ = try await describeFailure("creating bucket '\(store.bucket)'") { try await self.request("PUT", allow: [409]) }
+    }
+
+    /// HTTP errors named with the side, the operation and what to do about the common ones.
+    func describeFailure<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as HTTPError {
+            switch error.code {
+            case "NoSuchBucket":
+                throw SyncError.invalidState("\(label): bucket '\(store.bucket)' does not exist (\(what))")
+            case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
+                throw SyncError.unreachable(side: label, message: "\(what): access denied (\(error.code ?? "")): \(error.message); check access_key, secret_key and region")
+            default:
+                throw SyncError.failed("\(label): \(what) failed: \(error)")
+            }
+        }
+    }
+
+    /// SHA-256 of an object's content, streamed (nil when it does not exist).
+    public func contentHash(_ key: String) async throws -> [UInt8]? {
+        let hasher = StreamingHash()
+        guard try await get(key, sink: { hasher.update($0); return true }) != nil else { return nil }
+        return hasher.finish()
+    }
+}
+
+/// SHA-256 fed from curl's write callback.
+final class StreamingHash: @unchecked Sendable {
+    private var hasher = SHA256()
+    private let lock = NSLock()
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        lock.withLock { hasher.update(bufferPointer: bytes) }
+    }
+
+    func finish() -> [UInt8] {
+        lock.withLock { Array(hasher.finalize()) }
+    }
+}
+
+/// RFC 7231 dates of Last-Modified headers.
+enum HTTPDate {
+    static func parse(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+@testable import ObjectStoreSource
+@testable import SyncCore
+import TestSupport
+
+extension SeaweedClusters {
+    @Suite struct NativeReplicationTests {
+        @Test("filer.sync: backlog and lag grow while it is stopped and drain after it restarts; control is refused")
+        func backlogGrowsWhileFilerSyncIsStopped() async throws {
+            let prefix = TestS3.unique("lag") + "/"
+            let config = TestS3.source("s3-native", mode: .native, primaryBucket: TestS3.replicatedBucket, drBucket: TestS3.replicatedBucket, prefix: prefix)
+            let adapter = ObjectStoreSource(config: config)
+            let primary = TestS3.bucket(.primary, TestS3.replicatedBucket)
+            try await TestS3.script("sync-stop")
+            do {
+                for index in 0..<5 { try await TestS3.put(primary, "\(prefix)file-\(index)", "payload \(index)") }
+                try await Task.sleep(for: .milliseconds(2100))
+                let behind = await adapter.sample()
+                #expect(behind.state == .syncing, "\(behind)")
+                #expect(behind.lagVolume == 5)
+                #expect(behind.details["backlog_bytes"] == "45")
+                #expect((behind.lagSeconds ?? 0) >= 1, "the oldest missing object is two seconds old")
+                #expect(behind.details["replication_status"]?.contains("not reported") == true)
+                await #expect { _ = try await adapter.waitForDrain(timeout: .milliseconds(800)) } throws: { error in
+                    guard case let SyncError.timeout(message) = error else { return false }
+                    return message.contains("5 object(s)")
+                }
+            } catch {
+                try await TestS3.script("sync-start")
+                throw error
+            }
+            try await TestS3.script("sync-start")
+            let drained = try await adapter.waitForDrain(timeout: .seconds(60))
+            #expect(drained.waitedSeconds >= 0)
+            let after = await adapter.sample()
+            #expect(after.state == .inSync && after.lagVolume == 0 && after.lagSeconds == 0, "\(after)")
+            await #expect { try await adapter.pause() } throws: { error in "\(error)".contains("not supported by native replication") }
+            let check = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
+            #expect(check.status == .pass && check.primaryRows == 5, "\(check)")
+        }
+    }
+
+    @Suite struct ManagedCopyTests {
+        @Test("managed copy converges an empty DR bucket (multipart for big objects), pauses, resumes and drains")
+        func managedCopyConvergesPausesAndResumes() async throws {
+            let source = TestS3.unique("mp"), target = TestS3.unique("md")
+            let primary = try await TestS3.makeBucket(.primary, source)
+            _ = try await TestS3.makeBucket(.dr, target)
+            for index in 0..<12 { try await TestS3.put(primary, "docs/\(index).txt", "document \(index)") }
+            let big = (0..<(11 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            try await TestS3.put(primary, "media/big.bin", big, multipartThreshold: 5 << 20)
+            try await TestS3.put(primary, "media/single.bin", Array(big.prefix(6 << 20)))
+            let adapter = ObjectStoreSource(config: TestS3.source("s3-managed", mode: .managed, primaryBucket: source, drBucket: target, contentCheck: true))
+            let background = Task { await adapter.runBackground() }
+            defer { background.cancel() }
+
+            #expect(try await eventually { let sample = await adapter.sample(); return sample.state == .inSync && sample.lagVolume == 0 })
+            let dr = try await TestS3.bucket(.dr, target).listAll(prefix: "")
+            #expect(dr.count == 14)
+            #expect(dr["media/big.bin"]?.isMultipart == true, "a multipart source is uploaded in 5 MiB parts")
+            #expect(dr["media/big.bin"]?.size == Int64(big.count))
+            #expect(dr["media/single.bin"]?.isMultipart == false, "a single-part source stays one PUT, so ETags compare")
+            #expect(dr["media/single.bin"]?.etag == (try await primary.listAll(prefix: "media/single"))["media/single.bin"]?.etag)
+            // Content mode: a multipart copy with equal content is equal.
+            let check = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
+            #expect(check.status == .pass, "\(check)")
+
+            try await adapter.pause()
+            try await TestS3.put(primary, "docs/late.txt", "late")
+            try await Task.sleep(for: .seconds(1))
+            let paused = await adapter.sample()
+            #expect(paused.state == .paused)
+            #expect(paused.lagVolume == 1)
+            await #expect(throws: SyncError.self) { _ = try await adapter.waitForDrain(timeout: .seconds(5)) }
+            try await adapter.resume()
+            _ = try await adapter.waitForDrain(timeout: .seconds(60))
+            #expect(await adapter.sample().lagVolume == 0)
+        }
+    }
+
+    @Suite struct ObjectCheckTests {
+        /// Buckets with one object of each kind of difference, written directly to each side.
+        func planted() async throws -> (ObjectStoreSource, S3Bucket, S3Bucket, String) {
+            let source = TestS3.unique("cp"), target = TestS3.unique("cd")
+            let primary = try await TestS3.makeBucket(.primary, source)
+            let dr = try await TestS3.makeBucket(.dr, target)
+            for index in 0..<20 {
+                try await TestS3.put(primary, "same/\(index)", "same \(index)")
+                try await TestS3.put(dr, "same/\(index)", "same \(index)")
+            }
+            try await TestS3.put(primary, "missing.txt", "only here")
+            try await TestS3.put(dr, "extra.txt", "only there")
+            try await TestS3.put(primary, "changed-content.txt", "aaaa")
+            try await TestS3.put(dr, "changed-content.txt", "bbbb")
+            try await TestS3.put(primary, "changed-size.txt", "short")
+            try await TestS3.put(dr, "changed-size.txt", "longer text")
+            let big = (0..<(6 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            try await TestS3.put(primary, "multipart.bin", big)
+            try await TestS3.put(dr, "multipart.bin", big, multipartThreshold: 5 << 20)
+            return (ObjectStoreSource(config: TestS3.source(TestS3.unique("s3-check"), mode: .native, primaryBucket: source, drBucket: target)), primary, dr, target)
+        }
+
+        @Test("every difference kind is found; a multipart copy is unverifiable by ETag and equal in content mode")
+        func everyDifferenceKindIsFound() async throws {
+            let (adapter, _, _, target) = try await planted()
+            var options = CheckOptions(rounds: 2)
+            options.fullDiff = true
+            let result = try await adapter.check(options) { _ in }
+            #expect(result.status == .fail)
+            #expect(result.missing == 1 && result.extra == 1, "\(result)")
+            #expect(result.changed == 3, "content, size and the multipart object whose ETag proves nothing: \(result.diffs)")
+            #expect(result.primaryRows == 24 && result.drRows == 24)
+            #expect(result.rounds == 2)
+            func detail(_ key: String) -> String? { result.diffs.first { $0.key == .object(["key": .string(key)]) }?.detail }
+            #expect(detail("changed-size.txt") == "size 5 vs 11")
+            #expect(detail("changed-content.txt")?.hasPrefix("ETag") == true)
+            #expect(detail("multipart.bin")?.contains("content_check") == true)
+            #expect(result.diffs.contains { $0.kind == .missing && $0.key == .object(["key": .string("missing.txt")]) })
+            #expect(result.diffs.contains { $0.kind == .extra && $0.key == .object(["key": .string("extra.txt")]) })
+
+            let contentConfig = TestS3.source("s3-content", mode: .native, primaryBucket: adapter.primary.store.bucket, drBucket: target, contentCheck: true)
+            let content = try await ObjectStoreSource(config: contentConfig).check(options) { _ in }
+            #expect(content.changed == 2, "in content mode the multipart copy is equal: \(content.diffs)")
+            #expect(content.notes.contains { $0.contains("SHA-256") })
+        }
+
+        @Test("reconcile: dry run changes nothing; apply copies, keeps DR-only objects unless asked to delete; re-check passes")
+        func reconcileCopiesAndDeletesOnlyWhenAsked() async throws {
+            let (adapter, _, dr, _) = try await planted()
+            let before = try await dr.listAll(prefix: "")
+            let check = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
+            let plan = try await adapter.planReconcile(from: check)
+            #expect(plan.upserts == 4 && plan.deletes == 1, "\(plan)")
+            #expect(plan.batches.flatMap(\.statements).contains { $0.hasPrefix("COPY") && $0.contains("missing.txt") })
+            #expect(try await dr.listAll(prefix: "") == before, "planning writes nothing")
+
+            var keep = plan
+            keep.batches = plan.batches.filter { $0.deleteKeys.isEmpty }
+            let copied = try await adapter.applyReconcile(keep)
+            #expect(copied.rowsUpserted == 4 && copied.rowsDeleted == 0)
+            #expect(copied.stillDiffering == 0)
+            let partial = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
+            #expect(partial.missing == 0 && partial.extra == 1, "the DR-only object is kept")
+
+            let full = try await adapter.applyReconcile(try await adapter.planReconcile(from: partial))
+            #expect(full.rowsDeleted == 1)
+            let again = try await adapter.applyReconcile(try await adapter.planReconcile(from: partial))
+            #expect(again.rowsUpserted == 0 && again.rowsDeleted == 0, "nothing left to do: converged")
+            let recheck = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
+            #expect(recheck.status == .pass, "\(recheck.diffs)")
+        }
+
+        @Test("wrong credentials, a missing bucket and an unreachable endpoint are clear states that fail the gate")
+        func badCredentialsMissingBucketAndUnreachable() async throws {
+            let bucket = TestS3.unique("ok")
+            _ = try await TestS3.makeBucket(.primary, bucket)
+            _ = try await TestS3.makeBucket(.dr, bucket)
+            let wrongSecret = TestS3.source("s3-auth", mode: .native, primaryBucket: bucket, drBucket: bucket,
+                                            dr: TestS3.endpoint(.dr, bucket: bucket, secret: "not-the-secret"))
+            let denied = await ObjectStoreSource(config: wrongSecret).sample()
+            #expect(denied.state == .unreachable)
+            #expect(denied.errors.first?.contains("access denied") == true, "\(denied.errors)")
+            #expect(denied.errors.first?.contains("not-the-secret") == false, "secrets never appear in messages")
+
+            let missing = await ObjectStoreSource(config: TestS3.source("s3-missing", mode: .native, primaryBucket: bucket, drBucket: "no-such-bucket-here")).sample()
+            #expect(missing.state == .broken)
+            #expect(missing.errors.first?.contains("bucket 'no-such-bucket-here' does not exist") == true, "\(missing.errors)")
+
+            let closed = TestS3.source("s3-closed", mode: .native, primaryBucket: bucket, drBucket: bucket,
+                                       primary: TestS3.endpoint(.primary, bucket: bucket, url: "http://127.0.0.1:1"))
+            let down = await ObjectStoreSource(config: closed).sample()
+            #expect(down.state == .unreachable)
+            #expect(down.errors.first?.contains("primary 127.0.0.1:1 is unreachable") == true, "\(down.errors)")
+            #expect(down.lagSeconds == nil)
+
+            let passing = CheckSummary(finishedAt: Date(), ratio: 1, countRatio: 1)
+            for sample in [denied, missing, down] {
+                let verdict = Gate.evaluate(source: "s3", policy: wrongSecret.policy, sample: sample, check: passing, now: Date())
+                #expect(verdict.status == .fail)
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import ObjectStoreSource
+@testable import SyncCore
+
+@Suite struct BucketComparisonTests {
+    func entry(_ key: String, _ size: Int64, _ etag: String, _ seconds: Double = 0) -> ObjectEntry {
+        ObjectEntry(key: key, size: size, etag: etag, lastModified: Date(timeIntervalSince1970: 1_000_000 + seconds))
+    }
+
+    @Test func everyKindIsSortedOut() {
+        let primary = ["a": entry("a", 1, "x"), "b": entry("b", 2, "y"), "c": entry("c", 3, "z"), "d": entry("d", 4, "m-2", 10), "e": entry("e", 5, "n")]
+        let dr = ["a": entry("a", 1, "x"), "b": entry("b", 9, "y"), "c": entry("c", 3, "q"), "d": entry("d", 4, "k", 5), "f": entry("f", 1, "o")]
+        let comparison = BucketComparison.compare(primary: primary, dr: dr)
+        #expect(comparison.equal == 1)
+        #expect(comparison.missing.map(\.key) == ["e"])
+        #expect(comparison.changed.map(\.key) == ["b", "c"])
+        #expect(comparison.unverifiable.map(\.key) == ["d"])
+        #expect(comparison.extra.map(\.key) == ["f"])
+        // The multipart object's DR copy is older than the primary's write: still to replicate.
+        #expect(comparison.backlog(dr: dr).map(\.key).sorted() == ["b", "c", "d", "e"])
+        var newer = dr
+        newer["d"] = entry("d", 4, "k", 20)
+        #expect(comparison.backlog(dr: newer).map(\.key).sorted() == ["b", "c", "e"], "a copy made after the write carries its own part layout")
+    }
+
+    @Test func keyDifferencesSayWhatDiffers() {
+        #expect(ObjectStoreSource.difference(primary: nil, dr: nil) == nil)
+        #expect(ObjectStoreSource.difference(primary: entry("k", 1, "a"), dr: nil)?.kind == .missing)
+        #expect(ObjectStoreSource.difference(primary: nil, dr: entry("k", 1, "a"))?.kind == .extra)
+        #expect(ObjectStoreSource.difference(primary: entry("k", 1, "a"), dr: entry("k", 2, "a"))?.detail == "size 1 vs 2")
+        #expect(ObjectStoreSource.difference(primary: entry("k", 1, "a"), dr: entry("k", 1, "b"))?.detail == "ETag a vs b")
+        #expect(ObjectStoreSource.difference(primary: entry("k", 1, "a-3"), dr: entry("k", 1, "b"))?.detail.hasPrefix("multipart") == true)
+        #expect(ObjectStoreSource.difference(primary: entry("k", 1, "a"), dr: entry("k", 1, "a")) == nil)
+    }
+}
+
+@Suite struct S3RequestTests {
+    func bucket(_ url: String, virtual: Bool = false) -> S3Bucket {
+        var endpoint = EndpointConfig(host: "h", port: 80)
+        endpoint.objectStore = ObjectStoreEndpoint(url: url, bucket: "media", virtualHost: virtual)
+        return S3Bucket(endpoint: endpoint, label: "test", concurrency: 1)
+    }
+
+    @Test func pathStyleAndVirtualHostURLsEncodeKeysOnceAndSortTheQuery() {
+        let path = bucket("http://127.0.0.1:8333")
+        #expect(path.url(key: "photos/a b+c%.jpg") == "http://127.0.0.1:8333/media/photos/a%20b%2Bc%25.jpg")
+        #expect(path.url(query: [("prefix", "x/y z"), ("list-type", "2"), ("continuation-token", "a=b")])
+                == "http://127.0.0.1:8333/media?continuation-token=a%3Db&list-type=2&prefix=x%2Fy%20z")
+        let virtual = bucket("https://s3.eu-west-1.amazonaws.com", virtual: true)
+        #expect(virtual.url(key: "é/k") == "https://media.s3.eu-west-1.amazonaws.com/%C3%A9/k")
+        #expect(virtual.url(query: [("list-type", "2")]) == "https://media.s3.eu-west-1.amazonaws.com/?list-type=2")
+    }
+
+    @Test func listingAndErrorDocumentsParse() throws {
+        let listing = """
+        <?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>media</Name><IsTruncated>true</IsTruncated>
+        <Contents><Key>a&amp;b.txt</Key><ETag>&#34;abc&#34;</ETag><Size>12</Size><LastModified>2026-11-22T07:02:02.123Z</LastModified></Contents>
+        <Contents><Key>c</Key><ETag>"d-2"</ETag><Size>0</Size><LastModified>2026-11-22T07:02:02Z</LastModified></Contents>
+        <NextContinuationToken>tok</NextContinuationToken></ListBucketResult>
+        """
+        let parsed = try #require(S3XML.parse(Array(listing.utf8), record: "Contents"))
+        #expect(parsed.records.count == 2)
+        #expect(parsed.records[0]["Key"] == "a&b.txt" && parsed.records[0]["ETag"] == "\"abc\"")
+        #expect(parsed.top["IsTruncated"] == "true" && parsed.top["NextContinuationToken"] == "tok")
+        #expect(S3XML.date("2026-11-22T07:02:02.123Z") != nil && S3XML.date("2026-11-22T07:02:02Z") != nil)
+        let error = "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>"
+        #expect(S3XML.parse(Array(error.utf8), record: "Error")?.records.first?["Code"] == "NoSuchBucket")
+        #expect(S3XML.parse(Array("not xml <".utf8), record: "x") == nil)
+    }
+}

