@@ -81,7 +81,11 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource", "SyncCore", "TestSupport"]),
-        .testTarget(name: "ObjectStoreSourceTests", dependencies: ["ObjectStoreSource", "SyncCore", "TestSupport"]),
+        .testTarget(name: "ObjectStoreSourceTests", dependencies: [
+            "ObjectStoreSource", "SyncCore", "SyncManager", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         .testTarget(name: "SyncAPITests", dependencies: [

@@ -1,6 +1,9 @@
 import Foundation
+import Logging
+import Metrics
 import Testing
 @testable import ObjectStoreSource
+@testable import SyncManager
 @testable import SyncCore
 import TestSupport
 
@@ -76,6 +79,12 @@ extension SeaweedClusters {
             try await adapter.resume()
             _ = try await adapter.waitForDrain(timeout: .seconds(60))
             #expect(await adapter.sample().lagVolume == 0)
+
+            // Force full sync copies every object again, equal or not.
+            let copiedBefore = Int(await adapter.sample().details["objects_copied"] ?? "") ?? -1
+            try await adapter.forceFullSync()
+            let copiedAfter = Int(await adapter.sample().details["objects_copied"] ?? "") ?? -1
+            #expect(copiedAfter - copiedBefore == 15, "\(copiedBefore) -> \(copiedAfter)")
         }
     }
 
@@ -149,6 +158,21 @@ extension SeaweedClusters {
             #expect(again.rowsUpserted == 0 && again.rowsDeleted == 0, "nothing left to do: converged")
             let recheck = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
             #expect(recheck.status == .pass, "\(recheck.diffs)")
+        }
+
+        @Test("through the sync manager, DR-only objects are deleted only with --delete")
+        func managerKeepsDROnlyObjectsUnlessAskedToDelete() async throws {
+            let (adapter, _, _, target) = try await planted()
+            let config = TestS3.source("s3-managed-reconcile", mode: .native, primaryBucket: adapter.primary.store.bucket, drBucket: target)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-s3-\(UUID().uuidString)/journal.sqlite").path
+            let manager = SyncManager(sources: [(config, ObjectStoreSource(config: config))], journal: try Journal(path: path), historySize: 10,
+                                      metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
+            _ = try await manager.check(source: config.name, options: CheckOptions(rounds: 1), actor: "test")
+            let kept = try await manager.reconcile(source: config.name, apply: false, actor: "test")
+            #expect(kept.plan.deletes == 0 && kept.plan.upserts == 4)
+            #expect(kept.plan.notes.contains { $0.contains("pass --delete") })
+            let deleting = try await manager.reconcile(source: config.name, apply: false, deleteExtras: true, actor: "test")
+            #expect(deleting.plan.deletes == 1)
         }
 
         @Test("wrong credentials, a missing bucket and an unreachable endpoint are clear states that fail the gate")

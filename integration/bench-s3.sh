@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Benchmark of the object-store check against `rclone check` (Debian's rclone), side by side in one
+# run, on two SeaweedFS clusters of their own (integration/s3.sh with a separate directory and
+# ports; filer.sync stopped), holding the same objects in a primary and a DR bucket: 10k objects of
+# 1-64 KiB, and 100k small ones. Each figure is the best of 3 alternating runs.
+#   listing: syncctl verify (key, size, ETag from ListObjectsV2)  vs  rclone check (size + MD5/ETag)
+#   content: syncctl verify with content_check (SHA-256 of both sides)  vs  rclone check --download
+# Usage: integration/bench-s3.sh [COUNTS ...]     (default: 10000 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+[ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
+COUNTS=("$@"); [ ${#COUNTS[@]} -eq 0 ] && COUNTS=(10000 100000)
+STATE=$ROOT/.build-bench
+mkdir -p "$STATE"
+export SYNCD_S3_DIR=/var/tmp/syncd-s3-bench SYNCD_S3_PORT_OFFSET=2000
+
+bash integration/install-deps.sh
+command -v rclone >/dev/null || { apt-get install -y -qq rclone >/dev/null; }
+swift build -c release --product syncd >/dev/null 2>&1 || swift build -c release --product syncd
+swift build -c release --product syncctl >/dev/null 2>&1 || swift build -c release --product syncctl
+BIN=$(swift build -c release --show-bin-path)
+
+cleanup() {
+  [ -n "${SYNCD_PID:-}" ] && kill "$SYNCD_PID" 2>/dev/null || true
+  bash integration/s3.sh stop
+}
+trap cleanup EXIT
+bash integration/s3.sh start >/dev/null
+bash integration/s3.sh sync-stop
+eval "$(bash integration/s3.sh env)"
+now() { date +%s.%N; }
+best() { printf '%s\n' "$@" | sort -g | head -1; }
+rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+
+# rclone reads its remotes from the environment: p (primary) and d (DR).
+for remote in P D; do
+  url=$SYNCD_S3_PRIMARY; [ $remote = D ] && url=$SYNCD_S3_DR
+  export RCLONE_CONFIG_${remote}_TYPE=s3 RCLONE_CONFIG_${remote}_PROVIDER=SeaweedFS RCLONE_CONFIG_${remote}_ENDPOINT=$url
+  export RCLONE_CONFIG_${remote}_ACCESS_KEY_ID=$SYNCD_S3_ACCESS RCLONE_CONFIG_${remote}_SECRET_ACCESS_KEY=$SYNCD_S3_SECRET
+done
+
+load() { # count bucket-suffix: the same files into both buckets
+  local count=$1 dir=$STATE/s3-objects-$1
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$dir"
+    python3 - "$dir" "$count" <<'PY'
+import os, random, sys
+root, count = sys.argv[1], int(sys.argv[2])
+random.seed(count)
+for i in range(count):
+    sub = os.path.join(root, "d%03d" % (i % 100))
+    os.makedirs(sub, exist_ok=True)
+    size = random.randint(1024, 65536) if count <= 10000 else random.randint(100, 2000)
+    with open(os.path.join(sub, "object-%07d.bin" % i), "wb") as f:
+        f.write(os.urandom(size))
+PY
+  fi
+  bash integration/s3.sh bucket primary "bench-$1"
+  bash integration/s3.sh bucket dr "bench-$1"
+  rclone copy "$dir" "p:bench-$1" --transfers 32 --checkers 32 -q
+  rclone copy "$dir" "d:bench-$1" --transfers 32 --checkers 32 -q
+}
+
+start_syncd() { # count
+  cat > "$STATE/bench-s3.yaml" <<YAML
+listen: 127.0.0.1:8495
+tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+journal: $STATE/journal-s3.sqlite
+sources:
+  - name: listing
+    kind: s3
+    mode: native
+    poll_interval: 1h
+    primary: {url: "$SYNCD_S3_PRIMARY", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
+    dr: {url: "$SYNCD_S3_DR", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
+  - name: content
+    kind: s3
+    mode: native
+    content_check: true
+    concurrency: 8
+    poll_interval: 1h
+    primary: {url: "$SYNCD_S3_PRIMARY", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
+    dr: {url: "$SYNCD_S3_DR", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
+YAML
+  rm -f "$STATE/journal-s3.sqlite"*
+  BENCH_TOKEN=bench "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
+  SYNCD_PID=$!
+  for _ in $(seq 100); do curl -fsS http://127.0.0.1:8495/healthz >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "syncd did not start" >&2; cat "$STATE/syncd-s3.log" >&2; exit 2
+}
+
+verify() { # source -> "seconds objects differing" (wall clock of the command, like rclone's)
+  local start; start=$(now)
+  local out; out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8495 --source "$1" --json --rounds 1)
+  echo "$(echo "$(now) - $start" | bc -l) $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["primary_rows"], r["missing"]+r["extra"]+r["changed"])')"
+}
+
+rclone_check() { # extra flags -> "seconds peak_rss_kib"
+  local start; start=$(now)
+  /usr/bin/time -f %M -o "$STATE/rclone-rss" rclone check "p:bench-$count" "d:bench-$count" --checkers 8 -q "$@" >/dev/null 2>&1 || true
+  echo "$(echo "$(now) - $start" | bc -l) $(cat "$STATE/rclone-rss")"
+}
+
+printf '\n%-8s %-8s %14s %14s %10s %6s %14s %16s\n' objects mode "syncd s" "rclone s" "speedup" found "syncd peak RSS" "rclone peak RSS"
+for count in "${COUNTS[@]}"; do
+  load "$count"
+  start_syncd "$count"
+  modes=(listing content); [ "$count" -gt 10000 ] && modes=(listing)
+  for mode in "${modes[@]}"; do
+    ours=(); theirs=(); rss=0
+    flags=(); [ "$mode" = content ] && flags=(--download)
+    for _ in 1 2 3; do
+      read -r t objects found < <(verify "$mode"); ours+=("$t")
+      read -r r k < <(rclone_check "${flags[@]}"); theirs+=("$r"); [ "$k" -gt "$rss" ] && rss=$k
+    done
+    o=$(best "${ours[@]}"); r=$(best "${theirs[@]}")
+    printf '%-8s %-8s %14.2f %14.2f %9.1fx %6s %10s MiB %12s MiB\n' "$objects" "$mode" "$o" "$r" "$(echo "$r / $o" | bc -l)" "$found" \
+      "$(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 ))" "$((rss / 1024))"
+  done
+  kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
+done
+echo
+echo "syncd: syncctl verify --rounds 1 against a release syncd (wall clock of the command). listing: both buckets listed"
+echo "       with ListObjectsV2 (1000 keys per page), compared by key, size and ETag. content: also streams every object of"
+echo "       both sides through SHA-256, 8 at a time. rclone: rclone check --checkers 8 (listing + size + MD5 from the ETag);"
+echo "       --download reads both sides' content. speedup: rclone's time / syncd's. found: differences (expected 0)."
