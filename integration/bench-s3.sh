@@ -33,7 +33,9 @@ now() { date +%s.%N; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
 
-# rclone reads its remotes from the environment: p (primary) and d (DR).
+# rclone reads its remotes from the environment: p (primary) and d (DR). Its AWS SDK refuses a
+# custom CA bundle with rclone's HTTP transport (and these endpoints are plain http).
+unset AWS_CA_BUNDLE
 for remote in P D; do
   url=$SYNCD_S3_PRIMARY; [ $remote = D ] && url=$SYNCD_S3_DR
   export RCLONE_CONFIG_${remote}_TYPE=s3 RCLONE_CONFIG_${remote}_PROVIDER=SeaweedFS RCLONE_CONFIG_${remote}_ENDPOINT=$url

@@ -63,15 +63,12 @@ extension ObjectStoreSource {
             throw SyncError.invalidState("'\(name)' has one bucket to check, '\(primary.store.bucket)' (asked for \(wanted.joined(separator: ", ")))")
         }
         let threshold = config.policy.ratioThreshold
-        let listed = try await listings()
-        progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(listed.primary.count + listed.dr.count)))
-        var differences: [String: KeyDifference] = [:]
-        for key in Set(listed.primary.keys).union(listed.dr.keys) {
-            if let difference = Self.difference(primary: listed.primary[key], dr: listed.dr[key]) { differences[key] = difference }
-        }
+        let listed = try await scan(collectSameSize: options.contentCheck)
+        progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(listed.primaryCount + listed.drCount)))
+        var differences = listed.differences
         var notes: [String] = ["compared key, size and ETag from ListObjectsV2 of both buckets"]
         var stoppedEarly = false
-        let allowed = Ratio.allowedDifferences(primary: Int64(listed.primary.count), threshold: threshold)
+        let allowed = Ratio.allowedDifferences(primary: Int64(listed.primaryCount), threshold: threshold)
         if options.contentCheck {
             let listingProblems = differences.values.filter { !$0.detail.hasPrefix("multipart") }.count
             if !checkOptions.fullDiff, Int64(listingProblems) > allowed {
@@ -79,7 +76,7 @@ extension ObjectStoreSource {
                 notes.append("content was not hashed: the listing already shows more differences than the threshold allows")
             } else {
                 // Every object on both sides with the same size: the listing cannot prove equal content.
-                let common = listed.primary.keys.filter { key in listed.dr[key].map { $0.size == listed.primary[key]!.size } ?? false }.sorted()
+                let common = listed.sameSize.sorted()
                 let hashed = Counter()
                 let content = try await contentDifferences(common) { count in
                     progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(hashed.add(count))))
@@ -94,12 +91,14 @@ extension ObjectStoreSource {
         while rounds < max(1, checkOptions.rounds), !differences.isEmpty, !stoppedEarly {
             rounds += 1
             try await Task.sleep(for: .seconds(1))
-            let again = try await listings()
+            let again = try await scan(collectSameSize: options.contentCheck)
+            let nowDiffering = again.differences
+            let sameSizeNow = Set(again.sameSize)
             var persisting: [String: KeyDifference] = [:]
             var hashAgain: [String] = []
             for key in differences.keys {
-                guard let difference = Self.difference(primary: again.primary[key], dr: again.dr[key]) else {
-                    if options.contentCheck, again.primary[key] != nil { hashAgain.append(key) }
+                guard let difference = nowDiffering[key] else {
+                    if options.contentCheck, sameSizeNow.contains(key) { hashAgain.append(key) }
                     continue
                 }
                 if options.contentCheck, difference.detail.hasPrefix("multipart") {
@@ -118,9 +117,9 @@ extension ObjectStoreSource {
         let sortedKeys = differences.keys.sorted()
         let count = { (kind: DiffKind) in Int64(differences.values.filter { $0.kind == kind }.count) }
         let finished = Date()
-        let result = TableCheckResult(table: label, status: differences.isEmpty ? .equal : .different, primaryRows: Int64(listed.primary.count),
-                                      drRows: Int64(listed.dr.count), missing: count(.missing), extra: count(.extra), changed: count(.changed),
-                                      segmentsCompared: (listed.primary.count + 999) / 1000 + (listed.dr.count + 999) / 1000,
+        let result = TableCheckResult(table: label, status: differences.isEmpty ? .equal : .different, primaryRows: Int64(listed.primaryCount),
+                                      drRows: Int64(listed.drCount), missing: count(.missing), extra: count(.extra), changed: count(.changed),
+                                      segmentsCompared: (listed.primaryCount + 999) / 1000 + (listed.drCount + 999) / 1000,
                                       durationSeconds: finished.timeIntervalSince(started))
         let diffs = sortedKeys.prefix(checkOptions.maxDiffs).map { key in
             Diff(table: label, key: .object(["key": .string(key)]), kind: differences[key]!.kind, detail: differences[key]!.detail)
@@ -134,15 +133,16 @@ extension ObjectStoreSource {
     static let reconcileBatchSize = 100
 
     public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
-        let listed = try await listings()
-        let comparison = BucketComparison.compare(primary: listed.primary, dr: listed.dr)
+        let comparison = try await scan()
+        let onPrimary = Set(comparison.missing.map(\.key) + comparison.changed.map(\.primary.key) + comparison.unverifiable.map(\.primary.key))
         // Content differences are invisible to a listing: those come from the check itself.
         let fromCheck = check.diffs.filter { $0.kind == .changed }.compactMap { diff -> String? in
             if case let .object(fields) = diff.key, case let .string(key)? = fields["key"] { return key }
             return nil
         }
-        let upserts = Array(Set(comparison.missing.map(\.key) + comparison.changed.map(\.key) + comparison.unverifiable.map(\.key)
-            + fromCheck.filter { listed.primary[$0] != nil })).sorted()
+        // A content difference the listing cannot see is copied unless the DR-only side is all that is left.
+        let extraKeys = Set(comparison.extra.map(\.key))
+        let upserts = Array(onPrimary.union(fromCheck.filter { !extraKeys.contains($0) })).sorted()
         let deletes = comparison.extra.map(\.key)
         let bucket = primary.store.bucket
         var batches: [ReconcileBatch] = []

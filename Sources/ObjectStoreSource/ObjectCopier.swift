@@ -124,7 +124,7 @@ final class ManagedReplication: @unchecked Sendable {
         }
     }
 
-    func run(copier: ObjectCopier, prefix: String, interval: Duration) async {
+    func run(copier: ObjectCopier, scan: BucketScan, prefix: String, interval: Duration) async {
         lock.withLock { phase = .running }
         while !Task.isCancelled {
             let (paused, waiters) = lock.withLock { () -> (Bool, [CheckedContinuation<Int, Error>]) in
@@ -137,13 +137,11 @@ final class ManagedReplication: @unchecked Sendable {
                 continue
             }
             do {
-                let primary = try await copier.primary.listAll(prefix: prefix)
-                var keys: [String]
+                var keys: [String] = []
                 if waiters.isEmpty {
-                    let dr = try await copier.dr.listAll(prefix: prefix)
-                    keys = BucketComparison.compare(primary: primary, dr: dr).backlog(dr: dr).map(\.key)
+                    keys = try await scan.compare(prefix: prefix).backlog.map(\.key)
                 } else {
-                    keys = Array(primary.keys)
+                    try await copier.primary.list(prefix: prefix) { page in keys += page.map(\.key) }
                 }
                 keys.sort()
                 let outcome = await copier.copy(keys)

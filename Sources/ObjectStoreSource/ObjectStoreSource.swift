@@ -35,14 +35,12 @@ public actor ObjectStoreSource: SourceAdapter {
     /// The daemon runs managed replication here; syncctl's in-process engine does not.
     public func runBackground() async {
         guard let replication else { return }
-        await replication.run(copier: copier, prefix: options.prefix, interval: .milliseconds(Int64(min(config.pollIntervalSeconds, 5) * 1000)))
+        await replication.run(copier: copier, scan: BucketScan(primary: primary, dr: dr, concurrency: options.concurrency), prefix: options.prefix, interval: .milliseconds(Int64(min(config.pollIntervalSeconds, 5) * 1000)))
     }
 
-    /// Both listings; the DR side first, so the backlog errs high.
-    func listings() async throws -> (primary: [String: ObjectEntry], dr: [String: ObjectEntry]) {
-        let drObjects = try await dr.listAll(prefix: options.prefix)
-        let primaryObjects = try await primary.listAll(prefix: options.prefix)
-        return (primaryObjects, drObjects)
+    /// Both buckets compared by key, size and ETag, as their listings stream.
+    func scan(collectSameSize: Bool = false) async throws -> BucketComparison {
+        try await BucketScan(primary: primary, dr: dr, concurrency: options.concurrency).compare(prefix: options.prefix, collectSameSize: collectSameSize)
     }
 
     // MARK: sample
@@ -50,9 +48,9 @@ public actor ObjectStoreSource: SourceAdapter {
     public func sample() async -> Sample {
         let now = Date()
         var sample = Sample(time: now, state: .inSync, unit: .objects, topology: options.mode.rawValue)
-        let listed: (primary: [String: ObjectEntry], dr: [String: ObjectEntry])
+        let comparison: BucketComparison
         do {
-            listed = try await listings()
+            comparison = try await scan()
         } catch let SyncError.unreachable(side, message) {
             sample.state = .unreachable
             sample.errors = ["\(side) is unreachable: \(message)"]
@@ -62,17 +60,16 @@ public actor ObjectStoreSource: SourceAdapter {
             sample.errors = ["\(error)"]
             return sample
         }
-        let comparison = BucketComparison.compare(primary: listed.primary, dr: listed.dr)
-        let backlog = comparison.backlog(dr: listed.dr)
+        let backlog = comparison.backlog
         sample.lagVolume = Int64(backlog.count)
-        sample.position = Int64(listed.primary.count - backlog.count)
+        sample.position = Int64(comparison.primaryCount - backlog.count)
         sample.lagSeconds = backlog.map { max(0, now.timeIntervalSince($0.lastModified)) }.max() ?? 0
-        sample.details["objects_primary"] = String(listed.primary.count)
-        sample.details["objects_dr"] = String(listed.dr.count)
+        sample.details["objects_primary"] = String(comparison.primaryCount)
+        sample.details["objects_dr"] = String(comparison.drCount)
         sample.details["backlog_objects"] = String(backlog.count)
         sample.details["backlog_bytes"] = String(backlog.reduce(Int64(0)) { $0 + $1.size })
         sample.details["dr_only_objects"] = String(comparison.extra.count)
-        sample.details["listing"] = "ListObjectsV2 of both buckets\(options.prefix.isEmpty ? "" : " under '\(options.prefix)'") every poll (\((listed.primary.count + 999) / 1000 + (listed.dr.count + 999) / 1000) page request(s))"
+        sample.details["listing"] = "ListObjectsV2 of both buckets\(options.prefix.isEmpty ? "" : " under '\(options.prefix)'") every poll, compared as the listings stream"
         if let oldest = backlog.min(by: { $0.lastModified < $1.lastModified }) { sample.details["oldest_backlog_object"] = oldest.key }
         if options.mode == .native, !backlog.isEmpty {
             // S3 replication reports per object on HEAD; servers without it (SeaweedFS) send nothing.
@@ -157,9 +154,7 @@ public actor ObjectStoreSource: SourceAdapter {
             throw SyncError.invalidState("the managed copy of '\(name)' is paused: the DR bucket cannot catch up; resume first")
         }
         while true {
-            let listed = try await listings()
-            let backlog = BucketComparison.compare(primary: listed.primary, dr: listed.dr).backlog(dr: listed.dr)
-                .filter { $0.lastModified <= callTime }
+            let backlog = try await scan().backlog.filter { $0.lastModified <= callTime }
             if backlog.isEmpty {
                 return DrainResult(target: "every object written before \(ISO8601DateFormatter().string(from: callTime))",
                                    reached: "on the DR side", waitedSeconds: (clock.now - started).seconds)

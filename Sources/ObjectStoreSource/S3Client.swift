@@ -25,20 +25,20 @@ public struct ObjectEntry: Sendable, Equatable {
 
 /// S3 speaks XML: the handful of documents syncd reads, parsed into flat element lists.
 enum S3XML {
-    /// Every leaf element's text, grouped by the `record` element it sits in (e.g. Contents).
+    /// Every leaf element's text, grouped by the record element it sits in (Contents, CommonPrefixes, ...).
     final class Collector: NSObject, XMLParserDelegate {
-        let record: String
-        var records: [[String: String]] = []
+        let recordNames: Set<String>
+        var records: [String: [[String: String]]] = [:]
         var top: [String: String] = [:]
-        private var current: [String: String]?
+        private var current: (name: String, fields: [String: String])?
         private var text = ""
 
-        init(record: String) {
-            self.record = record
+        init(records: Set<String>) {
+            recordNames = records
         }
 
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-            if name == record { current = [:] }
+            if recordNames.contains(name) { current = (name, [:]) }
             text = ""
         }
 
@@ -47,11 +47,11 @@ enum S3XML {
         }
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-            if name == record, let finished = current {
-                records.append(finished)
+            if let finished = current, finished.name == name {
+                records[name, default: []].append(finished.fields)
                 current = nil
             } else if current != nil {
-                current?[name] = text
+                current?.fields[name] = text
             } else {
                 top[name] = text
             }
@@ -59,12 +59,16 @@ enum S3XML {
         }
     }
 
-    static func parse(_ bytes: [UInt8], record: String) -> (top: [String: String], records: [[String: String]])? {
-        let collector = Collector(record: record)
+    static func parse(_ bytes: [UInt8], records names: Set<String>) -> (top: [String: String], records: [String: [[String: String]]])? {
+        let collector = Collector(records: names)
         let parser = XMLParser(data: Data(bytes))
         parser.delegate = collector
         guard parser.parse() else { return nil }
         return (collector.top, collector.records)
+    }
+
+    static func parse(_ bytes: [UInt8], record: String) -> (top: [String: String], records: [[String: String]])? {
+        parse(bytes, records: [record]).map { ($0.top, $0.records[record] ?? []) }
     }
 
     nonisolated(unsafe) static let dates: ISO8601DateFormatter = {
@@ -148,27 +152,36 @@ public final class S3Bucket: Sendable {
         return response
     }
 
+    /// One ListObjectsV2 page: objects, the common prefixes (with a delimiter), the next token.
+    public func listPage(prefix: String, delimiter: String? = nil, token: String?) async throws -> (entries: [ObjectEntry], prefixes: [String], next: String?) {
+        var query = [("list-type", "2"), ("max-keys", "1000")]
+        if !prefix.isEmpty { query.append(("prefix", prefix)) }
+        if let delimiter { query.append(("delimiter", delimiter)) }
+        if let token { query.append(("continuation-token", token)) }
+        let response = try await describeFailure("listing bucket '\(store.bucket)'") { try await self.request("GET", query: query) }
+        guard let parsed = S3XML.parse(response.body, records: ["Contents", "CommonPrefixes"]) else {
+            throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' is not valid XML")
+        }
+        let entries = try (parsed.records["Contents"] ?? []).map { fields -> ObjectEntry in
+            guard let key = fields["Key"], let size = fields["Size"].flatMap(Int64.init),
+                  let modified = fields["LastModified"].flatMap(S3XML.date) else {
+                throw SyncError.failed("\(label): a listing entry of bucket '\(store.bucket)' lacks Key, Size or LastModified: \(fields)")
+            }
+            let etag = (fields["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            return ObjectEntry(key: key, size: size, etag: etag, lastModified: modified)
+        }
+        let prefixes = (parsed.records["CommonPrefixes"] ?? []).compactMap { $0["Prefix"] }
+        let next = parsed.top["IsTruncated"] == "true" ? parsed.top["NextContinuationToken"] : nil
+        return (entries, prefixes, next)
+    }
+
     /// Every object under `prefix`, page by page (ListObjectsV2, 1000 keys per page).
     public func list(prefix: String, _ page: ([ObjectEntry]) async throws -> Void) async throws {
         var token: String?
         repeat {
-            var query = [("list-type", "2"), ("max-keys", "1000")]
-            if !prefix.isEmpty { query.append(("prefix", prefix)) }
-            if let token { query.append(("continuation-token", token)) }
-            let response = try await describeFailure("listing bucket '\(store.bucket)'") { try await self.request("GET", query: query) }
-            guard let parsed = S3XML.parse(response.body, record: "Contents") else {
-                throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' is not valid XML")
-            }
-            let entries = try parsed.records.map { fields -> ObjectEntry in
-                guard let key = fields["Key"], let size = fields["Size"].flatMap(Int64.init),
-                      let modified = fields["LastModified"].flatMap(S3XML.date) else {
-                    throw SyncError.failed("\(label): a listing entry of bucket '\(store.bucket)' lacks Key, Size or LastModified: \(fields)")
-                }
-                let etag = (fields["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                return ObjectEntry(key: key, size: size, etag: etag, lastModified: modified)
-            }
-            try await page(entries)
-            token = parsed.top["IsTruncated"] == "true" ? parsed.top["NextContinuationToken"] : nil
+            let result = try await listPage(prefix: prefix, token: token)
+            try await page(result.entries)
+            token = result.next
         } while token != nil
     }
 

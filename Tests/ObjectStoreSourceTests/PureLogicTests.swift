@@ -11,17 +11,28 @@ import Testing
     @Test func everyKindIsSortedOut() {
         let primary = ["a": entry("a", 1, "x"), "b": entry("b", 2, "y"), "c": entry("c", 3, "z"), "d": entry("d", 4, "m-2", 10), "e": entry("e", 5, "n")]
         let dr = ["a": entry("a", 1, "x"), "b": entry("b", 9, "y"), "c": entry("c", 3, "q"), "d": entry("d", 4, "k", 5), "f": entry("f", 1, "o")]
-        let comparison = BucketComparison.compare(primary: primary, dr: dr)
+        let comparison = BucketComparison.compare(primary: primary, dr: dr, collectSameSize: true)
         #expect(comparison.equal == 1)
         #expect(comparison.missing.map(\.key) == ["e"])
-        #expect(comparison.changed.map(\.key) == ["b", "c"])
-        #expect(comparison.unverifiable.map(\.key) == ["d"])
+        #expect(comparison.changed.map(\.primary.key) == ["b", "c"])
+        #expect(comparison.unverifiable.map(\.primary.key) == ["d"])
         #expect(comparison.extra.map(\.key) == ["f"])
+        #expect(comparison.primaryCount == 5 && comparison.drCount == 5)
+        #expect(comparison.sameSize == ["a", "c", "d"])
         // The multipart object's DR copy is older than the primary's write: still to replicate.
-        #expect(comparison.backlog(dr: dr).map(\.key).sorted() == ["b", "c", "d", "e"])
+        #expect(comparison.backlog.map(\.key).sorted() == ["b", "c", "d", "e"])
         var newer = dr
         newer["d"] = entry("d", 4, "k", 20)
-        #expect(comparison.backlog(dr: newer).map(\.key).sorted() == ["b", "c", "e"], "a copy made after the write carries its own part layout")
+        #expect(BucketComparison.compare(primary: primary, dr: newer).backlog.map(\.key).sorted() == ["b", "c", "e"],
+                "a copy made after the write carries its own part layout")
+        #expect(comparison.differences.keys.sorted() == ["b", "c", "d", "e", "f"])
+    }
+
+    @Test func comparisonsOfDisjointRangesMerge() {
+        var left = BucketComparison.compare(primary: ["a": entry("a", 1, "x")], dr: [:])
+        left.merge(BucketComparison.compare(primary: ["b": entry("b", 1, "x")], dr: ["b": entry("b", 1, "x"), "c": entry("c", 1, "y")]))
+        #expect(left.missing.map(\.key) == ["a"] && left.extra.map(\.key) == ["c"] && left.equal == 1)
+        #expect(left.primaryCount == 2 && left.drCount == 2)
     }
 
     @Test func keyDifferencesSayWhatDiffers() {
