@@ -74,7 +74,13 @@ import Testing
         #expect(parsed.records.count == 2)
         #expect(parsed.records[0]["Key"] == "a&b.txt" && parsed.records[0]["ETag"] == "\"abc\"")
         #expect(parsed.top["IsTruncated"] == "true" && parsed.top["NextContinuationToken"] == "tok")
-        #expect(S3XML.date("2026-11-22T07:02:02.123Z") != nil && S3XML.date("2026-11-22T07:02:02Z") != nil)
+        #expect(S3XML.date("2026-11-22T07:02:02Z") == ISO8601DateFormatter().date(from: "2026-11-22T07:02:02Z"))
+        #expect(S3XML.date("1999-02-28T23:59:59Z") == ISO8601DateFormatter().date(from: "1999-02-28T23:59:59Z"))
+        #expect(S3XML.date("2024-02-29T00:00:00Z")?.timeIntervalSince1970 == 1_709_164_800)
+        #expect(abs((S3XML.date("2026-11-22T07:02:02.123Z")?.timeIntervalSince1970 ?? 0) - 1_795_330_922.123) < 1e-6)
+        for bad in ["2026-11-22 07:02:02Z", "2026-13-22T07:02:02Z", "2026-11-22T07:02:02", "2026-11-22T07:02:02.Z", "x"] {
+            #expect(S3XML.date(bad) == nil, "\(bad)")
+        }
         let error = "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>"
         #expect(S3XML.parse(Array(error.utf8), record: "Error")?.records.first?["Code"] == "NoSuchBucket")
         #expect(S3XML.parse(Array("not xml <".utf8), record: "x") == nil)
