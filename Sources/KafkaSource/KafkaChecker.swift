@@ -147,7 +147,7 @@ extension KafkaSource {
         var comparisons = observation.partitions.map { KafkaChecker.plan($0, end: $0.sourceHigh) }
         let totalPrimary = comparisons.reduce(Int64(0)) { $0 + $1.primaryRecords }
         let allowed = Ratio.allowedDifferences(primary: totalPrimary, threshold: threshold)
-        let compared = Counter()
+        let compared = RunningTotal()
         var stoppedEarly = false
         var notes: [String] = []
         let topicsTotal = layout.topics.count
@@ -253,19 +253,6 @@ extension KafkaSource {
             }
             if !behind { return }
             try? await Task.sleep(for: .milliseconds(200))
-        }
-    }
-}
-
-/// A thread-safe running total for progress reports.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int64 = 0
-
-    func add(_ amount: Int64) -> Int64 {
-        lock.withLock {
-            value += amount
-            return value
         }
     }
 }

@@ -77,9 +77,9 @@ extension ObjectStoreSource {
             } else {
                 // Every object on both sides with the same size: the listing cannot prove equal content.
                 let common = listed.sameSize.sorted()
-                let hashed = Counter()
+                let hashed = RunningTotal()
                 let content = try await contentDifferences(common) { count in
-                    progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(hashed.add(count))))
+                    progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: hashed.add(Int64(count))))
                 }
                 for key in common { differences[key] = content[key] }
                 notes.append("content mode: \(common.count) object(s) present on both sides with equal sizes were streamed through SHA-256 on both sides (\(options.concurrency) at a time); ETags were not trusted")
@@ -200,18 +200,5 @@ extension ObjectStoreSource {
         }
         return ReconcileOutcome(source: name, batchesApplied: plan.batches.count, rowsUpserted: copied, rowsDeleted: deleted,
                                 stillDiffering: still, durationSeconds: Date().timeIntervalSince(started))
-    }
-}
-
-/// A thread-safe running total for progress reports.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func add(_ amount: Int) -> Int {
-        lock.withLock {
-            value += amount
-            return value
-        }
     }
 }

@@ -180,3 +180,19 @@ public enum Ratio {
         Int64(((1 - threshold) * Double(max(primary, 1)) + 1e-9).rounded(.down))
     }
 }
+
+/// A thread-safe running total, for progress reports from concurrent readers.
+public final class RunningTotal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64 = 0
+
+    public init() {}
+
+    /// Adds `amount` and returns the new total.
+    public func add(_ amount: Int64) -> Int64 {
+        lock.withLock {
+            value += amount
+            return value
+        }
+    }
+}
