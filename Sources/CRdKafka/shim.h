@@ -3,27 +3,8 @@
 #include <librdkafka/rdkafka.h>
 
 /* rd_kafka_producev is variadic, which Swift cannot call: one typed produce with everything the
-   mirror keeps (partition, key, value, headers, timestamp). NULL key/value stay null records.
-   On success librdkafka owns `headers`; on failure the caller still does. */
-static inline rd_kafka_resp_err_t syncd_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
-                                                      const void *key, size_t key_len,
-                                                      const void *value, size_t value_len,
-                                                      rd_kafka_headers_t *headers, int64_t timestamp,
-                                                      void *opaque) {
-    return rd_kafka_producev(rk,
-                             RD_KAFKA_V_TOPIC(topic),
-                             RD_KAFKA_V_PARTITION(partition),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_KEY(key, key_len),
-                             RD_KAFKA_V_VALUE((void *)value, value_len),
-                             RD_KAFKA_V_HEADERS(headers),
-                             RD_KAFKA_V_TIMESTAMP(timestamp),
-                             RD_KAFKA_V_OPAQUE(opaque),
-                             RD_KAFKA_V_END);
-}
-
-
-/* The same with a topic handle the caller keeps, which spares a topic-name lookup per record. */
+   mirror keeps (partition, key, value, headers, timestamp), through a topic handle the caller keeps.
+   NULL key/value stay null records. On success librdkafka owns `headers`; on failure the caller does. */
 static inline rd_kafka_resp_err_t syncd_kafka_produce_rkt(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition,
                                                           const void *key, size_t key_len,
                                                           const void *value, size_t value_len,

@@ -279,6 +279,25 @@ func nextMessages(_ queue: OpaquePointer, _ messages: UnsafeMutablePointer<Unsaf
     return 1
 }
 
+/// Hands each record of a consumed batch to `body` and frees every message, also after a failure.
+/// Partition-EOF events are skipped; the first error (or error event) is thrown once the batch is freed.
+func consumeBatch(_ messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, _ count: Int, handle: KafkaHandle,
+                  context: String, _ body: (UnsafeMutablePointer<rd_kafka_message_t>) throws -> Void) throws {
+    var failure: Error?
+    for index in 0..<count {
+        guard let message = messages[index] else { continue }
+        defer { rd_kafka_message_destroy(message) }
+        guard failure == nil else { continue }
+        let code = message.pointee.err
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            if code != RD_KAFKA_RESP_ERR__PARTITION_EOF { failure = handle.fail(code, "\(context) at offset \(message.pointee.offset)") }
+            continue
+        }
+        do { try body(message) } catch { failure = error }
+    }
+    if let failure { throw failure }
+}
+
 /// Reads offset ranges of partitions with an assign-only consumer: no group membership, no commits.
 public final class KafkaRangeReader: @unchecked Sendable {
     let handle: KafkaHandle
@@ -340,34 +359,21 @@ public final class KafkaRangeReader: @unchecked Sendable {
                 continue
             }
             idleMs = 0
-            var failure: Error?
-            for index in 0..<count {
-                guard let message = messages[index] else { continue }
-                defer { rd_kafka_message_destroy(message) }
-                guard failure == nil else { continue }
-                let code = message.pointee.err
-                if code != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
-                    failure = handle.fail(code, "reading \(partition) at offset \(next)")
-                    continue
-                }
-                let offset = message.pointee.offset
-                guard offset >= next else { continue }
-                guard offset < to else {
-                    overshot = true
-                    continue
-                }
-                do {
+            do {
+                try consumeBatch(messages, count, handle: handle, context: "reading \(partition)") { message in
+                    let offset = message.pointee.offset
+                    guard offset >= next else { return }
+                    guard offset < to else {
+                        overshot = true
+                        return
+                    }
                     try body(RecordView(message: message))
-                } catch {
-                    failure = error
+                    next = offset + 1
+                    delivered += 1
                 }
-                next = offset + 1
-                delivered += 1
-            }
-            if let failure {
+            } catch {
                 continuation = nil
-                throw failure
+                throw error
             }
         }
         // A record past `to` was consumed and dropped: the next read must fetch again.
@@ -405,18 +411,12 @@ public final class KafkaWriter: @unchecked Sendable {
     /// Waits for queue space rather than failing; blocking, so call it on a dedicated queue.
     func produceBlocking(topic: String, partition: Int32, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
                          headers: OpaquePointer?, timestamp: Int64, tag: Int64?) throws {
-        let opaque = tag.flatMap { UnsafeMutableRawPointer(bitPattern: Int($0 + 1)) }
-        while true {
-            let code = syncd_kafka_produce(handle.rk, topic, partition, key?.baseAddress, key?.count ?? 0,
-                                           value?.baseAddress, value?.count ?? 0, headers, timestamp, opaque)
-            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
-            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                rd_kafka_poll(handle.rk, 10)
-                continue
-            }
+        guard let handle = topicHandle(topic) else {
             if let headers { rd_kafka_headers_destroy(headers) }
-            throw handle.fail(code, "producing to \(topic)[\(partition)]")
+            throw self.handle.fail(rd_kafka_last_error(), "opening topic \(topic)")
         }
+        defer { rd_kafka_topic_destroy(handle) }
+        try produceBlocking(to: handle, partition: partition, key: key, value: value, headers: headers, timestamp: timestamp, tag: tag)
     }
 
     /// A topic handle for `produceBlocking(to:)`; librdkafka keeps one per name, released with the writer.
@@ -424,7 +424,7 @@ public final class KafkaWriter: @unchecked Sendable {
         rd_kafka_topic_new(handle.rk, name, nil)
     }
 
-    /// `produceBlocking` through a topic handle (the mirror's per-record path).
+    /// `produceBlocking` through a topic handle the caller keeps (the mirror's per-record path).
     func produceBlocking(to topic: OpaquePointer, partition: Int32, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
                          headers: OpaquePointer?, timestamp: Int64, tag: Int64?) throws {
         let opaque = tag.flatMap { UnsafeMutableRawPointer(bitPattern: Int($0 + 1)) }

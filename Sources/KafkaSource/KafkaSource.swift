@@ -249,27 +249,19 @@ public actor KafkaSource: SourceAdapter {
     public func pause() async throws {
         let mirror = try requireHostedMirror(.pause)
         mirror.pause()
-        try await waitFor("the mirror to pause") { mirror.status.phase == .paused }
+        try await waitUntil("the mirror to pause", timeout: Self.confirmTimeout) { mirror.status.phase == .paused }
     }
 
     public func resume() async throws {
         let mirror = try requireHostedMirror(.resume)
         mirror.resume()
-        try await waitFor("the mirror to resume") { mirror.status.phase != .paused }
+        try await waitUntil("the mirror to resume", timeout: Self.confirmTimeout) { mirror.status.phase != .paused }
     }
 
     public func forceFullSync() async throws {
         let mirror = try requireHostedMirror(.fullSync)
         try await mirror.startFresh()
         _ = try await waitForDrain(timeout: Self.fullSyncTimeout)
-    }
-
-    private func waitFor(_ what: String, _ condition: @Sendable () -> Bool) async throws {
-        let deadline = ContinuousClock.now + Self.confirmTimeout
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw SyncError.timeout("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
     }
 
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {

@@ -262,29 +262,14 @@ final class MirrorSession: @unchecked Sendable {
             consumer.wakeFetcher(assigned[wakeCursor])
         }
         if count < 0 { throw consumer.fail(rd_kafka_last_error(), "consuming the source topics") }
-        var failure: Error?
         var produced = 0
-        for index in 0..<count {
-            guard let message = messages[index] else { continue }
-            defer { rd_kafka_message_destroy(message) }
-            guard failure == nil else { continue }
-            let code = message.pointee.err
-            if code != RD_KAFKA_RESP_ERR_NO_ERROR {
-                if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
-                failure = consumer.fail(code, "consuming the source topics")
-                continue
-            }
+        try consumeBatch(messages, max(0, count), handle: consumer, context: "consuming the source topics") { message in
             let record = RecordView(message: message)
-            guard let sourceHandle = message.pointee.rkt, let drTopic = drTopicHandle(for: sourceHandle) else { continue }
-            do {
-                try writer.produceBlocking(to: drTopic, partition: record.partition, key: record.key, value: record.value,
-                                           headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
-                produced += 1
-            } catch {
-                failure = error
-            }
+            guard let sourceHandle = message.pointee.rkt, let drTopic = drTopicHandle(for: sourceHandle) else { return }
+            try writer.produceBlocking(to: drTopic, partition: record.partition, key: record.key, value: record.value,
+                                       headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
+            produced += 1
         }
-        if let failure { throw failure }
         writer.pollBlocking()
         if let failure = writer.handle.events.deliveries().failure {
             throw KafkaError(message: "\(writer.label): a mirrored record was not delivered: \(failure)")

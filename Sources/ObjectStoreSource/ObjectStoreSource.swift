@@ -123,26 +123,18 @@ public actor ObjectStoreSource: SourceAdapter {
     public func pause() async throws {
         let replication = try requireHostedReplication(.pause)
         replication.pause()
-        try await waitFor("the managed copy to pause") { replication.status.phase == .paused }
+        try await waitUntil("the managed copy to pause", timeout: .seconds(60)) { replication.status.phase == .paused }
     }
 
     public func resume() async throws {
         let replication = try requireHostedReplication(.resume)
         replication.resume()
-        try await waitFor("the managed copy to resume") { replication.status.phase != .paused }
+        try await waitUntil("the managed copy to resume", timeout: .seconds(60)) { replication.status.phase != .paused }
     }
 
     public func forceFullSync() async throws {
         let replication = try requireHostedReplication(.fullSync)
         _ = try await replication.fullSync()
-    }
-
-    private func waitFor(_ what: String, _ condition: @Sendable () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw SyncError.timeout("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
     }
 
     /// Waits until no object the primary had at the call (by LastModified) is missing or stale on the DR side.

@@ -150,3 +150,12 @@ extension Array {
         stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
+
+/// Polls `condition` every 50 ms until it holds (e.g. a background loop confirming a pause).
+public func waitUntil(_ what: String, timeout: Duration, _ condition: @Sendable () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw SyncError.timeout("timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
