@@ -29,12 +29,17 @@ struct PartitionComparison: Sendable {
 /// in parallel, one reader per cluster), each chunk's record-digest sequence is hashed, and unequal
 /// chunks are bisected down to the differing records.
 struct KafkaChecker {
-    let source: KafkaSource
-    let options: CheckOptions
-    let threshold: Double
     let primaryReader: KafkaRangeReader
     let drReader: KafkaRangeReader
     static let chunkSize = 50_000
+
+    /// A reader of its own on each cluster, so both sides are read at once.
+    init(config: SourceConfig) throws {
+        primaryReader = try KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.primary, clientID: "syncd-check"),
+                                             label: describeSide(.primary, config.primary))
+        drReader = try KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.dr, clientID: "syncd-check"),
+                                        label: describeSide(.dr, config.dr))
+    }
 
     /// Where the comparison of a partition starts and what the DR side must hold for it.
     static func plan(_ state: KafkaSource.PartitionState, end: Int64) -> PartitionComparison {
@@ -138,10 +143,7 @@ extension KafkaSource {
         }
         let observation = try await observe(layout: layout)
         let threshold = config.policy.ratioThreshold
-        let checker = try KafkaChecker(
-            source: self, options: checkOptions, threshold: threshold,
-            primaryReader: KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.primary, clientID: "syncd-check"), label: describeSide(.primary, config.primary)),
-            drReader: KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.dr, clientID: "syncd-check"), label: describeSide(.dr, config.dr)))
+        let checker = try KafkaChecker(config: config)
 
         // The source's position at the start is what this check compares; later writes are not its business.
         var comparisons = observation.partitions.map { KafkaChecker.plan($0, end: $0.sourceHigh) }

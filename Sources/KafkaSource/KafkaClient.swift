@@ -55,7 +55,6 @@ final class HandleEvents: @unchecked Sendable {
     /// Per partition of the produced topics: the highest source offset (message opaque) acknowledged.
     private var acknowledged: [String: [Int32: Int64]] = [:]
     private var deliveryFailure: String?
-    private var deliveredCount: Int64 = 0
 
     func recordError(_ text: String) {
         lock.withLock { lastError = text }
@@ -71,22 +70,15 @@ final class HandleEvents: @unchecked Sendable {
                 if deliveryFailure == nil { deliveryFailure = "\(topic)[\(partition)]: \(error)" }
                 return
             }
-            deliveredCount += 1
             if let tag { acknowledged[topic, default: [:]][partition] = max(acknowledged[topic]?[partition] ?? -1, tag) }
         }
     }
 
-    func deliveries() -> (acknowledged: [String: [Int32: Int64]], failure: String?, count: Int64) {
-        lock.withLock { (acknowledged, deliveryFailure, deliveredCount) }
-    }
+    /// The highest acknowledged tag per topic and partition.
+    var acknowledgedTags: [String: [Int32: Int64]] { lock.withLock { acknowledged } }
 
-    func resetDeliveries() {
-        lock.withLock {
-            acknowledged = [:]
-            deliveryFailure = nil
-            deliveredCount = 0
-        }
-    }
+    /// The first delivery that failed, if any (checked per batch, so it copies nothing else).
+    var firstFailure: String? { lock.withLock { deliveryFailure } }
 }
 
 /// librdkafka prefetches per partition (defaults: 100k records, 64 MiB); with many partitions
@@ -452,7 +444,7 @@ public final class KafkaWriter: @unchecked Sendable {
         if code != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw handle.fail(code, "waiting for the cluster to acknowledge \(rd_kafka_outq_len(handle.rk)) record(s)")
         }
-        if let failure = handle.events.deliveries().failure {
+        if let failure = handle.events.firstFailure {
             throw KafkaError(message: "\(label): a record was not delivered: \(failure)")
         }
         var text = [CChar](repeating: 0, count: 512)

@@ -113,6 +113,12 @@ struct TopicLayout: Sendable {
     var topics: [MirroredTopic]
     var problems: [String]
 
+    /// The layout as both clusters report it now.
+    static func read(options: KafkaOptions, mapping: TopicMapping, primary: KafkaCluster, dr: KafkaCluster) async throws -> TopicLayout {
+        resolve(options: options, mapping: mapping, primary: try await primary.topics(), dr: try await dr.topics(),
+                primaryLabel: primary.label, drLabel: dr.label)
+    }
+
     static func resolve(options: KafkaOptions, mapping: TopicMapping, primary: [String: Int], dr: [String: Int],
                         primaryLabel: String, drLabel: String) -> TopicLayout {
         let names: [String]

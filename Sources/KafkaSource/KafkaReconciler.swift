@@ -105,10 +105,7 @@ extension KafkaSource {
         // Re-verify what was touched: the copied tails must now equal the source.
         var stillDiffering = 0
         if !touched.isEmpty {
-            let checker = try KafkaChecker(
-                source: self, options: CheckOptions(), threshold: config.policy.ratioThreshold,
-                primaryReader: KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.primary, clientID: "syncd-check"), label: describeSide(.primary, config.primary)),
-                drReader: KafkaRangeReader(settings: KafkaClientSettings(endpoint: config.dr, clientID: "syncd-check"), label: describeSide(.dr, config.dr)))
+            let checker = try KafkaChecker(config: config)
             let observation = try await observe(layout: layout)
             for (partition, end) in touched {
                 guard let state = observation.partitions.first(where: { $0.source == partition }) else { continue }

@@ -67,17 +67,13 @@ public actor KafkaSource: SourceAdapter {
     var syncsSide: Side { options.offsetSyncsCluster == .primary ? .primary : .dr }
 
     static func resolveLayout(options: KafkaOptions, mapping: TopicMapping, primary: EndpointConfig, dr: EndpointConfig) async throws -> TopicLayout {
-        let source = try KafkaCluster(side: .primary, endpoint: primary, purpose: "layout")
-        let target = try KafkaCluster(side: .dr, endpoint: dr, purpose: "layout")
-        return TopicLayout.resolve(options: options, mapping: mapping, primary: try await source.topics(), dr: try await target.topics(),
-                                   primaryLabel: source.label, drLabel: target.label)
+        try await TopicLayout.read(options: options, mapping: mapping,
+                                   primary: KafkaCluster(side: .primary, endpoint: primary, purpose: "layout"),
+                                   dr: KafkaCluster(side: .dr, endpoint: dr, purpose: "layout"))
     }
 
     func layout() async throws -> TopicLayout {
-        let primary = try cluster(.primary)
-        let dr = try cluster(.dr)
-        return TopicLayout.resolve(options: options, mapping: topicMapping, primary: try await primary.topics(), dr: try await dr.topics(),
-                                   primaryLabel: primary.label, drLabel: dr.label)
+        try await TopicLayout.read(options: options, mapping: topicMapping, primary: cluster(.primary), dr: cluster(.dr))
     }
 
     /// One partition pair as both clusters report it, with where the DR side has got to.
@@ -136,14 +132,8 @@ public actor KafkaSource: SourceAdapter {
         let observation: Observation
         do {
             observation = try await observe()
-        } catch let SyncError.unreachable(side, message) {
-            sample.state = .unreachable
-            sample.errors = ["\(side) is unreachable: \(message)"]
-            return sample
         } catch {
-            sample.state = .broken
-            sample.errors = ["\(error)"]
-            return sample
+            return .failed(error, time: now, unit: .records, topology: sample.topology)
         }
         let partitions = observation.partitions
         let behind = partitions.reduce(Int64(0)) { $0 + $1.behind }

@@ -271,7 +271,7 @@ final class MirrorSession: @unchecked Sendable {
             produced += 1
         }
         writer.pollBlocking()
-        if let failure = writer.handle.events.deliveries().failure {
+        if let failure = writer.handle.events.firstFailure {
             throw KafkaError(message: "\(writer.label): a mirrored record was not delivered: \(failure)")
         }
         if Date().timeIntervalSince(lastCommit) >= 1 { commitAcknowledged(async: true) }
@@ -299,7 +299,7 @@ final class MirrorSession: @unchecked Sendable {
     /// Commits, per source partition, the offset after the last record the DR side acknowledged.
     private func commitAcknowledged(async: Bool) {
         lastCommit = Date()
-        let acknowledged = writer.handle.events.deliveries().acknowledged
+        let acknowledged = writer.handle.events.acknowledgedTags
         let list = rd_kafka_topic_partition_list_new(8)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         var any = false

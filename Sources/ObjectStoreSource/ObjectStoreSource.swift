@@ -51,14 +51,8 @@ public actor ObjectStoreSource: SourceAdapter {
         let comparison: BucketComparison
         do {
             comparison = try await scan()
-        } catch let SyncError.unreachable(side, message) {
-            sample.state = .unreachable
-            sample.errors = ["\(side) is unreachable: \(message)"]
-            return sample
         } catch {
-            sample.state = .broken
-            sample.errors = ["\(error)"]
-            return sample
+            return .failed(error, time: now, unit: .objects, topology: sample.topology)
         }
         let backlog = comparison.backlog
         sample.lagVolume = Int64(backlog.count)

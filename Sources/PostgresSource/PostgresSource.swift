@@ -179,10 +179,8 @@ public actor PostgresSource: SourceAdapter {
             case let .logical(subscription, slot):
                 return try await sampleLogical(subscription: subscription, slot: slot, now: now)
             }
-        } catch let SyncError.unreachable(side, message) {
-            return Sample(time: now, state: .unreachable, unit: .bytes, errors: ["\(side) is unreachable: \(message)"])
         } catch {
-            return Sample(time: now, state: .broken, unit: .bytes, errors: ["\(error)"])
+            return .failed(error, time: now, unit: .bytes)
         }
     }
 

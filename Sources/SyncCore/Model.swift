@@ -93,6 +93,17 @@ public struct Sample: Sendable, Codable, Equatable {
     }
 }
 
+extension Sample {
+    /// A poll that could not observe the source: `unreachable` when a side could not be reached
+    /// (the error names it), `broken` for anything else.
+    public static func failed(_ error: Error, time: Date, unit: VolumeUnit, topology: String? = nil) -> Sample {
+        if case let SyncError.unreachable(side, message) = error {
+            return Sample(time: time, state: .unreachable, unit: unit, topology: topology, errors: ["\(side) is unreachable: \(message)"])
+        }
+        return Sample(time: time, state: .broken, unit: unit, topology: topology, errors: ["\(error)"])
+    }
+}
+
 /// What a completed wait-for-drain observed.
 public struct DrainResult: Sendable, Codable, Equatable {
     /// The primary's position captured at the moment of the call.
