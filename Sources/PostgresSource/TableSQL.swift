@@ -122,23 +122,49 @@ public struct TableSQL: Sendable {
         return (clauses.isEmpty ? "true" : clauses.joined(separator: " AND "), parameters)
     }
 
-    /// The row's record text: the input of both hashes.
+    /// The row's record text: what leaves compare (by md5).
     func rowText() throws -> String {
         "ROW(\(try columns.map(TableSQL.normalised).joined(separator: ", ")))::text"
     }
 
-    /// Count and an order-independent 64-bit fingerprint (XOR of per-row hashes; rows are unique by
-    /// key, so nothing cancels). hashtextextended is several times cheaper than md5; leaves are
-    /// still compared by md5, so a hash that differed between server versions could only make a
-    /// check slower, never hide a difference.
+    /// A column as the segment fingerprint hashes it. Types whose own hash function agrees with
+    /// the text comparison are hashed from their binary value (no text formatting: about 2.5x
+    /// cheaper per row); the rest as pinned text. Kept out of the native path: floats (their hash
+    /// equates -0 and 0, so their bits are hashed), arrays (the hash ignores dimensions), interval
+    /// ('1 day' hashes like '24 hours'), enums (hashed by OID, which differs between servers), and
+    /// anything else (no hash function, like money, or one looser than its text). Text is hashed in COLLATE "C": a
+    /// nondeterministic collation would hash 'A' and 'a' alike.
+    static func fingerprinted(_ column: ColumnInfo) throws -> String {
+        let name = try SQLText.quoteIdentifier(column.name)
+        switch column.typeName {
+        case "int2", "int4", "int8", "oid", "numeric", "bool", "uuid", "bytea",
+             "date", "time", "timestamp", "timestamptz", "jsonb":
+            return name
+        case "text", "varchar", "bpchar", "name": return "\(name) COLLATE \"C\""
+        case "float4", "float8": return "float8send(\(name)::float8)"
+        case "json": return "\(name)::jsonb"
+        default: return "\(name)::text COLLATE \"C\""
+        }
+    }
+
+    /// The row's 64-bit fingerprint (hash_record_extended keeps NULL apart from every value and
+    /// weights columns by position).
+    func rowFingerprint() throws -> String {
+        "hash_record_extended(ROW(\(try columns.map(TableSQL.fingerprinted).joined(separator: ", "))), 0)"
+    }
+
+    /// Count and an order-independent 64-bit fingerprint (XOR of per-row fingerprints; rows are
+    /// unique by key, so nothing cancels). Leaves are still compared by md5 of the row text, so a
+    /// fingerprint that differed between server versions could only make a check slower, never
+    /// hide a difference.
     static let digestColumns = """
-        count(*)::text AS n, coalesce(bit_xor(hashtextextended(r, 0)), 0)::text AS x
+        count(*)::text AS n, coalesce(bit_xor(f), 0)::text AS x
         """
 
     /// Count and fingerprint of one range, in one scan.
     public func digest(_ range: KeyRange) throws -> (sql: String, parameters: [String?]) {
         let (predicate, parameters) = try predicate(range)
-        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowText()) AS r FROM \(qualified) WHERE \(predicate)) s", parameters)
+        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s", parameters)
     }
 
     /// Digests of consecutive sub-ranges split at `boundaries` (ascending), in one scan: bucket i
@@ -163,7 +189,7 @@ public struct TableSQL: Sendable {
         }
         return ("""
             SELECT b, \(TableSQL.digestColumns)
-            FROM (SELECT \(bucket) AS b, \(try rowText()) AS r FROM \(qualified) WHERE \(predicate)) s GROUP BY b
+            FROM (SELECT \(bucket) AS b, \(try rowFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s GROUP BY b
             """, parameters)
     }
 

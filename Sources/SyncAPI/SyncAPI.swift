@@ -270,10 +270,12 @@ public enum SyncAPI {
                 throw apiError(error)
             }
         }
+        // wait=DURATION answers as soon as the check ends, or after that long with its progress.
         authed.get("/v1/checks/:id") { request, context -> Response in
-            _ = try Query(request, allowed: [])
+            let query = try Query(request, allowed: ["wait"])
+            let wait = try query.duration("wait", max: 60) ?? 0
             let id = try context.parameters.require("id")
-            guard let job = await manager.checkJob(id: id) else {
+            guard let job = await manager.checkJob(id: id, wait: wait) else {
                 throw APIError(.notFound, "no check job '\(id)' (jobs are kept in memory until syncd restarts; results stay in the journal)")
             }
             return jsonResponse(job)

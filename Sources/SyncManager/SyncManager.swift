@@ -242,8 +242,16 @@ extension SyncManager {
         return job
     }
 
-    public func checkJob(id: String) async -> CheckJob? {
-        await checkJobs.job(id)
+    /// The job, once it has finished or `wait` seconds have passed (a long poll: a client learns
+    /// that a short check ended at once instead of at its next poll).
+    public func checkJob(id: String, wait: Double = 0) async -> CheckJob? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+        while true {
+            let job = await checkJobs.job(id)
+            guard job?.status == .running, ContinuousClock.now < deadline else { return job }
+            try? await Task.sleep(for: .milliseconds(10))
+            if Task.isCancelled { return job }
+        }
     }
 
     /// Runs a check to its end (in-process callers); the result feeds the gate and the journal.

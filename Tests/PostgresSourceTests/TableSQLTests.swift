@@ -18,12 +18,24 @@ import Testing
 
     @Test func rowHashIsTheRecordTextWithNumericScaleAndJSONNormalised() throws {
         #expect(try composite.rowHash() == #"md5(ROW("region", "seq", trim_scale("amount"), "blob")::text)"#)
-        #expect(try composite.digest(.all).sql.contains("bit_xor(hashtextextended(r, 0))"))
+        #expect(try composite.digest(.all).sql.contains("bit_xor(f)"))
         let json = try TableSQL(schema: "s", table: "t", columns: [
             ColumnInfo(name: "id", type: "bigint", typeName: "int8", category: "N", keyPosition: 1),
             ColumnInfo(name: "doc", type: "json", typeName: "json", category: "U"),
         ])
         #expect(try json.rowHash() == #"md5(ROW("id", "doc"::jsonb)::text)"#)
+    }
+
+    @Test func fingerprintsHashBinaryValuesWhereTheTypeHashIsExactAndTextElsewhere() throws {
+        let table = try TableSQL(schema: "s", table: "t", columns: [
+            ColumnInfo(name: "id", type: "bigint", typeName: "int8", category: "N", keyPosition: 1),
+            ColumnInfo(name: "name", type: "text", typeName: "text", category: "S"),
+            ColumnInfo(name: "ratio", type: "real", typeName: "float4", category: "N"),
+            ColumnInfo(name: "doc", type: "json", typeName: "json", category: "U"),
+            ColumnInfo(name: "span", type: "interval", typeName: "interval", category: "T"),
+            ColumnInfo(name: "tags", type: "integer[]", typeName: "_int4", category: "A"),
+        ])
+        #expect(try table.rowFingerprint() == #"hash_record_extended(ROW("id", "name" COLLATE "C", float8send("ratio"::float8), "doc"::jsonb, "span"::text COLLATE "C", "tags"::text COLLATE "C"), 0)"#)
     }
 
     @Test func singleNonTextKeysBucketByBinarySearch() throws {
