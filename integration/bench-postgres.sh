@@ -57,7 +57,7 @@ SQL
 }
 
 floor_scan() { # seconds for both sides' hashing scans, in parallel
-  local q="SELECT count(*), bit_xor(hashtextextended(t::text, 0)) FROM bench.t t"
+  local q="SELECT count(*), bit_xor(hash_record_extended(t, 0)) FROM bench.t t"
   local t0; t0=$(now)
   psql_q "${P[@]}" -tAc "$q" >/dev/null & psql_q "${D[@]}" -tAc "$q" >/dev/null & wait
   elapsed "$t0" "$(now)"
@@ -122,6 +122,6 @@ SQL
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
 echo
-echo "floor: the cheapest hashing scan of the raw rows, count + bit_xor(hashtextextended(row text)), both sides at once."
+echo "floor: the cheapest hashing scan of the raw rows, count + bit_xor(hash_record_extended(row)), both sides at once."
 echo "verify: wall time of syncctl verify --full-diff against a release syncd (3 rounds when rows differ); reladiff at its default settings."
 echo "found: differences reported (expected 0 and 30); for reladiff, the lines it printed (one per differing row version, - or +)."

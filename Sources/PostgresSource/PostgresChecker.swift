@@ -325,12 +325,19 @@ struct PostgresChecker {
     /// once more rows differ than a pass allows.
     func bisect(_ state: inout TableState, primary: CheckSession, dr: CheckSession, budget: Int64?) async throws {
         var queue: [(KeyRange, Digest, Digest)] = [(.all, state.primary, state.dr)]
-        while !queue.isEmpty {
+        var leaves: [KeyRange] = []
+        while !queue.isEmpty || !leaves.isEmpty {
             if let budget, Int64(state.diffs.count) > budget { return }
+            // Leaves are compared many to a query: one round trip per side for a batch of them.
+            if queue.isEmpty || leaves.count >= Self.leavesPerQuery {
+                let batch = Array(leaves.prefix(Self.leavesPerQuery))
+                leaves.removeFirst(batch.count)
+                state.diffs += try await compareRows(state.sql, batch, primary: primary, dr: dr)
+                continue
+            }
             let (range, primaryDigest, drDigest) = queue.removeFirst()
             if BisectionPlan.forTable(state.sql).isLeaf(primaryRows: primaryDigest.count, drRows: drDigest.count) {
-                let diffs = try await compareRows(state.sql, range, primary: primary, dr: dr)
-                state.diffs += diffs
+                leaves.append(range)
                 continue
             }
             // Split points: real key values. For a whole large table, a row sample of the primary
@@ -349,7 +356,7 @@ struct PostgresChecker {
             }
             guard !boundaries.isEmpty else {
                 // Cannot split further (a single key): compare the rows.
-                state.diffs += try await compareRows(state.sql, range, primary: primary, dr: dr)
+                leaves.append(range)
                 continue
             }
             let (sql, parameters) = try state.sql.bucketDigests(range, boundaries: boundaries)
@@ -370,10 +377,15 @@ struct PostgresChecker {
         state.bisected = true
     }
 
-    /// About `firstSplit` key values from a random sample of the primary's rows (TABLESAMPLE
-    /// BERNOULLI: one cheap pass without hashing), ascending and distinct. Empty for small tables.
+    /// Leaf ranges compared in one query per side.
+    static let leavesPerQuery = 64
+
+    /// Key values from a random sample of the primary's rows (TABLESAMPLE BERNOULLI: one cheap pass
+    /// without hashing), ascending and distinct: about one per 1024 rows, so that the first split
+    /// goes straight to leaves (up to 16384 buckets; a binary search makes many as cheap as few).
+    /// Empty for small tables.
     func sampledBounds(_ sql: TableSQL, _ session: CheckSession, rows: Int64) async throws -> [[String]] {
-        let firstSplit = 1024.0
+        let firstSplit = min(16384, max(1024, Double(rows) / 1024))
         guard Double(rows) > firstSplit * 100 else { return [] }
         let percent = min(100, firstSplit / Double(rows) * 100 * 1.2)
         let key = try SQLText.quoteIdentifier(sql.keys[0].name)
@@ -392,9 +404,9 @@ struct PostgresChecker {
         return result
     }
 
-    /// Row-by-row comparison of a small range: keys and hashes only.
-    func compareRows(_ sql: TableSQL, _ range: KeyRange, primary: CheckSession, dr: CheckSession) async throws -> [RowDiff] {
-        let (query, parameters) = try sql.rows(range)
+    /// Row-by-row comparison of small disjoint ranges: keys and hashes only.
+    func compareRows(_ sql: TableSQL, _ ranges: [KeyRange], primary: CheckSession, dr: CheckSession) async throws -> [RowDiff] {
+        let (query, parameters) = try sql.rows(ranges)
         async let primaryRows = primary.connection.query(query, parameters)
         async let drRows = dr.connection.query(query, parameters)
         let keyCount = sql.keys.count

@@ -205,9 +205,16 @@ public struct TableSQL: Sendable {
             """, parameters)
     }
 
-    /// Keys and row hashes of a (small) range, in key order.
-    public func rows(_ range: KeyRange) throws -> (sql: String, parameters: [String?]) {
-        let (predicate, parameters) = try predicate(range)
+    /// Keys and row hashes of (small, disjoint) ranges, in key order: one query for many leaves.
+    public func rows(_ ranges: [KeyRange]) throws -> (sql: String, parameters: [String?]) {
+        var clauses: [String] = []
+        var parameters: [String?] = []
+        for range in ranges {
+            let (clause, values) = try predicate(range, firstParameter: parameters.count + 1)
+            clauses.append(ranges.count == 1 ? clause : "(\(clause))")
+            parameters += values
+        }
+        let predicate = clauses.joined(separator: " OR ")
         let texts = try keys.enumerated().map { "\(try TableSQL.keyText($1)) AS k\($0)" }.joined(separator: ", ")
         let order = try keys.map(TableSQL.keyOrder).joined(separator: ", ")
         return ("SELECT \(texts), \(try rowHash()) AS h FROM \(qualified) WHERE \(predicate) ORDER BY \(order)", parameters)

@@ -38,6 +38,13 @@ import Testing
         #expect(try table.rowFingerprint() == #"hash_record_extended(ROW("id", "name" COLLATE "C", float8send("ratio"::float8), "doc"::jsonb, "span"::text COLLATE "C", "tags"::text COLLATE "C"), 0)"#)
     }
 
+    @Test func manyLeafRangesAreReadInOneQueryWithTheirOwnParameters() throws {
+        let (sql, parameters) = try composite.rows([KeyRange(lower: ["a", "1"], upper: ["a", "9"]), KeyRange(lower: ["m", "2"], upper: nil)])
+        #expect(sql.contains(#"WHERE (("region" COLLATE "C", "seq") >= ($1::text, $2::integer) AND ("region" COLLATE "C", "seq") < ($3::text, $4::integer)) OR (("region" COLLATE "C", "seq") >= ($5::text, $6::integer))"#))
+        #expect(sql.hasSuffix(#"ORDER BY "region" COLLATE "C", "seq""#))
+        #expect(parameters == ["a", "1", "a", "9", "m", "2"])
+    }
+
     @Test func singleNonTextKeysBucketByBinarySearch() throws {
         let table = try TableSQL(schema: "s", table: "t", columns: [
             ColumnInfo(name: "id", type: "bigint", typeName: "int8", category: "N", keyPosition: 1),
