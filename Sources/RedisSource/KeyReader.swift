@@ -20,8 +20,16 @@ enum Snapshot: Sendable, Equatable {
 
     /// The serialized value without its 10-byte trailer (RDB version + CRC64), so servers of
     /// different versions that serialize a value alike still match.
-    static func body(_ payload: [UInt8]) -> ArraySlice<UInt8> {
-        payload.count >= 10 ? payload.dropLast(10) : payload[...]
+    /// Compared without copying either side.
+    static func sameBody(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Bool {
+        guard first.count == second.count else { return false }
+        let length = first.count >= 10 ? first.count - 10 : first.count
+        guard length > 0, let a = first.baseAddress, let b = second.baseAddress else { return true }
+        return memcmp(a, b, length) == 0
+    }
+
+    static func sameBody(_ first: [UInt8], _ second: [UInt8]) -> Bool {
+        first.withUnsafeBytes { a in second.withUnsafeBytes { b in sameBody(a, b) } }
     }
 }
 

@@ -2,7 +2,8 @@ import Foundation
 import SyncCore
 
 /// The Redis consistency check, bidirectional in one run, per configured database:
-/// 1. primary → DR: SCAN the primary; for each batch pipeline PTTL + DUMP on both sides at once.
+/// 1. primary → DR: SCAN the primary (sizing keys one batch ahead); for each batch pipeline PTTL +
+///    DUMP on both sides at once.
 ///    Equal serialized values are equal; keys whose bytes differ (perhaps only the encoding), and
 ///    keys too big to DUMP in a batch, are read whole on both sides and compared by canonical digest.
 /// 2. DR → primary, alongside on its own connections: SCAN the DR side and ask the primary
@@ -42,7 +43,26 @@ struct RedisChecker {
         var byBytes: Int64 = 0
         var byDigest: Int64 = 0
         var total: Int64 { missing + extra + changed }
+
+        /// Adds what a reader lane found (lanes work on disjoint keys).
+        func absorb(_ lane: DatabaseState) {
+            primaryKeys += lane.primaryKeys
+            batches += lane.batches
+            suspects.merge(lane.suspects) { current, _ in current }
+            confirmed += lane.confirmed
+            missing += lane.missing
+            extra += lane.extra
+            changed += lane.changed
+            settledAway += lane.settledAway
+            uncomparable += lane.uncomparable
+            byBytes += lane.byBytes
+            byDigest += lane.byDigest
+        }
     }
+
+    /// Reader lanes of the primary → DR pass: batches in flight at once, each lane on its own pair
+    /// of connections, so neither server waits while syncd judges a batch.
+    static let readerLanes = 3
 
     func run() async throws -> CheckResult {
         let started = Date()
@@ -73,9 +93,11 @@ struct RedisChecker {
             let extraPrimary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
             let extraDR = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
             let extraScan = Task { try await drPass(primary: extraPrimary, dr: extraDR) }
+            let sizer = KeySizer(connection: try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60)),
+                                 excluded: excluded)
             var stopped: Bool
             do {
-                stopped = try await primaryPass(primary: primary, dr: dr, state: state, rounds: rounds, label: label, index: index,
+                stopped = try await primaryPass(sizer: sizer, state: state, database: database, rounds: rounds, label: label, index: index,
                                                 total: databases.count, limit: limit)
             } catch {
                 extraScan.cancel()
@@ -134,90 +156,202 @@ struct RedisChecker {
 
     // MARK: primary → DR
 
-    /// One round trip per batch carries three stages to the primary: the next SCAN, a size
-    /// estimate (MEMORY USAGE … SAMPLES 1) for the keys that SCAN returned last time, and PTTL + DUMP
-    /// for the small keys sized last time. The DR side gets PTTL + DUMP of the same keys. Keys whose
-    /// serialized bytes differ, and big keys, are compared by canonical digest (`readBoth`).
-    private func primaryPass(primary: RedisConnection, dr: RedisConnection, state: DatabaseState, rounds: Int,
-                             label: String, index: Int, total: Int, limit: Int64?) async throws -> Bool {
-        let excluded = self.excluded
-        var cursor = Array("0".utf8)
-        var scanning = true
-        var unsized: [[UInt8]] = []
-        var small: [[UInt8]] = []
-        while scanning || !unsized.isEmpty || !small.isEmpty {
-            var primaryCommands = RESPBatch(reservingCapacity: (unsized.count + small.count) * 48 + 64)
-            var drCommands = RESPBatch(reservingCapacity: small.count * 48)
-            if scanning { primaryCommands.append(Self.scanWords(cursor)) }
-            for key in unsized { primaryCommands.append(KeyReader.memoryUsage, key: key) }
-            for key in small {
-                KeyReader.appendSnapshot(key, to: &primaryCommands)
-                KeyReader.appendSnapshot(key, to: &drCommands)
-            }
-            let sizing = unsized
-            let reading = small
-            let withScan = scanning
-            let primaryBatch = primaryCommands
-            let drBatch = drCommands
-            async let primaryResult = primary.pipeline(primaryBatch) { replies in
-                var next: ([UInt8], [[UInt8]])?
-                if withScan { next = try Self.scanReply(try replies.next(), excluding: excluded) }
-                // Size in bytes; nil when the key is gone; Int64.max when unknown (paged, to be safe).
-                var sizes: [Int64?] = []
-                sizes.reserveCapacity(sizing.count)
-                for _ in sizing {
-                    let reply = try replies.next()
-                    switch reply.kind {
-                    case .integer: sizes.append(reply.integer)
-                    case .null: sizes.append(nil)
-                    default: sizes.append(Int64.max)
-                    }
-                }
-                var snapshots: [Snapshot] = []
-                snapshots.reserveCapacity(reading.count)
-                for _ in reading { snapshots.append(try KeyReader.snapshot(&replies)) }
-                return (next, sizes, snapshots)
-            }
-            async let drSnapshots: [Snapshot] = reading.isEmpty ? [] : dr.pipeline(drBatch) { replies in
-                var snapshots: [Snapshot] = []
-                snapshots.reserveCapacity(reading.count)
-                for _ in reading { snapshots.append(try KeyReader.snapshot(&replies)) }
-                return snapshots
-            }
-            let (next, sizes, primarySnapshots) = try await primaryResult
-            let drSide = try await drSnapshots
-            if !reading.isEmpty {
-                state.batches += 1
-                var mismatched: [Mismatch] = []
-                for (position, key) in reading.enumerated() {
-                    if let mismatch = judge(key, primarySnapshots[position], drSide[position], state: state) {
-                        mismatched.append(mismatch)
-                    }
-                }
-                try await judgeCanonically(mismatched, primary: primary, dr: dr, state: state)
-            }
-            small = []
-            small.reserveCapacity(sizing.count)
-            for (key, size) in zip(sizing, sizes) {
-                guard let size else { continue } // deleted since SCAN
-                if size < KeyReader.dumpLimit {
-                    small.append(key)
-                } else {
-                    try await judgeWhole(key, primary: primary, dr: dr, state: state)
-                }
-            }
-            if let (nextCursor, nextKeys) = next {
-                cursor = nextCursor
-                unsized = nextKeys
-                scanning = nextCursor != Array("0".utf8)
-            } else {
-                unsized = []
-            }
-            progress(CheckProgress(tablesDone: index, tablesTotal: total, currentTable: label, round: 1,
-                                   rowsCompared: state.primaryKeys))
-            if try await settleIfNeeded(state, primary: primary, dr: dr, rounds: rounds, limit: limit) { return true }
+    /// SCAN and size estimates for the primary → DR pass, on a primary connection of their own so
+    /// they run ahead of the reads: one round trip carries the next SCAN and a size estimate
+    /// (MEMORY USAGE … SAMPLES 1) of the keys the previous SCAN returned.
+    final class KeySizer: @unchecked Sendable {
+        // @unchecked: used by one task at a time (each `next()` is awaited before the next call).
+        let connection: RedisConnection
+        let excluded: [UInt8]?
+        private var cursor = Array("0".utf8)
+        private var scanning = true
+        private var unsized: [[UInt8]] = []
+
+        init(connection: RedisConnection, excluded: [UInt8]?) {
+            self.connection = connection
+            self.excluded = excluded
         }
-        return false
+
+        /// The next batch of keys: small ones (read by DUMP in a pipeline) and big ones (paged);
+        /// keys deleted since SCAN are left out. Nil when the scan is done.
+        func next() async throws -> KeyBatch? {
+            while scanning || !unsized.isEmpty {
+                var commands = RESPBatch(reservingCapacity: unsized.count * 48 + 64)
+                if scanning { commands.append(RedisChecker.scanWords(cursor)) }
+                for key in unsized { commands.append(KeyReader.memoryUsage, key: key) }
+                let (sizing, withScan, excluded) = (unsized, scanning, self.excluded)
+                let batch = commands
+                let (next, sizes) = try await connection.pipeline(batch) { replies in
+                    var next: ([UInt8], [[UInt8]])?
+                    if withScan { next = try RedisChecker.scanReply(try replies.next(), excluding: excluded) }
+                    // Size in bytes; nil when the key is gone; Int64.max when unknown (paged, to be safe).
+                    var sizes: [Int64?] = []
+                    sizes.reserveCapacity(sizing.count)
+                    for _ in sizing {
+                        let reply = try replies.next()
+                        switch reply.kind {
+                        case .integer: sizes.append(reply.integer)
+                        case .null: sizes.append(nil)
+                        default: sizes.append(Int64.max)
+                        }
+                    }
+                    return (next, sizes)
+                }
+                if let (nextCursor, keys) = next {
+                    cursor = nextCursor
+                    unsized = keys
+                    scanning = nextCursor != Array("0".utf8)
+                } else {
+                    unsized = []
+                }
+                var small: [[UInt8]] = []
+                var big: [[UInt8]] = []
+                small.reserveCapacity(sizing.count)
+                for (key, size) in zip(sizing, sizes) {
+                    guard let size else { continue } // deleted since SCAN
+                    if size < KeyReader.dumpLimit { small.append(key) } else { big.append(key) }
+                }
+                if !small.isEmpty || !big.isEmpty { return (small, big) }
+            }
+            return nil
+        }
+    }
+
+    typealias KeyBatch = (small: [[UInt8]], big: [[UInt8]])
+
+    /// Hands the sizer's batches to the reader lanes. The sizer is called strictly one call after
+    /// another, in call order (an actor alone would not do: it lets a second call in while the
+    /// first awaits the server).
+    actor BatchFeed {
+        private let sizer: KeySizer
+        private var done = false
+        private var tail: Task<KeyBatch?, Error>?
+
+        init(_ sizer: KeySizer) { self.sizer = sizer }
+
+        func next() async throws -> KeyBatch? {
+            let (previous, sizer) = (tail, self.sizer)
+            let call = Task<KeyBatch?, Error> {
+                _ = try? await previous?.value
+                guard await !self.isDone else { return nil }
+                let batch = try await sizer.next()
+                if batch == nil { await self.stop() }
+                return batch
+            }
+            tail = call
+            return try await call.value
+        }
+
+        var isDone: Bool { done }
+
+        /// Ends the feed early (the check stops: a pass is impossible).
+        func stop() { done = true }
+    }
+
+    /// The sizer runs ahead on its own connection while `readerLanes` lanes, each with its own
+    /// connection to either side, get PTTL + DUMP of their batch from both sides at once, so the
+    /// primary always has work queued and syncd judges batches while others are on the wire.
+    /// Each lane keeps its own tally (absorbed into `state` at the end) and settles its own
+    /// suspects; true when the check may stop (a pass is impossible).
+    private func primaryPass(sizer: KeySizer, state: DatabaseState, database: Int, rounds: Int,
+                             label: String, index: Int, total: Int, limit: Int64?) async throws -> Bool {
+        let feed = BatchFeed(sizer)
+        let compared = RunningTotal()
+        let lanes = try await withThrowingTaskGroup(of: (DatabaseState, Bool).self) { group in
+            for _ in 0..<Self.readerLanes {
+                let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+                let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+                group.addTask {
+                    let lane = DatabaseState()
+                    while let batch = try await feed.next() {
+                        let before = lane.primaryKeys
+                        try await compareBatch(batch.small, primary: primary, dr: dr, state: lane)
+                        for key in batch.big { try await judgeWhole(key, primary: primary, dr: dr, state: lane) }
+                        progress(CheckProgress(tablesDone: index, tablesTotal: total, currentTable: label, round: 1,
+                                               rowsCompared: compared.add(lane.primaryKeys - before)))
+                        if try await settleIfNeeded(lane, primary: primary, dr: dr, rounds: rounds, limit: limit) {
+                            await feed.stop()
+                            return (lane, true)
+                        }
+                    }
+                    return (lane, false)
+                }
+            }
+            var results: [(DatabaseState, Bool)] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+        for (lane, _) in lanes { state.absorb(lane) }
+        return lanes.contains { $0.1 } || (limit.map { state.total > $0 } ?? false)
+    }
+
+    /// PTTL + DUMP of small keys, the primary first, then the DR side, whose replies are compared
+    /// with the primary's where they arrive (no copy of an equal value is made). Equal bytes settle
+    /// a key; the rest are compared by canonical digest. The lanes keep both servers busy meanwhile.
+    private func compareBatch(_ keys: [[UInt8]], primary: RedisConnection, dr: RedisConnection, state: DatabaseState) async throws {
+        guard !keys.isEmpty else { return }
+        var commands = RESPBatch(reservingCapacity: keys.count * 48)
+        for key in keys { KeyReader.appendSnapshot(key, to: &commands) }
+        let batch = commands
+        let primarySide = try await primary.pipeline(batch) { replies in
+            var snapshots: [Snapshot] = []
+            snapshots.reserveCapacity(keys.count)
+            for _ in keys { snapshots.append(try KeyReader.snapshot(&replies)) }
+            return snapshots
+        }
+        let drSide = try await dr.pipeline(batch) { replies in
+            var views: [DRView] = []
+            views.reserveCapacity(keys.count)
+            for position in keys.indices { views.append(try DRView.read(&replies, against: primarySide[position])) }
+            return views
+        }
+        state.batches += 1
+        var mismatched: [Mismatch] = []
+        for (position, key) in keys.enumerated() {
+            switch drSide[position] {
+            case let .sameBytes(drTTL):
+                guard case let .dumped(_, primaryTTL) = primarySide[position] else { continue }
+                state.primaryKeys += 1
+                state.byBytes += 1
+                if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
+                    state.suspects[key] = KeyVerdict(kind: .changed, detail: ttl)
+                }
+            case let .other(snapshot):
+                if let mismatch = judge(key, primarySide[position], snapshot, state: state) { mismatched.append(mismatch) }
+            }
+        }
+        try await judgeCanonically(mismatched, primary: primary, dr: dr, state: state)
+    }
+
+    /// The DR side's answer for one key, read against the primary's snapshot.
+    enum DRView: Sendable {
+        /// Serialized bytes equal to the primary's (trailer aside); the DR side's TTL.
+        case sameBytes(ttl: Int64)
+        case other(Snapshot)
+
+        static func read(_ replies: inout RedisReplies, against primary: Snapshot) throws -> DRView {
+            guard case let .dumped(payload, _) = primary else { return .other(try KeyReader.snapshot(&replies)) }
+            let ttlReply = try replies.next()
+            guard ttlReply.kind == .integer, ttlReply.integer != -2 else {
+                // Absent, or an error: let the general path say which.
+                let problem = ttlReply.errorMessage
+                let ttl = ttlReply.kind == .integer ? ttlReply.integer : nil
+                let dumpReply = try replies.next()
+                if let problem { return .other(.unreadable(problem)) }
+                if let message = dumpReply.errorMessage { return .other(.unreadable(message)) }
+                guard let ttl, ttl != -2, dumpReply.kind == .string else { return .other(.absent) }
+                return .other(.dumped(payload: Array(dumpReply.bytes), ttl: ttl))
+            }
+            let ttl = ttlReply.integer
+            let dumpReply = try replies.next()
+            if let message = dumpReply.errorMessage { return .other(.unreadable(message)) }
+            guard dumpReply.kind == .string else { return .other(.absent) }
+            let bytes = dumpReply.bytes
+            let equal = payload.withUnsafeBytes { mine in
+                Snapshot.sameBody(mine, bytes)
+            }
+            return equal ? .sameBytes(ttl: ttl) : .other(.dumped(payload: Array(bytes), ttl: ttl))
+        }
     }
 
     /// A small key whose serialized bytes differ between the sides: equal values can serialize
@@ -241,7 +375,7 @@ struct RedisChecker {
             state.suspects[key] = KeyVerdict(kind: .missing, detail: "not on the DR side")
             return nil
         case let (.dumped(primaryPayload, primaryTTL), .dumped(drPayload, drTTL)):
-            if Snapshot.body(primaryPayload) == Snapshot.body(drPayload) {
+            if Snapshot.sameBody(primaryPayload, drPayload) {
                 state.primaryKeys += 1
                 state.byBytes += 1
                 if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
@@ -371,7 +505,8 @@ struct RedisChecker {
     }
 
     private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, into result: inout ExtraScan) async throws {
-        let unique = Array(Set(keys))
+        // EXISTS counts a repeated key each time, so SCAN's rare duplicates need no removing.
+        let unique = keys
         guard !unique.isEmpty else { return }
         let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + unique)]) { replies in
             try replies.next().expectInteger("EXISTS on the primary")

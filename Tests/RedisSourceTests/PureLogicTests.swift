@@ -146,8 +146,11 @@ import Testing
         let value: [UInt8] = [0, 5, 104, 101, 108, 108, 111]
         let redis70 = value + [10, 0] + Array(repeating: 1, count: 8)
         let redis72 = value + [11, 0] + Array(repeating: 2, count: 8)
-        #expect(Snapshot.body(redis70) == Snapshot.body(redis72))
-        #expect(Snapshot.body([0, 5, 104, 101, 108, 108, 112] + [10, 0] + Array(repeating: 1, count: 8)) != Snapshot.body(redis70))
+        #expect(Snapshot.sameBody(redis70, redis72))
+        #expect(!Snapshot.sameBody([0, 5, 104, 101, 108, 108, 112] + [10, 0] + Array(repeating: 1, count: 8), redis70))
+        #expect(!Snapshot.sameBody(redis70, redis70 + [0]), "different lengths")
+        #expect(!Snapshot.sameBody([1, 2, 3], [1, 2, 4]), "short payloads compare whole")
+        #expect(Snapshot.sameBody([1, 2, 3], [1, 2, 3]))
     }
 }
 
