@@ -383,6 +383,15 @@ struct RedisChecker {
                 }
                 return nil
             }
+            if let p = RDBPayload.digest(primaryPayload), let d = RDBPayload.digest(drPayload) {
+                // Hashtable sets and hashes: their order follows each server's hash seed.
+                state.primaryKeys += 1
+                state.byDigest += 1
+                if let verdict = compareReadings(.value(p, ttl: primaryTTL), .value(d, ttl: drTTL), ttlTolerance: options.ttlToleranceSeconds) {
+                    state.suspects[key] = verdict
+                }
+                return nil
+            }
             return Mismatch(key: key, primaryType: Snapshot.type(of: primaryPayload), drType: Snapshot.type(of: drPayload),
                             primaryTTL: primaryTTL, drTTL: drTTL)
         default:

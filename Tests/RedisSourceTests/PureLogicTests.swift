@@ -180,3 +180,28 @@ import Testing
         #expect(String(decoding: long.bytes.prefix(16), as: UTF8.self) == "*2\r\n$1\r\nX\r\n$1234")
     }
 }
+
+@Suite struct RDBPayloadTests {
+    @Test func lzfLiteralRunsAndOverlappingBackReferencesExpand() {
+        // "abc" as literals, then 6 bytes copied from 3 back (overlapping): "abcabcabc".
+        let input: [UInt8] = [2, 97, 98, 99, 0x80, 2]
+        let output = input.withUnsafeBytes { RDBPayload.Reader.lzf($0, expanded: 9) }
+        #expect(output.map { String(decoding: $0, as: UTF8.self) } == "abcabcabc")
+        #expect(input.withUnsafeBytes { RDBPayload.Reader.lzf($0, expanded: 8) } == nil, "a wrong length is refused")
+        #expect([UInt8]([0x80, 9]).withUnsafeBytes { RDBPayload.Reader.lzf($0, expanded: 2) } == nil, "a reference before the start is refused")
+    }
+
+    @Test func truncatedOrUnknownPayloadsAreNotParsed() {
+        let trailer = [UInt8](repeating: 0, count: 10)
+        // A set of two raw members, "a" and "b".
+        let set: [UInt8] = [2, 2, 1, 97, 1, 98] + trailer
+        #expect(RDBPayload.digest(set)?.elements == 2)
+        #expect(RDBPayload.digest([2, 3, 1, 97, 1, 98] + trailer) == nil, "one member short")
+        #expect(RDBPayload.digest([2, 2, 1, 97, 1, 98, 0] + trailer) == nil, "bytes left over")
+        #expect(RDBPayload.digest([0, 1, 97] + trailer) == nil, "strings compare by bytes")
+        // Integer-encoded members are their decimal text: -2 (int8) equals the raw member "-2".
+        let encoded: [UInt8] = [2, 1, 0xC0, 0xFE] + trailer
+        let raw: [UInt8] = [2, 1, 2, 45, 50] + trailer
+        #expect(RDBPayload.digest(encoded) == RDBPayload.digest(raw))
+    }
+}

@@ -89,6 +89,29 @@ extension RedisServers {
             #expect(result.countRatio == Ratio.countOnly(primary: 9, dr: 9))
         }
 
+        /// Hashtable sets and hashes are compared from the DUMP payload already read: its digest
+        /// must be the one a whole read gives, for raw, integer-encoded and LZF-compressed strings.
+        @Test func hashtableSetsAndHashesDigestFromTheirPayloadAsFromAWholeRead() async throws {
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let long = String(repeating: "compressible-", count: 20)
+            try await primary.run("SADD", "rdb:set", "5", "-300", "70000", "-2000000000", "plain", long, "x" + long)
+            try await primary.run("HSET", "rdb:hash", "a", "1", "n", "-70000", "long", long)
+            for index in 0..<200 { try await primary.run("HSET", "rdb:hash", "f\(index)", "v\(index)") }
+            for (key, encoding) in [("rdb:set", "hashtable"), ("rdb:hash", "hashtable")] {
+                #expect(try await primary.run("OBJECT", "ENCODING", key).text == encoding)
+                let payload = try #require(try await primary.run("DUMP", key).bytes)
+                let fromPayload = try #require(RDBPayload.digest(payload), "\(key) was not parsed")
+                guard case let .value(whole, _) = try await KeyReader.readWhole(primary, Array(key.utf8)) else {
+                    Issue.record("\(key) could not be read whole")
+                    continue
+                }
+                #expect(fromPayload == whole, "\(key)")
+            }
+            // A compact encoding is not parsed (its bytes compare as they are).
+            try await primary.run("SADD", "rdb:small", "1", "2")
+            #expect(RDBPayload.digest(try #require(try await primary.run("DUMP", "rdb:small").bytes)) == nil)
+        }
+
         @Test func equalValuesWithDifferentEncodingsAreEqual() async throws {
             let config = TestRedis.independentPair
             let primary = try await TestRedis.connect(TestRedis.primary)
