@@ -122,8 +122,9 @@ done
 echo
 echo "floors: integration/redis-floor.c on the primary alone: SCAN COUNT 1000, then one pipelined read per key (typed or DUMP)."
 echo "check: syncctl verify --full-diff against a release syncd; keys/s = primary keys / the check's own duration. Per key it"
-echo "       asks the primary for a size estimate, PTTL and DUMP, the DR side for PTTL and DUMP, then scans the DR side"
-echo "       for extra keys; keys whose serialized bytes differ are read whole and compared by canonical digest;"
-echo "       differing keys are re-checked in 3 rounds. vs typed / vs dump: check rate as a share of each floor."
+echo "       asks the primary for a size estimate, PTTL and DUMP, the DR side for PTTL and DUMP (three batches in flight),"
+echo "       and scans the DR side for extra keys (EXISTS on the primary); hashtable sets and hashes whose bytes differ are"
+echo "       compared by canonical digest parsed from the payload, other differing keys are read whole; differing keys"
+echo "       are re-checked in 3 rounds. vs typed / vs dump: check rate as a share of each floor."
 echo "found: differences reported (expected 0, then 30: while the replica is paused the primary deletes 10 keys (extra"
 echo "       on the DR side), changes 10 and adds 10 (missing))."

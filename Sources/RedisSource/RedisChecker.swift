@@ -134,7 +134,7 @@ struct RedisChecker {
             }
             if stopped { break }
         }
-        notes.append("round 1 compared \(byBytes) key(s) by their serialized bytes (DUMP) and \(byDigest) by canonical digest (read whole: big keys, or bytes that differ)")
+        notes.append("round 1 compared \(byBytes) key(s) by their serialized bytes (DUMP) and \(byDigest) by canonical digest (hashtable sets and hashes from their DUMP payload; big keys and other differing bytes read whole)")
         let total = tables.reduce(Int64(0)) { $0 + $1.missing + $1.extra + $1.changed }
         if rounds > 1 { notes.append("differing keys were re-read whole in up to \(rounds) rounds; only differences present in every round are reported") }
         return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables, diffs: diffs,
