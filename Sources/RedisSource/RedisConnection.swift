@@ -292,6 +292,9 @@ public final class RedisConnection: @unchecked Sendable {
             }
             redisSetTimeout(context, timeval(parameters.commandTimeout))
             redisEnableKeepAlive(context)
+            // Keep the read buffer between pipelines: by default hiredis frees it whenever it empties
+            // past 16 KiB, so every batch of replies paid for a fresh allocation (and heap consolidation).
+            context.pointee.reader.pointee.maxbuf = 0
             return ContextBox(context: context)
         }
         let connection = RedisConnection(context: box.context, queue: queue, parameters: parameters)
