@@ -18,9 +18,9 @@ enum Snapshot: Sendable, Equatable {
     case dumped(payload: [UInt8], ttl: Int64)
     case unreadable(String)
 
-    /// The serialized value without its 10-byte trailer (RDB version + CRC64), so servers of
-    /// different versions that serialize a value alike still match.
-    /// Compared without copying either side.
+    /// Whether two serialized values are equal without their 10-byte trailers (RDB version +
+    /// CRC64), so servers of different versions that serialize a value alike still match.
+    /// Compared in place, without copying either side.
     static func sameBody(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Bool {
         guard first.count == second.count else { return false }
         let length = first.count >= 10 ? first.count - 10 : first.count
@@ -71,14 +71,22 @@ enum KeyReader {
 
     /// Reads the PTTL and DUMP replies of one key.
     static func snapshot(_ replies: inout RedisReplies) throws -> Snapshot {
+        try snapshot(&replies, absent: .absent, unreadable: { .unreadable($0) }) { bytes, ttl in .dumped(payload: Array(bytes), ttl: ttl) }
+    }
+
+    /// The same, with `dumped` given the DUMP bytes (valid only during the call) and the TTL: a
+    /// caller that only compares the bytes need not copy them.
+    static func snapshot<T>(_ replies: inout RedisReplies, absent: T, unreadable: (String) -> T,
+                            dumped: (UnsafeRawBufferPointer, Int64) -> T) throws -> T {
         let ttlReply = try replies.next()
+        // Read before the next reply frees this one.
         let ttl = ttlReply.kind == .integer ? ttlReply.integer : nil
         let problem = ttlReply.errorMessage
         let dumpReply = try replies.next()
-        if let problem { return .unreadable(problem) }
-        if let message = dumpReply.errorMessage { return .unreadable(message) }
-        guard let ttl, ttl != -2, dumpReply.kind == .string else { return .absent }
-        return .dumped(payload: Array(dumpReply.bytes), ttl: ttl)
+        if let problem { return unreadable(problem) }
+        if let message = dumpReply.errorMessage { return unreadable(message) }
+        guard let ttl, ttl != -2, dumpReply.kind == .string else { return absent }
+        return dumped(dumpReply.bytes, ttl)
     }
 
     enum Position: Sendable {

@@ -233,7 +233,7 @@ struct RedisChecker {
             let (previous, sizer) = (tail, self.sizer)
             let call = Task<KeyBatch?, Error> {
                 _ = try? await previous?.value
-                guard await !self.isDone else { return nil }
+                guard await !self.done else { return nil }
                 let batch = try await sizer.next()
                 if batch == nil { await self.stop() }
                 return batch
@@ -241,8 +241,6 @@ struct RedisChecker {
             tail = call
             return try await call.value
         }
-
-        var isDone: Bool { done }
 
         /// Ends the feed early (the check stops: a pass is impossible).
         func stop() { done = true }
@@ -311,11 +309,7 @@ struct RedisChecker {
             switch drSide[position] {
             case let .sameBytes(drTTL):
                 guard case let .dumped(_, primaryTTL) = primarySide[position] else { continue }
-                state.primaryKeys += 1
-                state.byBytes += 1
-                if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
-                    state.suspects[key] = KeyVerdict(kind: .changed, detail: ttl)
-                }
+                tallySameBytes(key, primaryTTL: primaryTTL, drTTL: drTTL, state: state)
             case let .other(snapshot):
                 if let mismatch = judge(key, primarySide[position], snapshot, state: state) { mismatched.append(mismatch) }
             }
@@ -331,26 +325,10 @@ struct RedisChecker {
 
         static func read(_ replies: inout RedisReplies, against primary: Snapshot) throws -> DRView {
             guard case let .dumped(payload, _) = primary else { return .other(try KeyReader.snapshot(&replies)) }
-            let ttlReply = try replies.next()
-            guard ttlReply.kind == .integer, ttlReply.integer != -2 else {
-                // Absent, or an error: let the general path say which.
-                let problem = ttlReply.errorMessage
-                let ttl = ttlReply.kind == .integer ? ttlReply.integer : nil
-                let dumpReply = try replies.next()
-                if let problem { return .other(.unreadable(problem)) }
-                if let message = dumpReply.errorMessage { return .other(.unreadable(message)) }
-                guard let ttl, ttl != -2, dumpReply.kind == .string else { return .other(.absent) }
-                return .other(.dumped(payload: Array(dumpReply.bytes), ttl: ttl))
+            return try KeyReader.snapshot(&replies, absent: .other(.absent), unreadable: { .other(.unreadable($0)) }) { bytes, ttl in
+                payload.withUnsafeBytes { Snapshot.sameBody($0, bytes) }
+                    ? .sameBytes(ttl: ttl) : .other(.dumped(payload: Array(bytes), ttl: ttl))
             }
-            let ttl = ttlReply.integer
-            let dumpReply = try replies.next()
-            if let message = dumpReply.errorMessage { return .other(.unreadable(message)) }
-            guard dumpReply.kind == .string else { return .other(.absent) }
-            let bytes = dumpReply.bytes
-            let equal = payload.withUnsafeBytes { mine in
-                Snapshot.sameBody(mine, bytes)
-            }
-            return equal ? .sameBytes(ttl: ttl) : .other(.dumped(payload: Array(bytes), ttl: ttl))
         }
     }
 
@@ -376,20 +354,12 @@ struct RedisChecker {
             return nil
         case let (.dumped(primaryPayload, primaryTTL), .dumped(drPayload, drTTL)):
             if Snapshot.sameBody(primaryPayload, drPayload) {
-                state.primaryKeys += 1
-                state.byBytes += 1
-                if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
-                    state.suspects[key] = KeyVerdict(kind: .changed, detail: ttl)
-                }
+                tallySameBytes(key, primaryTTL: primaryTTL, drTTL: drTTL, state: state)
                 return nil
             }
             if let p = RDBPayload.digest(primaryPayload), let d = RDBPayload.digest(drPayload) {
                 // Hashtable sets and hashes: their order follows each server's hash seed.
-                state.primaryKeys += 1
-                state.byDigest += 1
-                if let verdict = compareReadings(.value(p, ttl: primaryTTL), .value(d, ttl: drTTL), ttlTolerance: options.ttlToleranceSeconds) {
-                    state.suspects[key] = verdict
-                }
+                tallyByDigest(key, .value(p, ttl: primaryTTL), .value(d, ttl: drTTL), state: state)
                 return nil
             }
             return Mismatch(key: key, primaryType: Snapshot.type(of: primaryPayload), drType: Snapshot.type(of: drPayload),
@@ -431,12 +401,7 @@ struct RedisChecker {
                 try await judgeWhole(item.key, primary: primary, dr: dr, state: state)
                 continue
             }
-            state.primaryKeys += 1
-            state.byDigest += 1
-            if let verdict = compareReadings(.value(p, ttl: item.primaryTTL), .value(d, ttl: item.drTTL),
-                                             ttlTolerance: options.ttlToleranceSeconds) {
-                state.suspects[item.key] = verdict
-            }
+            tallyByDigest(item.key, .value(p, ttl: item.primaryTTL), .value(d, ttl: item.drTTL), state: state)
         }
     }
 
@@ -449,9 +414,23 @@ struct RedisChecker {
             // differing (fail closed) with that reason.
             state.uncomparable += 1
         }
+        tallyByDigest(key, p, d, state: state)
+    }
+
+    /// A primary key whose serialized bytes are equal on both sides: only its TTL can differ.
+    private func tallySameBytes(_ key: [UInt8], primaryTTL: Int64, drTTL: Int64, state: DatabaseState) {
+        state.primaryKeys += 1
+        state.byBytes += 1
+        if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
+            state.suspects[key] = KeyVerdict(kind: .changed, detail: ttl)
+        }
+    }
+
+    /// A primary key compared by canonical digest; a difference makes it a suspect for the rounds.
+    private func tallyByDigest(_ key: [UInt8], _ primary: KeyReading, _ dr: KeyReading, state: DatabaseState) {
         state.primaryKeys += 1
         state.byDigest += 1
-        if let verdict = compareReadings(p, d, ttlTolerance: options.ttlToleranceSeconds) {
+        if let verdict = compareReadings(primary, dr, ttlTolerance: options.ttlToleranceSeconds) {
             state.suspects[key] = verdict
         }
     }
@@ -515,16 +494,15 @@ struct RedisChecker {
 
     private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, into result: inout ExtraScan) async throws {
         // EXISTS counts a repeated key each time, so SCAN's rare duplicates need no removing.
-        let unique = keys
-        guard !unique.isEmpty else { return }
-        let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + unique)]) { replies in
+        guard !keys.isEmpty else { return }
+        let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + keys)]) { replies in
             try replies.next().expectInteger("EXISTS on the primary")
         }
-        guard present < unique.count else { return }
-        let each = try await primary.pipeline(unique.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
-            try unique.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
+        guard present < keys.count else { return }
+        let each = try await primary.pipeline(keys.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
+            try keys.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
         }
-        for (key, exists) in zip(unique, each) where exists == 0 {
+        for (key, exists) in zip(keys, each) where exists == 0 {
             if result.keys.count < Self.maxExtras {
                 result.keys.append(key)
             } else {
