@@ -493,16 +493,18 @@ struct RedisChecker {
     }
 
     private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, into result: inout ExtraScan) async throws {
-        // EXISTS counts a repeated key each time, so SCAN's rare duplicates need no removing.
+        // EXISTS counts a repeated key each time, so SCAN's rare duplicates need no removing here.
         guard !keys.isEmpty else { return }
         let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + keys)]) { replies in
             try replies.next().expectInteger("EXISTS on the primary")
         }
         guard present < keys.count else { return }
-        let each = try await primary.pipeline(keys.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
-            try keys.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
+        // The rare short batch: each key once, so an extra key SCAN returned twice counts once.
+        let unique = Array(Set(keys))
+        let each = try await primary.pipeline(unique.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
+            try unique.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
         }
-        for (key, exists) in zip(keys, each) where exists == 0 {
+        for (key, exists) in zip(unique, each) where exists == 0 {
             if result.keys.count < Self.maxExtras {
                 result.keys.append(key)
             } else {
