@@ -115,7 +115,7 @@ public struct BisectionPlan: Sendable, Equatable {
 
 /// Compares the tables of a PostgreSQL pair: whole-table digests first (one scan per side, in
 /// parallel), then bisection of unequal tables down to the differing keys, then re-checks of the
-/// differing ranges after the DR side caught up, so in-flight writes are not reported.
+/// differing keys after the DR side caught up, so in-flight writes are not reported.
 struct PostgresChecker {
     let source: String
     let config: SourceConfig
@@ -162,21 +162,15 @@ struct PostgresChecker {
             for index in states.indices {
                 report.currentTable = states[index].sql.displayName
                 progress(report)
-                let (sql, parameters) = try states[index].sql.digest(.all)
                 if states[index].status == .error {
                     // Nothing to compare against, but the primary's rows still count (as missing when the table is).
+                    let (sql, parameters) = try states[index].sql.digest(.all)
                     states[index].primary = Digest(row: try await primary.connection.query(sql, parameters).rows.first ?? [])
                     continue
                 }
-                let (primarySession, drSession) = (primary, dr)
                 let tableStarted = Date()
-                async let primaryRows = primarySession.connection.query(sql, parameters)
-                async let drRows = drSession.connection.query(sql, parameters)
-                states[index].primary = Digest(row: try await primaryRows.rows.first ?? [])
-                states[index].dr = Digest(row: try await drRows.rows.first ?? [])
+                try await firstPass(&states[index], primary: primary, dr: dr)
                 states[index].seconds += Date().timeIntervalSince(tableStarted)
-                states[index].segments = 1
-                if states[index].primary != states[index].dr { states[index].status = .different }
                 report.rowsCompared += states[index].primary.count + states[index].dr.count
             }
             clock.lap("whole-table digests")
@@ -343,8 +337,14 @@ struct PostgresChecker {
                 leaves.append(range)
                 continue
             }
-            // Split points: real key values. For a whole large table, a row sample of the primary
-            // gives a wide first split cheaply; otherwise every n-th key of the larger side.
+            // A whole table with a single integer key splits by arithmetic on the key.
+            if range == .all, let split = try await integerBuckets(state.sql, primary: primary, dr: dr) {
+                let (sql, parameters) = try state.sql.bucketDigests(split)
+                queue += try await unequalBuckets(sql, parameters, &state, primary: primary, dr: dr, range: split.range(ofBucket:))
+                continue
+            }
+            // Otherwise split points are real key values. For a whole large table, a row sample of
+            // the primary gives a wide first split cheaply; otherwise every n-th key of the larger side.
             var boundaries: [[String]] = []
             if range == .all, state.sql.bucketsByBinarySearch {
                 boundaries = try await sampledBounds(state.sql, primary, rows: primaryDigest.count)
@@ -363,18 +363,9 @@ struct PostgresChecker {
                 continue
             }
             let (sql, parameters) = try state.sql.bucketDigests(range, boundaries: boundaries)
-            async let primaryBuckets = primary.connection.query(sql, parameters)
-            async let drBuckets = dr.connection.query(sql, parameters)
-            let primaryByBucket = buckets(try await primaryBuckets)
-            let drByBucket = buckets(try await drBuckets)
-            state.segments += boundaries.count + 1
-            for bucket in 0...boundaries.count {
-                let left = primaryByBucket[bucket] ?? .empty
-                let right = drByBucket[bucket] ?? .empty
-                guard left != right else { continue }
-                let lower = bucket == 0 ? range.lower : boundaries[bucket - 1]
-                let upper = bucket == boundaries.count ? range.upper : boundaries[bucket]
-                queue.append((KeyRange(lower: lower, upper: upper), left, right))
+            queue += try await unequalBuckets(sql, parameters, &state, primary: primary, dr: dr) { bucket in
+                KeyRange(lower: bucket == 0 ? range.lower : boundaries[bucket - 1],
+                         upper: bucket == boundaries.count ? range.upper : boundaries[bucket])
             }
         }
         state.bisected = true
@@ -383,19 +374,56 @@ struct PostgresChecker {
     /// Leaf ranges compared in one query per side.
     static let leavesPerQuery = 64
 
+    /// Pass 1 for one table: both sides' whole-table digests, at once.
+    func firstPass(_ state: inout TableState, primary: CheckSession, dr: CheckSession) async throws {
+        let (sql, parameters) = try state.sql.digest(.all)
+        async let primaryRows = primary.connection.query(sql, parameters)
+        async let drRows = dr.connection.query(sql, parameters)
+        state.primary = Digest(row: try await primaryRows.rows.first ?? [])
+        state.dr = Digest(row: try await drRows.rows.first ?? [])
+        state.segments = 1
+        if state.primary != state.dr { state.status = .different }
+    }
+
+    /// The first split of a table with a single integer key, from both sides' key extents.
+    func integerBuckets(_ sql: TableSQL, primary: CheckSession, dr: CheckSession) async throws -> IntegerBuckets? {
+        guard let typeMaximum = sql.integerKeyMaximum else { return nil }
+        let (query, parameters) = try sql.keyExtent()
+        async let primaryExtent = primary.connection.query(query, parameters)
+        async let drExtent = dr.connection.query(query, parameters)
+        let extents = [try await primaryExtent, try await drExtent].compactMap { $0.rows.first }
+        func values(_ column: Int) -> [Int64] { extents.compactMap { $0[column].flatMap { Int64($0) } } }
+        guard let lowest = values(0).min(), let highest = values(1).max() else { return nil }
+        return IntegerBuckets.plan(minKey: lowest, maxKey: highest, estimatedRows: values(2).max() ?? -1, typeMaximum: typeMaximum)
+    }
+
     /// Key values from a random sample of the primary's rows (TABLESAMPLE BERNOULLI: one cheap pass
     /// without hashing), ascending and distinct: about one per 1024 rows, so that the first split
-    /// goes straight to leaves (up to 16384 buckets; a binary search makes many as cheap as few).
-    /// Empty for small tables.
+    /// goes straight to leaves. Empty for small tables.
     func sampledBounds(_ sql: TableSQL, _ session: CheckSession, rows: Int64) async throws -> [[String]] {
-        let firstSplit = min(16384, max(1024, Double(rows) / 1024))
-        guard Double(rows) > firstSplit * 100 else { return [] }
-        let percent = min(100, firstSplit / Double(rows) * 100 * 1.2)
+        guard let firstSplit = firstSplitBuckets(rows: rows) else { return [] }
+        let percent = min(100, Double(firstSplit) / Double(rows) * 100 * 1.2)
         let key = try SQLText.quoteIdentifier(sql.keys[0].name)
         let result = try await session.connection.query("""
             SELECT DISTINCT \(key)::text, \(key) FROM \(sql.qualified) TABLESAMPLE BERNOULLI (\(String(format: "%.6f", percent))) REPEATABLE (42) ORDER BY 2
             """)
         return result.rows.compactMap { $0[0].map { [$0] } }
+    }
+
+    /// Runs a bucket-digest query on both sides at once; the buckets whose digests differ, with the
+    /// key range of each.
+    func unequalBuckets(_ sql: String, _ parameters: [String?], _ state: inout TableState, primary: CheckSession, dr: CheckSession,
+                        range: (Int) -> KeyRange) async throws -> [(KeyRange, Digest, Digest)] {
+        async let primaryRows = primary.connection.query(sql, parameters)
+        async let drRows = dr.connection.query(sql, parameters)
+        let primaryByBucket = buckets(try await primaryRows)
+        let drByBucket = buckets(try await drRows)
+        let numbers = Set(primaryByBucket.keys).union(drByBucket.keys).sorted()
+        state.segments += numbers.count
+        return numbers.compactMap { number in
+            let (left, right) = (primaryByBucket[number] ?? .empty, drByBucket[number] ?? .empty)
+            return left == right ? nil : (range(number), left, right)
+        }
     }
 
     func buckets(_ rows: PGRows) -> [Int: Digest] {

@@ -31,7 +31,7 @@ public struct ColumnInfo: Sendable, Equatable {
 }
 
 /// A key range: lower bound inclusive, upper bound exclusive, nil = unbounded. Bounds are the
-/// key columns' canonical text, taken from actual rows (never computed).
+/// key columns' canonical text, taken from actual rows (or computed, for a single integer key).
 public struct KeyRange: Sendable, Equatable {
     public var lower: [String]?
     public var upper: [String]?
@@ -127,22 +127,26 @@ public struct TableSQL: Sendable {
         "ROW(\(try columns.map(TableSQL.normalised).joined(separator: ", ")))::text"
     }
 
-    /// A column as the segment fingerprint hashes it. Types whose own hash function agrees with
-    /// the text comparison are hashed from their binary value (no text formatting: about 2.5x
-    /// cheaper per row); the rest as pinned text. Kept out of the native path: floats (their hash
-    /// equates -0 and 0, so their bits are hashed), arrays (the hash ignores dimensions), interval
-    /// ('1 day' hashes like '24 hours'), enums (hashed by OID, which differs between servers), and
-    /// anything else (no hash function, like money, or one looser than its text). Text is hashed in COLLATE "C": a
-    /// nondeterministic collation would hash 'A' and 'a' alike.
+    /// The fields a column contributes to the row fingerprint: binary values where the type's own
+    /// hash is as strict as the value (no text formatting), otherwise the binary send form or the
+    /// text. Not strict: int8 and the 8-byte time types hash through a 32-bit fold (1 and 2^32
+    /// collide), numeric's hash ignores the sign (5 and -5 collide, so do NaN and Infinity) and
+    /// jsonb's inherits that, floats equate -0 and 0, arrays ignore dimensions, interval equates
+    /// '1 day' and '24 hours', enums hash by OID (which differs between servers), money has no
+    /// hash. int8 adds its high word, which makes the fold reversible. Text hashes in COLLATE "C":
+    /// a nondeterministic collation would hash 'A' and 'a' alike.
     static func fingerprinted(_ column: ColumnInfo) throws -> String {
         let name = try SQLText.quoteIdentifier(column.name)
         switch column.typeName {
-        case "int2", "int4", "int8", "oid", "numeric", "bool", "uuid", "bytea",
-             "date", "time", "timestamp", "timestamptz", "jsonb":
+        case "int2", "int4", "oid", "bool", "uuid", "bytea", "date":
             return name
+        case "int8": return "\(name), \(name) >> 32"
+        // numeric_send keeps the scale: a scale-only difference costs a bisection, then the leaves
+        // (which trim the scale) find the rows equal.
+        case "numeric", "time", "timestamp", "timestamptz": return "\(column.typeName)_send(\(name))"
         case "text", "varchar", "bpchar", "name": return "\(name) COLLATE \"C\""
         case "float4", "float8": return "float8send(\(name)::float8)"
-        case "json": return "\(name)::jsonb"
+        case "json": return "\(name)::jsonb::text COLLATE \"C\""
         default: return "\(name)::text COLLATE \"C\""
         }
     }
@@ -191,6 +195,36 @@ public struct TableSQL: Sendable {
             SELECT b, \(TableSQL.digestColumns)
             FROM (SELECT \(bucket) AS b, \(try rowFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s GROUP BY b
             """, parameters)
+    }
+
+    /// The largest value of a single integer key's type; nil for any other key.
+    public var integerKeyMaximum: Int64? {
+        guard keys.count == 1 else { return nil }
+        switch keys[0].typeName {
+        case "int2": return Int64(Int16.max)
+        case "int4": return Int64(Int32.max)
+        case "int8": return Int64.max
+        default: return nil
+        }
+    }
+
+    /// Smallest and largest key (two index probes) and the planner's row estimate (-1 if never analysed).
+    public func keyExtent() throws -> (sql: String, parameters: [String?]) {
+        let key = try SQLText.quoteIdentifier(keys[0].name)
+        return ("""
+            SELECT (SELECT min(\(key)) FROM \(qualified))::text, (SELECT max(\(key)) FROM \(qualified))::text,
+                   (SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass)::text
+            """, [qualified])
+    }
+
+    /// Digests of a whole table's integer-key buckets, in one scan (see `IntegerBuckets`).
+    public func bucketDigests(_ buckets: IntegerBuckets) throws -> (sql: String, parameters: [String?]) {
+        let key = try SQLText.quoteIdentifier(keys[0].name)
+        let bucket = "CASE WHEN \(key) < $1::int8 THEN -1 WHEN \(key) >= $2::int8 THEN $3::int8 ELSE (\(key)::int8 - $1::int8) / $4::int8 END"
+        return ("""
+            SELECT b, \(TableSQL.digestColumns)
+            FROM (SELECT \(bucket) AS b, \(try rowFingerprint()) AS f FROM \(qualified)) s GROUP BY b
+            """, [String(buckets.lower), String(buckets.upper), String(buckets.count), String(buckets.width)])
     }
 
     /// Every `step`-th key of a range, in key order: split points taken from real rows.

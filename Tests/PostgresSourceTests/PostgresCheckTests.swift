@@ -113,6 +113,44 @@ extension PostgresReplicationTests {
         #expect(CheckTables.diffs(result) == Set((1...160).map { "changed id=\($0 * 250)" }))
     }
 
+    /// A large table with a single integer key splits by key arithmetic; differences at both ends
+    /// of the key range (beyond either side's extent) and in the middle are all found.
+    @Test func aLargeIntegerKeyedTableSplitsByArithmeticAndFindsEveryDifference() async throws {
+        try await CheckTables.create("split", "id bigint PRIMARY KEY, v text")
+        try await CheckTables.both("INSERT INTO checks.split SELECT g, 'v' || g FROM generate_series(1, 120000) g;\nANALYZE checks.split")
+        try await CheckTables.run(TestServers.subscriber, """
+            DELETE FROM checks.split WHERE id IN (1, 120000);
+            UPDATE checks.split SET v = 'changed' WHERE id IN (60000, 60001, 99999);
+            INSERT INTO checks.split VALUES (-5, 'below'), (120001, 'above')
+            """)
+        let result = try await CheckTables.check(["checks.split"], options: CheckOptions(rounds: 1, fullDiff: true))
+        #expect(CheckTables.diffs(result) == [
+            "missing id=1", "missing id=120000", "changed id=60000", "changed id=60001", "changed id=99999", "extra id=-5", "extra id=120001",
+        ])
+        #expect(result.tables.first?.segmentsCompared ?? 0 > 100, "the first split is wide")
+    }
+
+    /// Keys the arithmetic cannot split well (one far outlier puts every row in one bucket) or at all
+    /// (bounds past int4's maximum) are still bisected down to the differing rows.
+    @Test func skewedAndTypeBoundIntegerKeysAreStillBisectedToTheRow() async throws {
+        try await CheckTables.create("outlier", "id bigint PRIMARY KEY, v text")
+        try await CheckTables.create("edge", "id int PRIMARY KEY, v text")
+        try await CheckTables.both("""
+            INSERT INTO checks.outlier SELECT g, 'v' || g FROM generate_series(1, 110000) g;
+            INSERT INTO checks.outlier VALUES (1000000000000000, 'far');
+            INSERT INTO checks.edge SELECT g, 'v' || g FROM generate_series(1, 110000) g;
+            INSERT INTO checks.edge VALUES (2147483647, 'max')
+            """)
+        try await CheckTables.run(TestServers.subscriber, """
+            UPDATE checks.outlier SET v = 'changed' WHERE id = 77777;
+            UPDATE checks.edge SET v = 'changed' WHERE id IN (5, 2147483647)
+            """)
+        let outlier = try await CheckTables.check(["checks.outlier"], options: CheckOptions(rounds: 1, fullDiff: true))
+        #expect(CheckTables.diffs(outlier) == ["changed id=77777"])
+        let edge = try await CheckTables.check(["checks.edge"], options: CheckOptions(rounds: 1, fullDiff: true))
+        #expect(CheckTables.diffs(edge) == ["changed id=5", "changed id=2147483647"])
+    }
+
     @Test func aCheckStopsEarlyOnceAPassIsImpossibleUnlessFullDiff() async throws {
         try await CheckTables.create("many", "id int PRIMARY KEY, v text")
         try await CheckTables.both("INSERT INTO checks.many SELECT g, 'v' || g FROM generate_series(1, 10000) g")
@@ -177,33 +215,49 @@ extension PostgresReplicationTests {
         #expect(CheckTables.diffs(different) == ["changed id=2", "changed id=3", "changed id=4", "changed id=5"])
     }
 
-    /// Some types' own hash functions are looser than their text (their equality says equal where
-    /// the DR copy is not identical), money has none: the fingerprint must still tell each pair apart.
-    @Test func rowFingerprintsSeparateValuesWhoseTypeHashIsLooserThanTheirText() async throws {
+    /// Some types' own hash functions are looser than their values (their hash or equality says
+    /// equal where the DR copy is not identical), money has none: the fingerprint must still tell
+    /// each pair apart.
+    @Test func rowFingerprintsSeparateValuesWhoseTypeHashIsLooserThanTheirValue() async throws {
         try await CheckTables.both("""
             CREATE SCHEMA IF NOT EXISTS checks;
             DROP TABLE IF EXISTS checks.loose;
             DROP COLLATION IF EXISTS checks.nocase;
             CREATE COLLATION checks.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
-            CREATE TABLE checks.loose (id int PRIMARY KEY, f float8, f4 float4, iv interval, arr int[], ci text COLLATE checks.nocase, n numeric, mo money)
+            CREATE TABLE checks.loose (id int PRIMARY KEY, f float8, f4 float4, iv interval, arr int[], ci text COLLATE checks.nocase,
+              mo money, big int8, signed numeric, special numeric, ts timestamp, tstz timestamptz, tm time, doc jsonb, js json)
             """)
+        // 1 and 2^32 fold to the same 32 bits in int8's hash, and so do the timestamps and times
+        // 1 µs and 2^32 µs after their epoch.
         try await CheckTables.run(TestServers.publisher, """
-            INSERT INTO checks.loose (id, f, f4, iv, arr, ci, n, mo) VALUES
-              (1, 0, 0, '1 day', '{1,2}', 'A', 1, 1),
-              (2, '-0', '-0', '24 hours', '{{1,2}}', 'a', 1, 2)
+            INSERT INTO checks.loose VALUES
+              (1, 0, 0, '1 day', '{1,2}', 'A', 1, 1, 5, 'NaN', '2000-01-01 00:00:00.000001', '2000-01-01 00:00:00.000001+00', '00:00:00.000001', '[1]', '{"a": 1}'),
+              (2, '-0', '-0', '24 hours', '{{1,2}}', 'a', 2, 4294967296, -5, 'Infinity', '2000-01-01 01:11:34.967296', '2000-01-01 01:11:34.967296+00', '01:11:34.967296', '[-1]', '{"a": -1}')
             """)
         let table = try TableSQL(schema: "checks", table: "loose", columns: try await tableColumns(
             TestServers.connect(TestServers.publisher), schema: "checks", table: "loose"))
         let connection = try await TestServers.connect(TestServers.publisher)
-        for column in table.columns where column.name != "id" && column.name != "n" {
+        let typeHashesAlike = try await connection.query("""
+            SELECT hashint8extended(1, 0) = hashint8extended(4294967296, 0), hash_numeric_extended(5, 0) = hash_numeric_extended(-5, 0),
+                   jsonb_hash_extended('[1]', 0) = jsonb_hash_extended('[-1]', 0)
+            """).rows.first
+        #expect(typeHashesAlike == ["t", "t", "t"], "the pairs are the ones the types' own hashes confuse")
+        for column in table.columns where column.name != "id" {
             let single = try TableSQL(schema: "checks", table: "loose", columns: [table.columns[0], column])
             let rows = try await connection.query("SELECT \(try single.rowFingerprint()) FROM checks.loose ORDER BY id").rows
             #expect(rows.count == 2 && rows[0][0] != rows[1][0], "column \(column.name) hashes 2 different values alike")
         }
-        // Numeric scale is no difference (as in the row text, which trims it).
-        let numeric = try TableSQL(schema: "checks", table: "loose", columns: [table.columns[0], table.columns[6]])
-        let fingerprints = try await connection.query("SELECT \(try numeric.rowFingerprint()), hash_record_extended(ROW(1, 1.000::numeric), 0) FROM checks.loose WHERE id = 1").rows
-        #expect(fingerprints.first?[0] == fingerprints.first?[1])
+    }
+
+    /// numeric_send keeps the scale, so 1.0 and 1.000 fingerprint differently; the leaves compare
+    /// trimmed text, so the table is still equal.
+    @Test func aNumericScaleDifferenceIsNoDifference() async throws {
+        try await CheckTables.create("scales", "id int PRIMARY KEY, n numeric")
+        try await CheckTables.run(TestServers.publisher, "INSERT INTO checks.scales SELECT g, 1.0 FROM generate_series(1, 100) g")
+        try await CheckTables.run(TestServers.subscriber, "INSERT INTO checks.scales SELECT g, CASE WHEN g = 50 THEN 1.000 ELSE 1.0 END FROM generate_series(1, 100) g")
+        let result = try await CheckTables.check(["checks.scales"])
+        #expect(result.status == .pass && result.diffs.isEmpty)
+        #expect(result.tables.first?.status == .equal)
     }
 
     @Test func compositeTextAndUUIDKeysAreBisectedByRealKeyValues() async throws {
