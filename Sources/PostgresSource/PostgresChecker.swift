@@ -79,6 +79,16 @@ struct Digest: Equatable {
     }
 
     static let empty = Digest(count: 0, fingerprint: "0")
+
+    /// The digest of this range together with a disjoint one (counts add, fingerprints XOR).
+    func adding(_ other: Digest) -> Digest {
+        Digest(count: count + other.count, fingerprint: String((Int64(fingerprint) ?? 0) ^ (Int64(other.fingerprint) ?? 0)))
+    }
+
+    /// The digest of this range without a part of it.
+    func excluding(_ part: Digest) -> Digest {
+        Digest(count: count - part.count, fingerprint: String((Int64(fingerprint) ?? 0) ^ (Int64(part.fingerprint) ?? 0)))
+    }
 }
 
 /// A differing row found at a leaf; `key` is the primary key's canonical text per column.
@@ -133,6 +143,8 @@ struct PostgresChecker {
         var segments = 0
         var diffs: [RowDiff] = []
         var bisected = false
+        /// The quick fingerprints missed a difference: the table was narrowed again with full ones.
+        var relocalised = false
         var status: TableCheckStatus = .equal
         var reason: String?
     }
@@ -191,6 +203,9 @@ struct PostgresChecker {
                 try await bisect(&states[index], primary: primary, dr: dr, budget: options.fullDiff ? nil : allowed - found)
                 states[index].seconds += Date().timeIntervalSince(tableStarted)
                 found += Int64(states[index].diffs.count)
+                if states[index].relocalised {
+                    notes.append("\(states[index].sql.displayName): a difference the quick fingerprints cannot see (e.g. a sign or -0); narrowed again with full fingerprints")
+                }
                 report.tablesDone += 1
                 progress(report)
             }
@@ -319,17 +334,34 @@ struct PostgresChecker {
     // MARK: bisection
 
     /// Narrows unequal ranges down to leaves and compares those row by row. With a budget, stops
-    /// once more rows differ than a pass allows.
+    /// once more rows differ than a pass allows. Ranges are narrowed with quick fingerprints; the
+    /// leaves' full fingerprints must then account for the whole-table difference (what lies
+    /// outside the leaves is equal on both sides), or the table is narrowed again with full ones.
     func bisect(_ state: inout TableState, primary: CheckSession, dr: CheckSession, budget: Int64?) async throws {
+        guard let leaves = try await localise(&state, full: false, primary: primary, dr: dr, budget: budget) else { return }
+        if state.primary.excluding(leaves.primary) != state.dr.excluding(leaves.dr) {
+            state.diffs = []
+            state.relocalised = true
+            guard try await localise(&state, full: true, primary: primary, dr: dr, budget: budget) != nil else { return }
+        }
+        state.bisected = true
+    }
+
+    /// One bisection of the whole table; the full-fingerprint digests of every leaf compared, or nil
+    /// when the budget stopped it.
+    func localise(_ state: inout TableState, full: Bool, primary: CheckSession, dr: CheckSession, budget: Int64?) async throws -> (primary: Digest, dr: Digest)? {
         var queue: [(KeyRange, Digest, Digest)] = [(.all, state.primary, state.dr)]
         var leaves: [KeyRange] = []
+        var compared = (primary: Digest.empty, dr: Digest.empty)
         while !queue.isEmpty || !leaves.isEmpty {
-            if let budget, Int64(state.diffs.count) > budget { return }
+            if let budget, Int64(state.diffs.count) > budget { return nil }
             // Leaves are compared many to a query: one round trip per side for a batch of them.
             if queue.isEmpty || leaves.count >= Self.leavesPerQuery {
                 let batch = Array(leaves.prefix(Self.leavesPerQuery))
                 leaves.removeFirst(batch.count)
-                state.diffs += try await compareRows(state.sql, batch, primary: primary, dr: dr)
+                let leaf = try await compareRows(state.sql, batch, primary: primary, dr: dr)
+                state.diffs += leaf.diffs
+                compared = (compared.primary.adding(leaf.primary), compared.dr.adding(leaf.dr))
                 continue
             }
             let (range, primaryDigest, drDigest) = queue.removeFirst()
@@ -339,7 +371,7 @@ struct PostgresChecker {
             }
             // A whole table with a single integer key splits by arithmetic on the key.
             if range == .all, let split = try await integerBuckets(state.sql, primary: primary, dr: dr) {
-                let (sql, parameters) = try state.sql.bucketDigests(split)
+                let (sql, parameters) = try state.sql.bucketDigests(split, full: full)
                 queue += try await unequalBuckets(sql, parameters, &state, primary: primary, dr: dr, range: split.range(ofBucket:))
                 continue
             }
@@ -362,13 +394,13 @@ struct PostgresChecker {
                 leaves.append(range)
                 continue
             }
-            let (sql, parameters) = try state.sql.bucketDigests(range, boundaries: boundaries)
+            let (sql, parameters) = try state.sql.bucketDigests(range, boundaries: boundaries, full: full)
             queue += try await unequalBuckets(sql, parameters, &state, primary: primary, dr: dr) { bucket in
                 KeyRange(lower: bucket == 0 ? range.lower : boundaries[bucket - 1],
                          upper: bucket == boundaries.count ? range.upper : boundaries[bucket])
             }
         }
-        state.bisected = true
+        return compared
     }
 
     /// Leaf ranges compared in one query per side.
@@ -435,17 +467,23 @@ struct PostgresChecker {
         return result
     }
 
-    /// Row-by-row comparison of small disjoint ranges: keys and hashes only.
-    func compareRows(_ sql: TableSQL, _ ranges: [KeyRange], primary: CheckSession, dr: CheckSession) async throws -> [RowDiff] {
+    /// Row-by-row comparison of small disjoint ranges: keys and hashes only. Also the ranges'
+    /// full-fingerprint digests on each side.
+    func compareRows(_ sql: TableSQL, _ ranges: [KeyRange], primary: CheckSession, dr: CheckSession) async throws -> (diffs: [RowDiff], primary: Digest, dr: Digest) {
         let (query, parameters) = try sql.rows(ranges)
         async let primaryRows = primary.connection.query(query, parameters)
         async let drRows = dr.connection.query(query, parameters)
         let keyCount = sql.keys.count
-        func split(_ rows: PGRows) -> [([String], String)] {
-            rows.rows.map { row in (row.prefix(keyCount).map { $0 ?? "" }, row[keyCount] ?? "") }
+        func split(_ rows: PGRows) -> (rows: [([String], String)], digest: Digest) {
+            var fingerprint: Int64 = 0
+            let keyed = rows.rows.map { row in
+                fingerprint ^= row[keyCount + 1].flatMap { Int64($0) } ?? 0
+                return (row.prefix(keyCount).map { $0 ?? "" }, row[keyCount] ?? "")
+            }
+            return (keyed, Digest(count: Int64(keyed.count), fingerprint: String(fingerprint)))
         }
-        let left = split(try await primaryRows)
-        let right = split(try await drRows)
+        let (left, leftDigest) = split(try await primaryRows)
+        let (right, rightDigest) = split(try await drRows)
         let rightByKey = Dictionary(right, uniquingKeysWith: { first, _ in first })
         let leftKeys = Set(left.map(\.0))
         var diffs: [RowDiff] = []
@@ -459,7 +497,7 @@ struct PostgresChecker {
         for (key, _) in right where !leftKeys.contains(key) {
             diffs.append(RowDiff(key: key, kind: .extra))
         }
-        return diffs
+        return (diffs, leftDigest, rightDigest)
     }
 
     /// Looks the differing keys up again on both sides; keeps those that still differ (they differed

@@ -128,6 +128,24 @@ extension PostgresReplicationTests {
             "missing id=1", "missing id=120000", "changed id=60000", "changed id=60001", "changed id=99999", "extra id=-5", "extra id=120001",
         ])
         #expect(result.tables.first?.segmentsCompared ?? 0 > 100, "the first split is wide")
+        #expect(!result.notes.contains { $0.contains("narrowed again") }, "the quick fingerprints saw every difference")
+    }
+
+    /// Differences the quick fingerprints cannot see (a sign, -0, a high word) are still all found,
+    /// together with an ordinary one: the leaves' full fingerprints do not account for the table's
+    /// difference, so it is narrowed again with full fingerprints.
+    @Test func differencesInvisibleToQuickFingerprintsAreFoundByNarrowingAgain() async throws {
+        try await CheckTables.create("subtle", "id int PRIMARY KEY, amount numeric, ratio float8, big int8, note text")
+        try await CheckTables.both("INSERT INTO checks.subtle SELECT g, 5, 0, 1, 'n' || g FROM generate_series(1, 6000) g")
+        try await CheckTables.run(TestServers.subscriber, """
+            UPDATE checks.subtle SET amount = -5 WHERE id = 1234;
+            UPDATE checks.subtle SET ratio = '-0' WHERE id = 2345;
+            UPDATE checks.subtle SET big = 4294967296 WHERE id = 3456;
+            UPDATE checks.subtle SET note = 'changed' WHERE id = 4567
+            """)
+        let result = try await CheckTables.check(["checks.subtle"], options: CheckOptions(rounds: 1, fullDiff: true))
+        #expect(CheckTables.diffs(result) == ["changed id=1234", "changed id=2345", "changed id=3456", "changed id=4567"])
+        #expect(result.notes.contains { $0.contains("checks.subtle") && $0.contains("narrowed again") })
     }
 
     /// Keys the arithmetic cannot split well (one far outlier puts every row in one bucket) or at all
