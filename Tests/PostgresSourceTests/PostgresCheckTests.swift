@@ -243,7 +243,7 @@ extension PostgresReplicationTests {
             DROP COLLATION IF EXISTS checks.nocase;
             CREATE COLLATION checks.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
             CREATE TABLE checks.loose (id int PRIMARY KEY, f float8, f4 float4, iv interval, arr int[], ci text COLLATE checks.nocase,
-              mo money, big int8, signed numeric, special numeric, ts timestamp, tstz timestamptz, tm time, doc jsonb, js json)
+              mo money, big int8, signed numeric, special numeric, ts timestamp, tstz timestamptz, tm time, doc jsonb, js json, nothing int)
             """)
         // 1 and 2^32 fold to the same 32 bits in int8's hash, and so do the timestamps and times
         // 1 µs and 2^32 µs after their epoch.
@@ -260,10 +260,14 @@ extension PostgresReplicationTests {
                    jsonb_hash_extended('[1]', 0) = jsonb_hash_extended('[-1]', 0)
             """).rows.first
         #expect(typeHashesAlike == ["t", "t", "t"], "the pairs are the ones the types' own hashes confuse")
-        for column in table.columns where column.name != "id" {
-            let single = try TableSQL(schema: "checks", table: "loose", columns: [table.columns[0], column])
-            let rows = try await connection.query("SELECT \(try single.rowFingerprint()) FROM checks.loose ORDER BY id").rows
-            #expect(rows.count == 2 && rows[0][0] != rows[1][0], "column \(column.name) hashes 2 different values alike")
+        // Each column alone (the hash chain), and next to an all-NULL column (the record hash).
+        let nothing = try #require(table.columns.last)
+        for column in table.columns where column.name != "id" && column.name != "nothing" {
+            for columns in [[table.columns[0], column], [table.columns[0], column, nothing]] {
+                let single = try TableSQL(schema: "checks", table: "loose", columns: columns)
+                let rows = try await connection.query("SELECT \(try single.rowFingerprint()) FROM checks.loose ORDER BY id").rows
+                #expect(rows.count == 2 && rows[0][0] != rows[1][0], "column \(column.name) hashes 2 different values alike (\(columns.count) columns)")
+            }
         }
     }
 

@@ -35,7 +35,11 @@ import Testing
             ColumnInfo(name: "span", type: "interval", typeName: "interval", category: "T"),
             ColumnInfo(name: "tags", type: "integer[]", typeName: "_int4", category: "A"),
         ])
-        #expect(try table.rowFingerprint() == #"hash_record_extended(ROW("id", "id" >> 32, "name" COLLATE "C", float8send("ratio"::float8), "doc"::jsonb::text COLLATE "C", "span"::text COLLATE "C", "tags"::text COLLATE "C"), 0)"#)
+        let record = #"hash_record_extended(ROW("id", "id" >> 32, "name" COLLATE "C", float8send("ratio"::float8), "doc"::jsonb::text COLLATE "C", "span"::text COLLATE "C", "tags"::text COLLATE "C"), 0)"#
+        #expect(try table.recordFingerprint() == record)
+        let chain = #"hashtextextended("tags"::text COLLATE "C", hashtextextended("span"::text COLLATE "C", hashtextextended("doc"::jsonb::text COLLATE "C", "#
+            + #"hashtextextended(encode(float8send("ratio"::float8), 'hex'), hashtextextended("name"::text COLLATE "C", hashint8extended("id", hashint8extended("id" >> 32, 0::int8)))))))"#
+        #expect(try table.rowFingerprint() == "coalesce(\(chain), \(record))", "a chain of strict seeded hashes; rows with a NULL take the record hash")
     }
 
     @Test func quickFingerprintsChainTheColumnsSeededHashesAndFallBackForNulls() throws {
@@ -45,7 +49,7 @@ import Testing
             ColumnInfo(name: "tags", type: "integer[]", typeName: "_int4", category: "A"),
         ])
         let chain = #"hashtextextended("tags"::text COLLATE "C", timestamp_hash_extended("at"::timestamp, hashint8extended("id", 0::int8)))"#
-        #expect(try table.quickFingerprint() == "coalesce(\(chain), \(try table.rowFingerprint()))")
+        #expect(try table.quickFingerprint() == "coalesce(\(chain), \(try table.recordFingerprint()))")
         let (sql, _) = try table.bucketDigests(KeyRange.all, boundaries: [["5"]])
         #expect(sql.contains(chain), "bisection narrows with quick fingerprints")
         let (full, _) = try table.bucketDigests(KeyRange.all, boundaries: [["5"]], full: true)
