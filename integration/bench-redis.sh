@@ -122,7 +122,8 @@ done
 echo
 echo "floors: integration/redis-floor.c on the primary alone: SCAN COUNT 1000, then one pipelined read per key (typed or DUMP)."
 echo "check: syncctl verify --full-diff against a release syncd; keys/s = primary keys / the check's own duration. Per key it"
-echo "       asks the primary for a size estimate, PTTL and DUMP, the DR side for PTTL and DUMP (three batches in flight),"
+echo "       asks for a size estimate (the attached replica answers it; the primary does while the replica is paused, as in the"
+echo "       planted rows), PTTL and DUMP on both sides (three batches in flight),"
 echo "       and scans the DR side for extra keys (EXISTS on the primary); hashtable sets and hashes whose bytes differ are"
 echo "       compared by canonical digest parsed from the payload, other differing keys are read whole; differing keys"
 echo "       are re-checked in 3 rounds. vs typed / vs dump: check rate as a share of each floor."

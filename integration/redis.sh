@@ -87,6 +87,7 @@ case "${1:-}" in
     # Empty data, default encodings, the replica re-attached to the primary.
     for node in "${NODES[@]}"; do running "$node" || die "$node is not running (integration/redis.sh start)"; done
     cli replica REPLICAOF "$HOST" "${PORT[primary]}" >/dev/null
+    cli replica CONFIG SET replica-read-only yes >/dev/null
     cli primary FLUSHALL >/dev/null
     cli independent FLUSHALL >/dev/null
     # Tests may change how the DR instance encodes small collections; put the defaults back.

@@ -93,8 +93,8 @@ struct RedisChecker {
             let extraPrimary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
             let extraDR = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
             let extraScan = Task { try await drPass(primary: extraPrimary, dr: extraDR) }
-            let sizer = KeySizer(connection: try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60)),
-                                 excluded: excluded)
+            let sizing = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+            let sizer = KeySizer(connection: sizing, replica: try await replicaForSizing(primary: sizing, database: database), excluded: excluded)
             var stopped: Bool
             do {
                 stopped = try await primaryPass(sizer: sizer, state: state, database: database, rounds: rounds, label: label, index: index,
@@ -156,47 +156,72 @@ struct RedisChecker {
 
     // MARK: primary → DR
 
-    /// SCAN and size estimates for the primary → DR pass, on a primary connection of their own so
-    /// they run ahead of the reads: one round trip carries the next SCAN and a size estimate
-    /// (MEMORY USAGE … SAMPLES 1) of the keys the previous SCAN returned.
+    /// SCAN and size estimates for the primary → DR pass, on connections of their own so they run
+    /// ahead of the reads: one round trip carries the next SCAN and a size estimate (MEMORY USAGE
+    /// … SAMPLES 1) of the keys the previous SCAN returned. With a native replica the replica
+    /// sizes the keys: its copy differs from the primary's only by what is in flight, and the
+    /// primary is the server a check must load least. Keys the replica lacks are sized on the
+    /// primary, with the next SCAN.
     final class KeySizer: @unchecked Sendable {
         // @unchecked: used by one task at a time (each `next()` is awaited before the next call).
         let connection: RedisConnection
+        let replica: RedisConnection?
         let excluded: [UInt8]?
         private var cursor = Array("0".utf8)
         private var scanning = true
         private var unsized: [[UInt8]] = []
+        /// Keys the replica does not hold, to size on the primary.
+        private var unsizedOnPrimary: [[UInt8]] = []
 
-        init(connection: RedisConnection, excluded: [UInt8]?) {
+        init(connection: RedisConnection, replica: RedisConnection?, excluded: [UInt8]?) {
             self.connection = connection
+            self.replica = replica
             self.excluded = excluded
+        }
+
+        /// Sizes in bytes, in key order: nil when the key is gone, Int64.max when unknown (paged, to be safe).
+        static func sizes(_ replies: inout RedisReplies, count: Int) throws -> [Int64?] {
+            var sizes: [Int64?] = []
+            sizes.reserveCapacity(count)
+            for _ in 0..<count {
+                let reply = try replies.next()
+                switch reply.kind {
+                case .integer: sizes.append(reply.integer)
+                case .null: sizes.append(nil)
+                default: sizes.append(Int64.max)
+                }
+            }
+            return sizes
+        }
+
+        static func size(_ keys: [[UInt8]], on connection: RedisConnection?) async throws -> [Int64?] {
+            guard let connection, !keys.isEmpty else { return [] }
+            return try await connection.pipeline(sizing(keys, after: nil)) { replies in try sizes(&replies, count: keys.count) }
+        }
+
+        static func sizing(_ keys: [[UInt8]], after scan: [[UInt8]]?) -> RESPBatch {
+            var commands = RESPBatch(reservingCapacity: keys.count * 48 + 64)
+            if let scan { commands.append(scan) }
+            for key in keys { commands.append(KeyReader.memoryUsage, key: key) }
+            return commands
         }
 
         /// The next batch of keys: small ones (read by DUMP in a pipeline) and big ones (paged);
         /// keys deleted since SCAN are left out. Nil when the scan is done.
         func next() async throws -> KeyBatch? {
-            while scanning || !unsized.isEmpty {
-                var commands = RESPBatch(reservingCapacity: unsized.count * 48 + 64)
-                if scanning { commands.append(RedisChecker.scanWords(cursor)) }
-                for key in unsized { commands.append(KeyReader.memoryUsage, key: key) }
-                let (sizing, withScan, excluded) = (unsized, scanning, self.excluded)
-                let batch = commands
-                let (next, sizes) = try await connection.pipeline(batch) { replies in
+            while scanning || !unsized.isEmpty || !unsizedOnPrimary.isEmpty {
+                // Sized on the primary: the replica's misses, or (without a replica) every key.
+                let onPrimary = replica == nil ? unsized : unsizedOnPrimary
+                let onReplica = replica == nil ? [] : unsized
+                let (withScan, excluded) = (scanning, self.excluded)
+                let primaryBatch = Self.sizing(onPrimary, after: withScan ? RedisChecker.scanWords(cursor) : nil)
+                async let replicaSizes = Self.size(onReplica, on: replica)
+                let (next, primarySizes) = try await connection.pipeline(primaryBatch) { replies in
                     var next: ([UInt8], [[UInt8]])?
                     if withScan { next = try RedisChecker.scanReply(try replies.next(), excluding: excluded) }
-                    // Size in bytes; nil when the key is gone; Int64.max when unknown (paged, to be safe).
-                    var sizes: [Int64?] = []
-                    sizes.reserveCapacity(sizing.count)
-                    for _ in sizing {
-                        let reply = try replies.next()
-                        switch reply.kind {
-                        case .integer: sizes.append(reply.integer)
-                        case .null: sizes.append(nil)
-                        default: sizes.append(Int64.max)
-                        }
-                    }
-                    return (next, sizes)
+                    return (next, try Self.sizes(&replies, count: onPrimary.count))
                 }
+                let drSizes = try await replicaSizes
                 if let (nextCursor, keys) = next {
                     cursor = nextCursor
                     unsized = keys
@@ -206,8 +231,13 @@ struct RedisChecker {
                 }
                 var small: [[UInt8]] = []
                 var big: [[UInt8]] = []
-                small.reserveCapacity(sizing.count)
-                for (key, size) in zip(sizing, sizes) {
+                small.reserveCapacity(onPrimary.count + onReplica.count)
+                unsizedOnPrimary = []
+                for (key, size) in zip(onReplica, drSizes) {
+                    guard let size else { unsizedOnPrimary.append(key); continue }
+                    if size < KeyReader.dumpLimit { small.append(key) } else { big.append(key) }
+                }
+                for (key, size) in zip(onPrimary, primarySizes) {
                     guard let size else { continue } // deleted since SCAN
                     if size < KeyReader.dumpLimit { small.append(key) } else { big.append(key) }
                 }
@@ -216,6 +246,25 @@ struct RedisChecker {
             return nil
         }
     }
+
+    /// A native replica sizes the keys only while it is attached and close behind the primary
+    /// (its copy of any key then differs by at most what is in flight); a paused, syncing or
+    /// lagging one, or an independent instance, leaves the sizing to the primary.
+    func replicaForSizing(primary: RedisConnection, database: Int) async throws -> RedisConnection? {
+        guard config.redis?.mode != .independent else { return nil }
+        let replica = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+        let primaryInfo = try ReplicationInfo(fields: parseInfo(try await primary.command(RedisCommand("INFO", "replication")).text ?? ""))
+        let replicaInfo = try ReplicationInfo(fields: parseInfo(try await replica.command(RedisCommand("INFO", "replication")).text ?? ""))
+        return Self.replicaMaySize(primary: primaryInfo, replica: replicaInfo) ? replica : nil
+    }
+
+    static func replicaMaySize(primary: ReplicationInfo, replica: ReplicationInfo) -> Bool {
+        guard replica.isReplica, replica.linkUp, !replica.syncInProgress, let applied = replica.appliedOffset else { return false }
+        return primary.masterReplOffset - applied <= replicaSizingLag
+    }
+
+    /// How far (in replication stream bytes) a replica may be behind and still size keys.
+    static let replicaSizingLag: Int64 = 1 << 20
 
     typealias KeyBatch = (small: [[UInt8]], big: [[UInt8]])
 

@@ -28,6 +28,21 @@ import Testing
         #expect(!info.isParkedBySyncd)
     }
 
+    @Test func aReplicaSizesKeysOnlyWhileAttachedAndWithinAMegabyteOfThePrimary() throws {
+        let replica = try ReplicationInfo(fields: parseInfo(replicaText))
+        func primary(at offset: Int64) throws -> ReplicationInfo {
+            try ReplicationInfo(fields: parseInfo("role:master\r\nmaster_replid:abc\r\nmaster_repl_offset:\(offset)\r\n"))
+        }
+        #expect(RedisChecker.replicaMaySize(primary: try primary(at: 5000), replica: replica))
+        #expect(RedisChecker.replicaMaySize(primary: try primary(at: 5000 + (1 << 20)), replica: replica))
+        #expect(!RedisChecker.replicaMaySize(primary: try primary(at: 5001 + (1 << 20)), replica: replica), "too far behind")
+        let down = try ReplicationInfo(fields: parseInfo(replicaText.replacingOccurrences(of: "master_link_status:up", with: "master_link_status:down")))
+        #expect(!RedisChecker.replicaMaySize(primary: try primary(at: 5000), replica: down))
+        let syncing = try ReplicationInfo(fields: parseInfo(replicaText.replacingOccurrences(of: "master_sync_in_progress:0", with: "master_sync_in_progress:1")))
+        #expect(!RedisChecker.replicaMaySize(primary: try primary(at: 5000), replica: syncing))
+        #expect(!RedisChecker.replicaMaySize(primary: try primary(at: 5000), replica: try primary(at: 5000)), "a master is no replica")
+    }
+
     @Test func aReplicaOnPortZeroIsParkedBySyncd() throws {
         let parked = try ReplicationInfo(fields: parseInfo(replicaText.replacingOccurrences(of: "master_port:6379", with: "master_port:0")))
         #expect(parked.isParkedBySyncd)

@@ -196,6 +196,61 @@ extension RedisServers {
             try await dr3.run("FLUSHDB")
         }
 
+        /// With a native replica attached and close behind, the replica sizes the keys (the primary
+        /// is spared MEMORY USAGE); keys it lacks are sized on the primary, small and big alike.
+        /// (The replica is made writable for a moment to plant the differences.)
+        @Test func keysTheReplicaLacksAreSizedOnThePrimaryAndFound() async throws {
+            let config = TestRedis.replicaPair
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let replica = try await TestRedis.connect(TestRedis.replica)
+            let big = String(repeating: "x", count: 100_000)
+            for key in ["both:small", "gone:small"] { try await primary.run("SET", key, "1") }
+            for key in ["both:big", "gone:big"] { try await primary.run("SET", key, big) }
+            #expect(try await eventually { try await replica.run("EXISTS", "gone:big").integer == 1 })
+            try await replica.run("CONFIG", "SET", "replica-read-only", "no")
+            try await replica.run("DEL", "gone:small", "gone:big")
+            try await replica.run("APPEND", "both:big", "y")
+            try await replica.run("CONFIG", "SET", "replica-read-only", "yes")
+            let primaryInfo = try ReplicationInfo(fields: parseInfo(try await primary.run("INFO", "replication").text ?? ""))
+            let replicaInfo = try ReplicationInfo(fields: parseInfo(try await replica.run("INFO", "replication").text ?? ""))
+            #expect(RedisChecker.replicaMaySize(primary: primaryInfo, replica: replicaInfo), "the replica is attached and caught up")
+            let result = try await check(config, CheckOptions(maxDiffs: 100, rounds: 1))
+            #expect(diff(result, "gone:small")?.kind == .missing)
+            #expect(diff(result, "gone:big")?.kind == .missing)
+            #expect(diff(result, "both:big")?.kind == .changed)
+            #expect(result.diffs.count == 3 && result.primaryRows == 4, "\(result.diffs)")
+        }
+
+        /// A paused (or lagging) replica does not size keys: its copies may be far smaller than the
+        /// primary's, whose DUMP would then be unguarded. The check still finds everything.
+        @Test func aPausedReplicaLeavesTheSizingToThePrimary() async throws {
+            let config = TestRedis.replicaPair
+            let source = RedisSource(config: config)
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            let replica = try await TestRedis.connect(TestRedis.replica)
+            try await primary.run("SET", "grows", "1")
+            #expect(try await eventually { try await replica.run("EXISTS", "grows").integer == 1 })
+            try await source.pause()
+            let result: CheckResult
+            let mayReplicaSize: Bool
+            do {
+                try await primary.run("SET", "grows", String(repeating: "x", count: 100_000))
+                try await primary.run("SET", "only:small", "1")
+                let primaryInfo = try ReplicationInfo(fields: parseInfo(try await primary.run("INFO", "replication").text ?? ""))
+                let replicaInfo = try ReplicationInfo(fields: parseInfo(try await replica.run("INFO", "replication").text ?? ""))
+                mayReplicaSize = RedisChecker.replicaMaySize(primary: primaryInfo, replica: replicaInfo)
+                result = try await check(config, CheckOptions(maxDiffs: 100, rounds: 1))
+            } catch {
+                try await source.resume()
+                throw error
+            }
+            try await source.resume()
+            #expect(!mayReplicaSize)
+            #expect(diff(result, "grows")?.kind == .changed)
+            #expect(diff(result, "only:small")?.kind == .missing)
+            #expect(result.diffs.count == 2, "\(result.diffs)")
+        }
+
         @Test func keysWrittenDuringTheCheckAreNotFalseDifferences() async throws {
             let config = TestRedis.replicaPair
             let primary = try await TestRedis.connect(TestRedis.primary)
