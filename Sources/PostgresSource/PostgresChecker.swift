@@ -66,28 +66,29 @@ struct PhaseClock {
 /// A range's row count and fingerprint, as one side computed it.
 struct Digest: Equatable {
     var count: Int64
-    var fingerprint: String
+    /// XOR of the rows' 64-bit fingerprints.
+    var fingerprint: Int64
 
-    init(count: Int64, fingerprint: String) {
+    init(count: Int64, fingerprint: Int64) {
         self.count = count
         self.fingerprint = fingerprint
     }
 
     init(row: [String?]) {
         count = row.first.flatMap { $0.flatMap { Int64($0) } } ?? 0
-        fingerprint = (row.count > 1 ? row[1] : nil) ?? "0"
+        fingerprint = (row.count > 1 ? row[1] : nil).flatMap { Int64($0) } ?? 0
     }
 
-    static let empty = Digest(count: 0, fingerprint: "0")
+    static let empty = Digest(count: 0, fingerprint: 0)
 
     /// The digest of this range together with a disjoint one (counts add, fingerprints XOR).
     func adding(_ other: Digest) -> Digest {
-        Digest(count: count + other.count, fingerprint: String((Int64(fingerprint) ?? 0) ^ (Int64(other.fingerprint) ?? 0)))
+        Digest(count: count + other.count, fingerprint: fingerprint ^ other.fingerprint)
     }
 
     /// The digest of this range without a part of it.
     func excluding(_ part: Digest) -> Digest {
-        Digest(count: count - part.count, fingerprint: String((Int64(fingerprint) ?? 0) ^ (Int64(part.fingerprint) ?? 0)))
+        Digest(count: count - part.count, fingerprint: fingerprint ^ part.fingerprint)
     }
 }
 
@@ -480,7 +481,7 @@ struct PostgresChecker {
                 fingerprint ^= row[keyCount + 1].flatMap { Int64($0) } ?? 0
                 return (row.prefix(keyCount).map { $0 ?? "" }, row[keyCount] ?? "")
             }
-            return (keyed, Digest(count: Int64(keyed.count), fingerprint: String(fingerprint)))
+            return (keyed, Digest(count: Int64(keyed.count), fingerprint: fingerprint))
         }
         let (left, leftDigest) = split(try await primaryRows)
         let (right, rightDigest) = split(try await drRows)

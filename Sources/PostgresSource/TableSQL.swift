@@ -180,9 +180,15 @@ public struct TableSQL: Sendable {
     /// Strict functions give NULL for a row with a NULL column: such rows take the record hash.
     /// Wide tables (deep nesting) use the record hash throughout.
     func rowFingerprint() throws -> String {
+        try chainedFingerprint(TableSQL.strictStep)
+    }
+
+    /// Columns chained through `step`, each seeded with the hash of those before it; the record
+    /// hash for rows with a NULL column (the chain is NULL then) and for wide tables.
+    private func chainedFingerprint(_ step: (ColumnInfo, String) throws -> String) throws -> String {
         guard columns.count <= 64 else { return try recordFingerprint() }
         var chain = "0::int8"
-        for column in columns { chain = try TableSQL.strictStep(column, seed: chain) }
+        for column in columns { chain = try step(column, chain) }
         return "coalesce(\(chain), \(try recordFingerprint()))"
     }
 
@@ -216,10 +222,7 @@ public struct TableSQL: Sendable {
     /// hash alike), so the checker proves afterwards, with the full fingerprint, that the ranges
     /// it found account for the whole difference. Rows with a NULL column take the record hash.
     func quickFingerprint() throws -> String {
-        guard columns.count <= 64 else { return try recordFingerprint() }
-        var chain = "0::int8"
-        for column in columns { chain = try TableSQL.quickStep(column, seed: chain) }
-        return "coalesce(\(chain), \(try recordFingerprint()))"
+        try chainedFingerprint(TableSQL.quickStep)
     }
 
     /// Count and an order-independent 64-bit fingerprint (XOR of per-row fingerprints; rows are
@@ -256,10 +259,16 @@ public struct TableSQL: Sendable {
             }
             bucket = "CASE \(cases.joined(separator: " ")) ELSE \(boundaries.count) END"
         }
-        return ("""
-            SELECT b, \(TableSQL.digestColumns)
-            FROM (SELECT \(bucket) AS b, \(try full ? rowFingerprint() : quickFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s GROUP BY b
-            """, parameters)
+        return (try groupedDigests(bucket: bucket, predicate: predicate, full: full), parameters)
+    }
+
+    /// Count and fingerprint per bucket expression `b`, in one scan of the rows `predicate` selects.
+    /// Quick fingerprints unless `full`.
+    func groupedDigests(bucket: String, predicate: String, full: Bool) throws -> String {
+        """
+        SELECT b, \(TableSQL.digestColumns)
+        FROM (SELECT \(bucket) AS b, \(try full ? rowFingerprint() : quickFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s GROUP BY b
+        """
     }
 
     /// The largest value of a single integer key's type; nil for any other key.
@@ -286,10 +295,8 @@ public struct TableSQL: Sendable {
     public func bucketDigests(_ buckets: IntegerBuckets, full: Bool = false) throws -> (sql: String, parameters: [String?]) {
         let key = try SQLText.quoteIdentifier(keys[0].name)
         let bucket = "CASE WHEN \(key) < $1::int8 THEN -1 WHEN \(key) >= $2::int8 THEN $3::int8 ELSE (\(key)::int8 - $1::int8) / $4::int8 END"
-        return ("""
-            SELECT b, \(TableSQL.digestColumns)
-            FROM (SELECT \(bucket) AS b, \(try full ? rowFingerprint() : quickFingerprint()) AS f FROM \(qualified)) s GROUP BY b
-            """, [String(buckets.lower), String(buckets.upper), String(buckets.count), String(buckets.width)])
+        return (try groupedDigests(bucket: bucket, predicate: "true", full: full),
+                [String(buckets.lower), String(buckets.upper), String(buckets.count), String(buckets.width)])
     }
 
     /// Every `step`-th key of a range, in key order: split points taken from real rows.
