@@ -14,7 +14,7 @@ ROOT=$(pwd)
 SIZES=("$@"); [ ${#SIZES[@]} -eq 0 ] && SIZES=(200000 1000000)
 STATE=$ROOT/.build-bench
 mkdir -p "$STATE"
-export SYNCD_REDIS_DIR=/var/tmp/syncd-redis-bench SYNCD_REDIS_PORT_BASE=56479
+export SYNCD_REDIS_DIR=/var/tmp/syncd-redis-bench SYNCD_REDIS_PORT_BASE=26479
 
 bash integration/install-deps.sh
 command -v gcc >/dev/null || { apt-get install -y -qq gcc >/dev/null; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts/stops the PostgreSQL 15 test and demo servers, on 127.0.0.1 only, as the postgres user:
-#   primary    :55432  streaming standby :55433 (pg_basebackup -R, physical slot)
-#   publisher  :55434  subscriber        :55435 (logical replication of appdb)
+#   primary    :25432  streaming standby :25433 (pg_basebackup -R, physical slot)
+#   publisher  :25434  subscriber        :25435 (logical replication of appdb)
 # Usage: integration/pg.sh start|stop|status|env|reset   |  start|stop NODE   (NODE: primary standby publisher subscriber)
 # Idempotent: start on running servers does nothing; data survives stop/start; reset wipes it.
 set -euo pipefail
@@ -12,7 +12,7 @@ HOST=127.0.0.1
 USER_NAME=syncd
 PASSWORD=${SYNCD_PG_PASSWORD:-syncd-demo-password}
 DB=appdb
-declare -A PORT=([primary]=55432 [standby]=55433 [publisher]=55434 [subscriber]=55435)
+declare -A PORT=([primary]=25432 [standby]=25433 [publisher]=25434 [subscriber]=25435)
 NODES=(primary standby publisher subscriber)
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -125,6 +125,19 @@ setup_logical() {
   fi
 }
 
+# The standby's primary_conninfo and the subscription name their upstream's port, so servers built
+# for other ports (an older version of this script) are rebuilt rather than restarted.
+LAYOUT="ports ${PORT[primary]} ${PORT[standby]} ${PORT[publisher]} ${PORT[subscriber]}"
+rebuild_if_ports_changed() {
+  [ -d "$BASE/primary" ] || return 0
+  [ "$(cat "$BASE/layout" 2>/dev/null)" = "$LAYOUT" ] && return 0
+  echo "pg.sh: the servers under $BASE were built for other ports; rebuilding them"
+  for node in subscriber publisher standby primary; do
+    if running "$node"; then as_pg "$PGBIN/pg_ctl" -D "$BASE/$node" -m fast -w stop >/dev/null; fi
+    rm -rf "${BASE:?}/$node"
+  done
+}
+
 prepare_dirs() {
   [ -x "$PGBIN/initdb" ] || die "PostgreSQL 15 server binaries not found in $PGBIN (apt-get install postgresql-15)"
   mkdir -p "$BASE/run" "$BASE/log"
@@ -136,7 +149,9 @@ case "${1:-}" in
   start)
     prepare_dirs
     if [ -n "${2:-}" ]; then start_node "$2"; exit 0; fi
+    rebuild_if_ports_changed
     setup_primary; setup_standby; setup_logical
+    echo "$LAYOUT" > "$BASE/layout"
     echo "PostgreSQL test servers running under $BASE (logs in $BASE/log)" ;;
   stop)
     targets=("${@:2}"); [ ${#targets[@]} -eq 0 ] && targets=(subscriber publisher standby primary)

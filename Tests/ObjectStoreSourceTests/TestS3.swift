@@ -12,8 +12,8 @@ import TestSupport
 /// they are not running, the tests fail with a message saying how to start them: they never skip.
 enum TestS3 {
     static let environment = ProcessInfo.processInfo.environment
-    static let primaryURL = environment["SYNCD_S3_PRIMARY"] ?? "http://127.0.0.1:58333"
-    static let drURL = environment["SYNCD_S3_DR"] ?? "http://127.0.0.1:58433"
+    static let primaryURL = environment["SYNCD_S3_PRIMARY"] ?? "http://127.0.0.1:28333"
+    static let drURL = environment["SYNCD_S3_DR"] ?? "http://127.0.0.1:28433"
     static let access = environment["SYNCD_S3_ACCESS"] ?? "syncd-access"
     static let secret = environment["SYNCD_S3_SECRET"] ?? "syncd-demo-secret"
     /// The bucket weed filer.sync replicates from the primary to the DR cluster.

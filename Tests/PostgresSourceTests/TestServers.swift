@@ -18,10 +18,10 @@ enum TestServers {
         environment["SYNCD_PG_\(name)_PORT"].flatMap(Int.init) ?? fallback
     }
 
-    static let primary = endpoint(port("PRIMARY", 55432))
-    static let standby = endpoint(port("STANDBY", 55433))
-    static let publisher = endpoint(port("PUBLISHER", 55434))
-    static let subscriber = endpoint(port("SUBSCRIBER", 55435))
+    static let primary = endpoint(port("PRIMARY", 25432))
+    static let standby = endpoint(port("STANDBY", 25433))
+    static let publisher = endpoint(port("PUBLISHER", 25434))
+    static let subscriber = endpoint(port("SUBSCRIBER", 25435))
 
     static func endpoint(_ port: Int, password: String? = nil) -> EndpointConfig {
         EndpointConfig(host: host, port: port, user: user, password: Secret(password ?? self.password), database: database,

@@ -21,9 +21,9 @@ enum TestRedis {
         environment["SYNCD_REDIS_\(name)_PORT"].flatMap(Int.init) ?? fallback
     }
 
-    static let primary = endpoint(port("PRIMARY", 56379))
-    static let replica = endpoint(port("REPLICA", 56380))
-    static let independent = endpoint(port("INDEPENDENT", 56381))
+    static let primary = endpoint(port("PRIMARY", 26379))
+    static let replica = endpoint(port("REPLICA", 26380))
+    static let independent = endpoint(port("INDEPENDENT", 26381))
 
     static func endpoint(_ port: Int, password: String? = nil) -> EndpointConfig {
         EndpointConfig(host: host, port: port, user: user, password: Secret(password ?? self.password), connectTimeoutSeconds: 2)
