@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Builds hiredis replies in a per-connection arena instead of a heap allocation per reply.
+        .target(name: "CHiredisArena", dependencies: ["CHiredis"]),
         // rdkafka.h plus one typed wrapper of the variadic rd_kafka_producev.
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         .target(name: "PostgresSource", dependencies: ["SyncCore", "CLibPQ"]),
-        .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", "CHiredisArena", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KafkaSource", dependencies: ["SyncCore", "CRdKafka"]),
         .target(name: "ObjectStoreSource", dependencies: ["SyncCore", "CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]),
 

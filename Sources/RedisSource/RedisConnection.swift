@@ -1,4 +1,5 @@
 import CHiredis
+import CHiredisArena
 import Foundation
 import SyncCore
 
@@ -212,67 +213,62 @@ public struct RedisReplyRef {
     }
 }
 
-/// Reads the replies of one pipeline in order. Each reply is freed when the next is read, so a
-/// `RedisReplyRef` must be fully used (copied or digested) before calling `next()` again.
+/// Reads the replies of one pipeline in order. Replies live in the connection's arena, which is
+/// emptied when the next reply is read, so a `RedisReplyRef` must be fully used (copied or
+/// digested) before calling `next()` again.
 public struct RedisReplies: ~Copyable {
     fileprivate let context: UnsafeMutablePointer<redisContext>
+    fileprivate let arena: OpaquePointer
     fileprivate var remaining: Int
-    fileprivate var current: UnsafeMutableRawPointer?
 
     public var pending: Int { remaining }
 
     public mutating func next() throws -> RedisReplyRef {
-        if let current { freeReplyObject(current) }
-        current = nil
         guard remaining > 0 else {
             throw RedisError(kind: .protocolViolation, message: "read past the end of a pipeline")
         }
+        return RedisReplyRef(pointer: try read())
+    }
+
+    private mutating func read() throws -> UnsafeMutablePointer<redisReply> {
+        syncd_arena_reset(arena)
         var reply: UnsafeMutableRawPointer?
         guard redisGetReply(context, &reply) == REDIS_OK, let reply else {
             throw RedisError(kind: .connection, message: RedisConnection.contextError(context))
         }
         remaining -= 1
-        current = reply
-        return RedisReplyRef(pointer: reply.assumingMemoryBound(to: redisReply.self))
+        return reply.assumingMemoryBound(to: redisReply.self)
     }
 
-    /// Reads and frees whatever the caller did not read, so the connection stays in step.
+    /// Reads whatever the caller did not read, so the connection stays in step, then lets go of
+    /// the last reply's memory.
     fileprivate mutating func finish() throws {
-        if let current { freeReplyObject(current) }
-        current = nil
-        while remaining > 0 {
-            var reply: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &reply) == REDIS_OK, let reply else {
-                throw RedisError(kind: .connection, message: RedisConnection.contextError(context))
-            }
-            freeReplyObject(reply)
-            remaining -= 1
-        }
-    }
-
-    deinit {
-        if let current { freeReplyObject(current) }
+        while remaining > 0 { _ = try read() }
+        syncd_arena_reset(arena)
     }
 }
 
-/// One hiredis connection. Owns its `redisContext` and frees it on deinit; every hiredis call runs
-/// on the connection's own serial queue, off the cooperative pool.
+/// One hiredis connection. Owns its `redisContext` and reply arena and frees them on deinit; every
+/// hiredis call runs on the connection's own serial queue, off the cooperative pool.
 public final class RedisConnection: @unchecked Sendable {
-    // @unchecked: `context` is used only inside `queue` (serial) and in deinit, when no one else holds us.
+    // @unchecked: `context` and `arena` are used only inside `queue` (serial) and in deinit, when no one else holds us.
     private let context: UnsafeMutablePointer<redisContext>
+    private let arena: OpaquePointer
     private let queue: BlockingQueue
     public let parameters: RedisConnectionParameters
     /// Set once an I/O error left the connection unusable (hiredis cannot recover a context).
     private let brokenFlag = BrokenFlag()
 
-    private init(context: UnsafeMutablePointer<redisContext>, queue: BlockingQueue, parameters: RedisConnectionParameters) {
+    private init(context: UnsafeMutablePointer<redisContext>, arena: OpaquePointer, queue: BlockingQueue, parameters: RedisConnectionParameters) {
         self.context = context
+        self.arena = arena
         self.queue = queue
         self.parameters = parameters
     }
 
     deinit {
         redisFree(context)
+        syncd_arena_free(arena)
     }
 
     public var isBroken: Bool { brokenFlag.value }
@@ -295,9 +291,13 @@ public final class RedisConnection: @unchecked Sendable {
             // Keep the read buffer between pipelines: by default hiredis frees it whenever it empties
             // past 16 KiB, so every batch of replies paid for a fresh allocation (and heap consolidation).
             context.pointee.reader.pointee.maxbuf = 0
-            return ContextBox(context: context)
+            guard let arena = syncd_arena_attach(context) else {
+                redisFree(context)
+                throw RedisError(kind: .connection, message: "out of memory for the reply arena of \(parameters.displayName)")
+            }
+            return ContextBox(context: context, arena: arena)
         }
-        let connection = RedisConnection(context: box.context, queue: queue, parameters: parameters)
+        let connection = RedisConnection(context: box.context, arena: box.arena, queue: queue, parameters: parameters)
         if let password = parameters.password {
             var words = ["AUTH"]
             if let username = parameters.username { words.append(username) }
@@ -336,7 +336,7 @@ public final class RedisConnection: @unchecked Sendable {
     /// The same for commands already written into one RESP buffer.
     public func pipeline<T: Sendable>(_ batch: RESPBatch,
                                       _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
-        let box = ContextBox(context: context)
+        let box = ContextBox(context: context, arena: arena)
         let flag = brokenFlag
         return try await queue.run {
             guard !flag.value else {
@@ -349,7 +349,7 @@ public final class RedisConnection: @unchecked Sendable {
                     }
                     guard status == REDIS_OK else { throw RedisError(kind: .connection, message: RedisConnection.contextError(box.context)) }
                 }
-                var replies = RedisReplies(context: box.context, remaining: batch.count, current: nil)
+                var replies = RedisReplies(context: box.context, arena: box.arena, remaining: batch.count)
                 let result: T
                 do {
                     result = try body(&replies)
@@ -366,6 +366,12 @@ public final class RedisConnection: @unchecked Sendable {
                 throw error
             }
         }
+    }
+
+    /// Bytes the reply arena holds now (it shrinks back after a big reply).
+    func replyArenaBytes() async throws -> Int {
+        let box = ContextBox(context: context, arena: arena)
+        return try await queue.run { Int(syncd_arena_capacity(box.arena)) }
     }
 
     static func contextError(_ context: UnsafeMutablePointer<redisContext>) -> String {
@@ -391,9 +397,10 @@ private final class BrokenFlag: @unchecked Sendable {
     }
 }
 
-/// Carries a hiredis context into the connection's queue; only that queue dereferences it.
+/// Carries a hiredis context and its arena into the connection's queue; only that queue dereferences them.
 private struct ContextBox: @unchecked Sendable {
     let context: UnsafeMutablePointer<redisContext>
+    let arena: OpaquePointer
 }
 
 private func timeval(_ duration: Duration) -> Glibc.timeval {

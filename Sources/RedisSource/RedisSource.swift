@@ -128,7 +128,7 @@ public actor RedisSource: SourceAdapter {
             return sample
         }
         let heartbeat = await heartbeatLag(now: now)
-        if let heartbeat { sample.details["heartbeat_key"] = options.heartbeatKey }
+        if heartbeat != nil { sample.details["heartbeat_key"] = options.heartbeatKey }
 
         switch options.mode {
         case .replica:
