@@ -33,6 +33,47 @@ enum Snapshot: Sendable, Equatable {
     }
 }
 
+/// The primary's PTTL + DUMP replies for one batch of keys, the payloads in one buffer (no
+/// allocation per key).
+struct SnapshotBatch: Sendable {
+    enum Entry: Sendable {
+        case absent
+        case dumped(Range<Int>, ttl: Int64)
+        case unreadable(String)
+    }
+
+    private(set) var payloads: [UInt8] = []
+    private(set) var entries: [Entry] = []
+
+    init(reservingCapacity keys: Int) {
+        payloads.reserveCapacity(keys * 64)
+        entries.reserveCapacity(keys)
+    }
+
+    /// Reads the next key's PTTL and DUMP replies.
+    mutating func read(_ replies: inout RedisReplies) throws {
+        let entry = try KeyReader.snapshot(&replies, absent: Entry.absent, unreadable: { .unreadable($0) }) { bytes, ttl in
+            let start = payloads.count
+            payloads.append(contentsOf: bytes)
+            return .dumped(start..<payloads.count, ttl: ttl)
+        }
+        entries.append(entry)
+    }
+
+    func withPayload<T>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try payloads.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// One key's snapshot as a value of its own (copied out), for the keys that need a closer look.
+    func snapshot(_ index: Int) -> Snapshot {
+        switch entries[index] {
+        case .absent: .absent
+        case let .dumped(range, ttl): .dumped(payload: Array(payloads[range]), ttl: ttl)
+        case let .unreadable(reason): .unreadable(reason)
+        }
+    }
+}
+
 extension Snapshot {
     /// The type a DUMP payload holds, from its first byte (the RDB object type); nil for module
     /// types and for types this version does not know.
@@ -63,10 +104,9 @@ enum KeyReader {
     static let dump = RESPBatch.KeyedTemplate("DUMP")
     static let memoryUsage = RESPBatch.KeyedTemplate("MEMORY", before: ["USAGE"], after: ["SAMPLES", "1"])
 
-    /// PTTL + DUMP of one key, written into a pipeline batch.
-    static func appendSnapshot(_ key: [UInt8], to batch: inout RESPBatch) {
-        batch.append(pttl, key: key)
-        batch.append(dump, key: key)
+    /// PTTL + DUMP of each key, written into a pipeline batch.
+    static func appendSnapshots(of keys: KeyList, to batch: inout RESPBatch) {
+        batch.append(pttl, dump, eachOf: keys)
     }
 
     /// Reads the PTTL and DUMP replies of one key.

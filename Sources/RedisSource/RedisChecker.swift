@@ -169,9 +169,9 @@ struct RedisChecker {
         let excluded: [UInt8]?
         private var cursor = Array("0".utf8)
         private var scanning = true
-        private var unsized: [[UInt8]] = []
+        private var unsized = KeyList()
         /// Keys the replica does not hold, to size on the primary.
-        private var unsizedOnPrimary: [[UInt8]] = []
+        private var unsizedOnPrimary = KeyList()
 
         init(connection: RedisConnection, replica: RedisConnection?, excluded: [UInt8]?) {
             self.connection = connection
@@ -194,15 +194,15 @@ struct RedisChecker {
             return sizes
         }
 
-        static func size(_ keys: [[UInt8]], on connection: RedisConnection?) async throws -> [Int64?] {
+        static func size(_ keys: KeyList, on connection: RedisConnection?) async throws -> [Int64?] {
             guard let connection, !keys.isEmpty else { return [] }
             return try await connection.pipeline(sizing(keys, after: nil)) { replies in try sizes(&replies, count: keys.count) }
         }
 
-        static func sizing(_ keys: [[UInt8]], after scan: [[UInt8]]?) -> RESPBatch {
-            var commands = RESPBatch(reservingCapacity: keys.count * 48 + 64)
+        static func sizing(_ keys: KeyList, after scan: [[UInt8]]?) -> RESPBatch {
+            var commands = RESPBatch(reservingCapacity: keys.bytes.count + keys.count * 48 + 64)
             if let scan { commands.append(scan) }
-            for key in keys { commands.append(KeyReader.memoryUsage, key: key) }
+            commands.append(KeyReader.memoryUsage, eachOf: keys)
             return commands
         }
 
@@ -212,12 +212,12 @@ struct RedisChecker {
             while scanning || !unsized.isEmpty || !unsizedOnPrimary.isEmpty {
                 // Sized on the primary: the replica's misses, or (without a replica) every key.
                 let onPrimary = replica == nil ? unsized : unsizedOnPrimary
-                let onReplica = replica == nil ? [] : unsized
+                let onReplica = replica == nil ? KeyList() : unsized
                 let (withScan, excluded) = (scanning, self.excluded)
                 let primaryBatch = Self.sizing(onPrimary, after: withScan ? RedisChecker.scanWords(cursor) : nil)
                 async let replicaSizes = Self.size(onReplica, on: replica)
                 let (next, primarySizes) = try await connection.pipeline(primaryBatch) { replies in
-                    var next: ([UInt8], [[UInt8]])?
+                    var next: ([UInt8], KeyList)?
                     if withScan { next = try RedisChecker.scanReply(try replies.next(), excluding: excluded) }
                     return (next, try Self.sizes(&replies, count: onPrimary.count))
                 }
@@ -227,19 +227,18 @@ struct RedisChecker {
                     unsized = keys
                     scanning = nextCursor != Array("0".utf8)
                 } else {
-                    unsized = []
+                    unsized = KeyList()
                 }
-                var small: [[UInt8]] = []
+                var small = KeyList(reservingCapacity: onPrimary.count + onReplica.count, bytes: onPrimary.bytes.count + onReplica.bytes.count)
                 var big: [[UInt8]] = []
-                small.reserveCapacity(onPrimary.count + onReplica.count)
-                unsizedOnPrimary = []
-                for (key, size) in zip(onReplica, drSizes) {
-                    guard let size else { unsizedOnPrimary.append(key); continue }
-                    if size < KeyReader.dumpLimit { small.append(key) } else { big.append(key) }
+                unsizedOnPrimary = KeyList()
+                for (index, size) in drSizes.enumerated() {
+                    guard let size else { unsizedOnPrimary.append(index, of: onReplica); continue }
+                    if size < KeyReader.dumpLimit { small.append(index, of: onReplica) } else { big.append(onReplica[index]) }
                 }
-                for (key, size) in zip(onPrimary, primarySizes) {
+                for (index, size) in primarySizes.enumerated() {
                     guard let size else { continue } // deleted since SCAN
-                    if size < KeyReader.dumpLimit { small.append(key) } else { big.append(key) }
+                    if size < KeyReader.dumpLimit { small.append(index, of: onPrimary) } else { big.append(onPrimary[index]) }
                 }
                 if !small.isEmpty || !big.isEmpty { return (small, big) }
             }
@@ -266,7 +265,7 @@ struct RedisChecker {
     /// How far (in replication stream bytes) a replica may be behind and still size keys.
     static let replicaSizingLag: Int64 = 1 << 20
 
-    typealias KeyBatch = (small: [[UInt8]], big: [[UInt8]])
+    typealias KeyBatch = (small: KeyList, big: [[UInt8]])
 
     /// Hands the sizer's batches to the reader lanes. The sizer is called strictly one call after
     /// another, in call order (an actor alone would not do: it lets a second call in while the
@@ -335,32 +334,31 @@ struct RedisChecker {
     /// PTTL + DUMP of small keys, the primary first, then the DR side, whose replies are compared
     /// with the primary's where they arrive (no copy of an equal value is made). Equal bytes settle
     /// a key; the rest are compared by canonical digest. The lanes keep both servers busy meanwhile.
-    private func compareBatch(_ keys: [[UInt8]], primary: RedisConnection, dr: RedisConnection, state: DatabaseState) async throws {
+    private func compareBatch(_ keys: KeyList, primary: RedisConnection, dr: RedisConnection, state: DatabaseState) async throws {
         guard !keys.isEmpty else { return }
-        var commands = RESPBatch(reservingCapacity: keys.count * 48)
-        for key in keys { KeyReader.appendSnapshot(key, to: &commands) }
+        var commands = RESPBatch(reservingCapacity: 2 * keys.bytes.count + keys.count * 40)
+        KeyReader.appendSnapshots(of: keys, to: &commands)
         let batch = commands
         let primarySide = try await primary.pipeline(batch) { replies in
-            var snapshots: [Snapshot] = []
-            snapshots.reserveCapacity(keys.count)
-            for _ in keys { snapshots.append(try KeyReader.snapshot(&replies)) }
+            var snapshots = SnapshotBatch(reservingCapacity: keys.count)
+            for _ in keys.indices { try snapshots.read(&replies) }
             return snapshots
         }
         let drSide = try await dr.pipeline(batch) { replies in
             var views: [DRView] = []
             views.reserveCapacity(keys.count)
-            for position in keys.indices { views.append(try DRView.read(&replies, against: primarySide[position])) }
+            for position in keys.indices { views.append(try DRView.read(&replies, against: primarySide, at: position)) }
             return views
         }
         state.batches += 1
         var mismatched: [Mismatch] = []
-        for (position, key) in keys.enumerated() {
+        for position in keys.indices {
             switch drSide[position] {
             case let .sameBytes(drTTL):
-                guard case let .dumped(_, primaryTTL) = primarySide[position] else { continue }
-                tallySameBytes(key, primaryTTL: primaryTTL, drTTL: drTTL, state: state)
+                guard case let .dumped(_, primaryTTL) = primarySide.entries[position] else { continue }
+                tallySameBytes(keys[position], primaryTTL: primaryTTL, drTTL: drTTL, state: state)
             case let .other(snapshot):
-                if let mismatch = judge(key, primarySide[position], snapshot, state: state) { mismatched.append(mismatch) }
+                if let mismatch = judge(keys[position], primarySide.snapshot(position), snapshot, state: state) { mismatched.append(mismatch) }
             }
         }
         try await judgeCanonically(mismatched, primary: primary, dr: dr, state: state)
@@ -372,10 +370,10 @@ struct RedisChecker {
         case sameBytes(ttl: Int64)
         case other(Snapshot)
 
-        static func read(_ replies: inout RedisReplies, against primary: Snapshot) throws -> DRView {
-            guard case let .dumped(payload, _) = primary else { return .other(try KeyReader.snapshot(&replies)) }
+        static func read(_ replies: inout RedisReplies, against primary: SnapshotBatch, at position: Int) throws -> DRView {
+            guard case let .dumped(range, _) = primary.entries[position] else { return .other(try KeyReader.snapshot(&replies)) }
             return try KeyReader.snapshot(&replies, absent: .other(.absent), unreadable: { .other(.unreadable($0)) }) { bytes, ttl in
-                payload.withUnsafeBytes { Snapshot.sameBody($0, bytes) }
+                primary.withPayload(range) { Snapshot.sameBody($0, bytes) }
                     ? .sameBytes(ttl: ttl) : .other(.dumped(payload: Array(bytes), ttl: ttl))
             }
         }
@@ -393,28 +391,28 @@ struct RedisChecker {
 
     /// Equal serialized bytes (and TTLs) settle a key at once; a missing key is a suspect; anything
     /// else is returned for a canonical comparison.
-    private func judge(_ key: [UInt8], _ p: Snapshot, _ d: Snapshot, state: DatabaseState) -> Mismatch? {
+    private func judge(_ key: @autoclosure () -> [UInt8], _ p: Snapshot, _ d: Snapshot, state: DatabaseState) -> Mismatch? {
         switch (p, d) {
         case (.absent, _):
             return nil // deleted or expired since SCAN: not a unit of this check
         case (.dumped, .absent):
             state.primaryKeys += 1
-            state.suspects[key] = KeyVerdict(kind: .missing, detail: "not on the DR side")
+            state.suspects[key()] = KeyVerdict(kind: .missing, detail: "not on the DR side")
             return nil
         case let (.dumped(primaryPayload, primaryTTL), .dumped(drPayload, drTTL)):
             if Snapshot.sameBody(primaryPayload, drPayload) {
-                tallySameBytes(key, primaryTTL: primaryTTL, drTTL: drTTL, state: state)
+                tallySameBytes(key(), primaryTTL: primaryTTL, drTTL: drTTL, state: state)
                 return nil
             }
             if let p = RDBPayload.digest(primaryPayload), let d = RDBPayload.digest(drPayload) {
                 // Hashtable sets and hashes: their order follows each server's hash seed.
-                tallyByDigest(key, .value(p, ttl: primaryTTL), .value(d, ttl: drTTL), state: state)
+                tallyByDigest(key(), .value(p, ttl: primaryTTL), .value(d, ttl: drTTL), state: state)
                 return nil
             }
-            return Mismatch(key: key, primaryType: Snapshot.type(of: primaryPayload), drType: Snapshot.type(of: drPayload),
+            return Mismatch(key: key(), primaryType: Snapshot.type(of: primaryPayload), drType: Snapshot.type(of: drPayload),
                             primaryTTL: primaryTTL, drTTL: drTTL)
         default:
-            return Mismatch(key: key, primaryType: nil, drType: nil, primaryTTL: -1, drTTL: -1)
+            return Mismatch(key: key(), primaryType: nil, drType: nil, primaryTTL: -1, drTTL: -1)
         }
     }
 
@@ -467,20 +465,20 @@ struct RedisChecker {
     }
 
     /// A primary key whose serialized bytes are equal on both sides: only its TTL can differ.
-    private func tallySameBytes(_ key: [UInt8], primaryTTL: Int64, drTTL: Int64, state: DatabaseState) {
+    private func tallySameBytes(_ key: @autoclosure () -> [UInt8], primaryTTL: Int64, drTTL: Int64, state: DatabaseState) {
         state.primaryKeys += 1
         state.byBytes += 1
         if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
-            state.suspects[key] = KeyVerdict(kind: .changed, detail: ttl)
+            state.suspects[key()] = KeyVerdict(kind: .changed, detail: ttl)
         }
     }
 
     /// A primary key compared by canonical digest; a difference makes it a suspect for the rounds.
-    private func tallyByDigest(_ key: [UInt8], _ primary: KeyReading, _ dr: KeyReading, state: DatabaseState) {
+    private func tallyByDigest(_ key: @autoclosure () -> [UInt8], _ primary: KeyReading, _ dr: KeyReading, state: DatabaseState) {
         state.primaryKeys += 1
         state.byDigest += 1
         if let verdict = compareReadings(primary, dr, ttlTolerance: options.ttlToleranceSeconds) {
-            state.suspects[key] = verdict
+            state.suspects[key()] = verdict
         }
     }
 
@@ -494,15 +492,15 @@ struct RedisChecker {
         return try await (p, d)
     }
 
-    static func scanReply(_ reply: RedisReplyRef, excluding excluded: [UInt8]?) throws -> ([UInt8], [[UInt8]]) {
+    static func scanReply(_ reply: RedisReplyRef, excluding excluded: [UInt8]?) throws -> ([UInt8], KeyList) {
         if let message = reply.errorMessage { throw RedisError(kind: .server, message: "SCAN failed: \(message)") }
         guard reply.kind == .array, reply.count == 2, reply[1].kind == .array else { throw KeyReader.shape("SCAN") }
         let items = reply[1]
-        var keys: [[UInt8]] = []
-        keys.reserveCapacity(items.count)
+        var keys = KeyList(reservingCapacity: items.count, bytes: items.count * 24)
         for index in 0..<items.count {
-            let key = Array(items[index].bytes)
-            if key != excluded { keys.append(key) }
+            let key = items[index].bytes
+            if let excluded, key.elementsEqual(excluded) { continue }
+            keys.append(key)
         }
         return (Array(reply[0].bytes), keys)
     }
@@ -525,7 +523,7 @@ struct RedisChecker {
         let excluded = self.excluded
         var result = ExtraScan()
         var cursor = Array("0".utf8)
-        var pending: [[UInt8]] = []
+        var pending = KeyList()
         repeat {
             if Task.isCancelled { return result }
             // Scan the next DR batch while the primary answers EXISTS for the previous one.
@@ -541,15 +539,17 @@ struct RedisChecker {
         return result
     }
 
-    private func findExtras(_ keys: [[UInt8]], primary: RedisConnection, into result: inout ExtraScan) async throws {
+    private func findExtras(_ keys: KeyList, primary: RedisConnection, into result: inout ExtraScan) async throws {
         // EXISTS counts a repeated key each time, so SCAN's rare duplicates need no removing here.
         guard !keys.isEmpty else { return }
-        let present = try await primary.pipeline([RedisCommand([Array("EXISTS".utf8)] + keys)]) { replies in
+        var command = RESPBatch(reservingCapacity: keys.bytes.count + keys.count * 8 + 32)
+        command.append("EXISTS", keys: keys)
+        let present = try await primary.pipeline(command) { replies in
             try replies.next().expectInteger("EXISTS on the primary")
         }
         guard present < keys.count else { return }
         // The rare short batch: each key once, so an extra key SCAN returned twice counts once.
-        let unique = Array(Set(keys))
+        let unique = Array(Set(keys.arrays))
         let each = try await primary.pipeline(unique.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
             try unique.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
         }

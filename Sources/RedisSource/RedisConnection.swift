@@ -98,13 +98,31 @@ public struct RESPBatch: Sendable {
     }
 
     public mutating func append(_ template: KeyedTemplate, key: [UInt8]) {
+        key.withUnsafeBytes { append(template, key: $0) }
+    }
+
+    public mutating func append(_ template: KeyedTemplate, key: UnsafeRawBufferPointer) {
         bytes.append(contentsOf: template.head)
         bulk(key)
         bytes.append(contentsOf: template.tail)
         count += 1
     }
 
+    /// A command written argument by argument: the header, then exactly `arguments` arguments.
+    mutating func beginCommand(arguments: Int) {
+        header(UInt8(ascii: "*"), arguments)
+        count += 1
+    }
+
+    mutating func appendArgument(_ argument: [UInt8]) { bulk(argument) }
+
+    mutating func appendArgument(_ argument: UnsafeRawBufferPointer) { bulk(argument) }
+
     private mutating func bulk(_ argument: [UInt8]) {
+        argument.withUnsafeBytes { bulk($0) }
+    }
+
+    private mutating func bulk(_ argument: UnsafeRawBufferPointer) {
         header(UInt8(ascii: "$"), argument.count)
         bytes.append(contentsOf: argument)
         bytes.append(13)

@@ -155,7 +155,7 @@ struct RedisCopier {
             let command = RedisCommand(RedisChecker.scanWords(cursor))
             let (next, keys) = try await connection.pipeline([command]) { replies in try RedisChecker.scanReply(try replies.next(), excluding: nil) }
             cursor = next
-            if !keys.isEmpty { try await body(keys) }
+            if !keys.isEmpty { try await body(keys.arrays) }
         } while cursor != Array("0".utf8)
     }
 }

@@ -194,6 +194,35 @@ import Testing
         long.append(RedisCommand([Array("X".utf8), Array(repeating: 65, count: 1234)]))
         #expect(String(decoding: long.bytes.prefix(16), as: UTF8.self) == "*2\r\n$1\r\nX\r\n$1234")
     }
+
+    @Test func keyListsHoldBinaryAndEmptyKeysAndEncodeAsTheCommandsTheyStandFor() {
+        let keys: [[UInt8]] = [Array("a".utf8), [], [0, 13, 10, 255], Array(repeating: 120, count: 300)]
+        let list = KeyList(keys)
+        #expect(list.count == 4)
+        #expect(list.arrays == keys)
+        #expect(list.withKey(2) { Array($0) } == [0, 13, 10, 255])
+        var picked = KeyList()
+        picked.append(3, of: list)
+        picked.append(1, of: list)
+        #expect(picked.arrays == [keys[3], keys[1]])
+
+        var exists = RESPBatch()
+        exists.append("EXISTS", keys: list)
+        var expected = RESPBatch()
+        expected.append(RedisCommand([Array("EXISTS".utf8)] + keys))
+        #expect(exists.bytes == expected.bytes)
+        #expect(exists.count == 1)
+
+        var snapshots = RESPBatch()
+        KeyReader.appendSnapshots(of: list, to: &snapshots)
+        var oneByOne = RESPBatch()
+        for key in keys {
+            oneByOne.append(RedisCommand([Array("PTTL".utf8), key]))
+            oneByOne.append(RedisCommand([Array("DUMP".utf8), key]))
+        }
+        #expect(snapshots.bytes == oneByOne.bytes)
+        #expect(snapshots.count == 8)
+    }
 }
 
 @Suite struct RDBPayloadTests {
