@@ -53,10 +53,27 @@ struct KeyList: Sendable {
 extension RESPBatch {
     /// One-key commands for each key of the list, in turn (`PTTL k1`, `DUMP k1`, `PTTL k2`, …).
     mutating func append(_ templates: KeyedTemplate..., eachOf keys: KeyList) {
-        keys.bytes.withUnsafeBytes { all in
-            for index in keys.indices {
-                let key = UnsafeRawBufferPointer(rebasing: all[keys.range(index)])
-                for template in templates { append(template, key: key) }
+        // The templates' bytes laid out once, so the loop copies bytes and touches no reference counts.
+        var frames: [UInt8] = []
+        var bounds: [(head: Range<Int>, tail: Range<Int>)] = []
+        for template in templates {
+            let head = frames.count..<(frames.count + template.head.count)
+            frames += template.head
+            let tail = frames.count..<(frames.count + template.tail.count)
+            frames += template.tail
+            bounds.append((head, tail))
+        }
+        count += keys.count * templates.count
+        frames.withUnsafeBytes { frames in
+            keys.bytes.withUnsafeBytes { all in
+                for index in keys.indices {
+                    let key = UnsafeRawBufferPointer(rebasing: all[keys.range(index)])
+                    for (head, tail) in bounds {
+                        appendRaw(UnsafeRawBufferPointer(rebasing: frames[head]))
+                        appendArgument(key)
+                        appendRaw(UnsafeRawBufferPointer(rebasing: frames[tail]))
+                    }
+                }
             }
         }
     }

@@ -31,6 +31,61 @@ enum RDBPayload {
         }
     }
 
+    /// The elements of a hashtable set or hash payload, sorted: two payloads hold the same value
+    /// exactly when these are equal. Comparing them needs no hashing, and equal values in different
+    /// hash orders are the common case where this path is taken. Nil for anything else.
+    static func sortedElements(_ payload: [UInt8]) -> SortedElements? {
+        guard payload.count > 11 else { return nil }
+        return payload.withUnsafeBytes { raw -> SortedElements? in
+            var reader = Reader(bytes: UnsafeRawBufferPointer(rebasing: raw[1..<(raw.count - 10)]))
+            let type = raw[0]
+            guard type == setType || type == hashType, let count = reader.length() else { return nil }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(raw.count + count * 8)
+            var ranges: [Range<Int>] = []
+            ranges.reserveCapacity(count)
+            for _ in 0..<count {
+                let start = bytes.count
+                if type == hashType {
+                    // The field's length first, so (field, value) pairs cannot run into each other.
+                    let lengthAt = bytes.count
+                    bytes.append(contentsOf: repeatElement(0, count: 8))
+                    guard reader.string(appendingTo: &bytes) else { return nil }
+                    withUnsafeBytes(of: UInt64(bytes.count - lengthAt - 8).bigEndian) { length in
+                        for offset in 0..<8 { bytes[lengthAt + offset] = length[offset] }
+                    }
+                }
+                guard reader.string(appendingTo: &bytes) else { return nil }
+                ranges.append(start..<bytes.count)
+            }
+            guard reader.atEnd else { return nil }
+            return SortedElements(type: type, bytes: bytes, ranges: ranges)
+        }
+    }
+
+    struct SortedElements: Equatable {
+        let type: UInt8
+        private let bytes: [UInt8]
+        private let ranges: [Range<Int>]
+
+        init(type: UInt8, bytes: [UInt8], ranges: [Range<Int>]) {
+            self.type = type
+            self.bytes = bytes
+            self.ranges = bytes.withUnsafeBytes { all in
+                ranges.sorted { all[$0].lexicographicallyPrecedes(all[$1]) }
+            }
+        }
+
+        static func == (first: SortedElements, second: SortedElements) -> Bool {
+            guard first.type == second.type, first.ranges.count == second.ranges.count else { return false }
+            return first.bytes.withUnsafeBytes { a in
+                second.bytes.withUnsafeBytes { b in
+                    zip(first.ranges, second.ranges).allSatisfy { a[$0].elementsEqual(b[$1]) }
+                }
+            }
+        }
+    }
+
     struct Reader {
         let bytes: UnsafeRawBufferPointer
         var position = 0
@@ -85,25 +140,37 @@ enum RDBPayload {
         /// An RDB string: raw bytes, an integer (given back as its decimal text, as the commands
         /// that read the value do) or LZF-compressed bytes.
         mutating func string() -> [UInt8]? {
-            guard let (value, special) = lengthOrEncoding() else { return nil }
+            var out: [UInt8] = []
+            return string(appendingTo: &out) ? out : nil
+        }
+
+        /// The same, appended to `out` (no allocation for raw strings); false on bad input.
+        mutating func string(appendingTo out: inout [UInt8]) -> Bool {
+            guard let (value, special) = lengthOrEncoding() else { return false }
             if !special {
-                guard value <= bytes.count - position else { return nil }
-                defer { position += value }
-                return Array(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + value)]))
+                guard value <= bytes.count - position else { return false }
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + value)]))
+                position += value
+                return true
             }
             switch value {
             case 0, 1, 2:
                 let width = 1 << value
-                guard let raw = littleEndian(width) else { return nil }
+                guard let raw = littleEndian(width) else { return false }
                 let shift = UInt64(64 - 8 * width)
                 let number = Int64(bitPattern: raw << shift) >> Int64(shift)
-                return Array(String(number).utf8)
+                out.append(contentsOf: String(number).utf8)
+                return true
             case 3:
-                guard let compressed = length(), let expanded = length(), compressed <= bytes.count - position else { return nil }
+                guard let compressed = length(), let expanded = length(), compressed <= bytes.count - position else { return false }
                 defer { position += compressed }
-                return Self.lzf(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + compressed)]), expanded: expanded)
+                guard let plain = Self.lzf(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + compressed)]), expanded: expanded) else {
+                    return false
+                }
+                out.append(contentsOf: plain)
+                return true
             default:
-                return nil
+                return false
             }
         }
 

@@ -404,6 +404,11 @@ struct RedisChecker {
                 tallySameBytes(key(), primaryTTL: primaryTTL, drTTL: drTTL, state: state)
                 return nil
             }
+            if let p = RDBPayload.sortedElements(primaryPayload), let d = RDBPayload.sortedElements(drPayload), p == d {
+                // Hashtable sets and hashes holding the same elements in each server's hash order.
+                tallyEqualValues(key(), primaryTTL: primaryTTL, drTTL: drTTL, state: state)
+                return nil
+            }
             if let p = RDBPayload.digest(primaryPayload), let d = RDBPayload.digest(drPayload) {
                 // Hashtable sets and hashes: their order follows each server's hash seed.
                 tallyByDigest(key(), .value(p, ttl: primaryTTL), .value(d, ttl: drTTL), state: state)
@@ -466,8 +471,18 @@ struct RedisChecker {
 
     /// A primary key whose serialized bytes are equal on both sides: only its TTL can differ.
     private func tallySameBytes(_ key: @autoclosure () -> [UInt8], primaryTTL: Int64, drTTL: Int64, state: DatabaseState) {
-        state.primaryKeys += 1
         state.byBytes += 1
+        tallyTTLs(key(), primaryTTL: primaryTTL, drTTL: drTTL, state: state)
+    }
+
+    /// A primary key whose values were shown equal element by element: only its TTL can differ.
+    private func tallyEqualValues(_ key: @autoclosure () -> [UInt8], primaryTTL: Int64, drTTL: Int64, state: DatabaseState) {
+        state.byDigest += 1
+        tallyTTLs(key(), primaryTTL: primaryTTL, drTTL: drTTL, state: state)
+    }
+
+    private func tallyTTLs(_ key: @autoclosure () -> [UInt8], primaryTTL: Int64, drTTL: Int64, state: DatabaseState) {
+        state.primaryKeys += 1
         if let ttl = ttlDifference(primaryTTL, drTTL, tolerance: options.ttlToleranceSeconds) {
             state.suspects[key()] = KeyVerdict(kind: .changed, detail: ttl)
         }

@@ -59,7 +59,7 @@ public struct RedisCommand: Sendable {
 /// one hiredis call and no per-argument allocations.
 public struct RESPBatch: Sendable {
     public private(set) var bytes: [UInt8] = []
-    public private(set) var count = 0
+    public internal(set) var count = 0
 
     public init(reservingCapacity capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
@@ -117,6 +117,9 @@ public struct RESPBatch: Sendable {
     mutating func appendArgument(_ argument: [UInt8]) { bulk(argument) }
 
     mutating func appendArgument(_ argument: UnsafeRawBufferPointer) { bulk(argument) }
+
+    /// Bytes of commands counted by the caller (`append(_:eachOf:)` counts its commands up front).
+    mutating func appendRaw(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
 
     private mutating func bulk(_ argument: [UInt8]) {
         argument.withUnsafeBytes { bulk($0) }

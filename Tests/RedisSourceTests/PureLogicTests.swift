@@ -248,4 +248,33 @@ import Testing
         let raw: [UInt8] = [2, 1, 2, 45, 50] + trailer
         #expect(RDBPayload.digest(encoded) == RDBPayload.digest(raw))
     }
+
+    @Test func sortedElementsEqualExactlyWhenTheValuesAre() {
+        let trailer = [UInt8](repeating: 0, count: 10)
+        func set(_ members: [[UInt8]]) -> [UInt8] {
+            var payload: [UInt8] = [2, UInt8(members.count)]
+            for member in members { payload += [UInt8(member.count)] + member }
+            return payload + trailer
+        }
+        func hash(_ pairs: [(String, String)]) -> [UInt8] {
+            var payload: [UInt8] = [4, UInt8(pairs.count)]
+            for (field, value) in pairs {
+                for part in [Array(field.utf8), Array(value.utf8)] { payload += [UInt8(part.count)] + part }
+            }
+            return payload + trailer
+        }
+        let abc = set([[97], [98], [99]])
+        #expect(RDBPayload.sortedElements(abc) == RDBPayload.sortedElements(set([[99], [97], [98]])), "hash order does not matter")
+        #expect(RDBPayload.sortedElements(abc) != RDBPayload.sortedElements(set([[97], [98], [100]])))
+        #expect(RDBPayload.sortedElements(abc) != RDBPayload.sortedElements(set([[97], [98]])))
+        // An integer-encoded member equals its decimal text.
+        #expect(RDBPayload.sortedElements([2, 2, 0xC0, 0xFE, 1, 97] + trailer) == RDBPayload.sortedElements(set([[97], [45, 50]])))
+        // A hash's fields and values cannot run into each other, and a set never equals a hash.
+        #expect(RDBPayload.sortedElements(hash([("ab", "c"), ("x", "y")])) == RDBPayload.sortedElements(hash([("x", "y"), ("ab", "c")])))
+        #expect(RDBPayload.sortedElements(hash([("ab", "c")])) != RDBPayload.sortedElements(hash([("a", "bc")])))
+        #expect(RDBPayload.sortedElements(hash([("ab", "c")])) != RDBPayload.sortedElements(hash([("ab", "d")])))
+        #expect(RDBPayload.sortedElements(set([[97]])) != RDBPayload.sortedElements(hash([("a", "")])))
+        #expect(RDBPayload.sortedElements([2, 2, 1, 97] + trailer) == nil, "truncated")
+        #expect(RDBPayload.sortedElements([0, 1, 97] + trailer) == nil, "not a set or hash")
+    }
 }
