@@ -10,13 +10,22 @@ enum RDBPayload {
     static let setType: UInt8 = 2
     static let hashType: UInt8 = 4
 
-    static func digest(_ payload: [UInt8]) -> ValueDigest? {
+    /// Opens a set or hash payload for `body`: its RDB type, element count and a reader over its
+    /// elements. Nil unless `body` reads the elements exactly to their end.
+    private static func elements<T>(of payload: [UInt8], _ body: (_ type: UInt8, _ count: Int, inout Reader) -> T?) -> T? {
         // The payload ends with a 2-byte RDB version and an 8-byte CRC64.
         guard payload.count > 11 else { return nil }
-        return payload.withUnsafeBytes { raw -> ValueDigest? in
+        return payload.withUnsafeBytes { raw -> T? in
             var reader = Reader(bytes: UnsafeRawBufferPointer(rebasing: raw[1..<(raw.count - 10)]))
             let type = raw[0]
             guard type == setType || type == hashType, let count = reader.length() else { return nil }
+            guard let result = body(type, count, &reader), reader.atEnd else { return nil }
+            return result
+        }
+    }
+
+    static func digest(_ payload: [UInt8]) -> ValueDigest? {
+        elements(of: payload) { type, count, reader in
             var builder = DigestBuilder(type: type == setType ? .set : .hash)
             for _ in 0..<count {
                 guard let first = reader.string() else { return nil }
@@ -27,7 +36,7 @@ enum RDBPayload {
                     first.withUnsafeBytes { a in second.withUnsafeBytes { b in builder.addUnordered(a, b) } }
                 }
             }
-            return reader.atEnd ? builder.finish() : nil
+            return builder.finish()
         }
     }
 
@@ -35,30 +44,24 @@ enum RDBPayload {
     /// exactly when these are equal. Comparing them needs no hashing, and equal values in different
     /// hash orders are the common case where this path is taken. Nil for anything else.
     static func sortedElements(_ payload: [UInt8]) -> SortedElements? {
-        guard payload.count > 11 else { return nil }
-        return payload.withUnsafeBytes { raw -> SortedElements? in
-            var reader = Reader(bytes: UnsafeRawBufferPointer(rebasing: raw[1..<(raw.count - 10)]))
-            let type = raw[0]
-            guard type == setType || type == hashType, let count = reader.length() else { return nil }
+        elements(of: payload) { type, count, reader in
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(raw.count + count * 8)
+            bytes.reserveCapacity(payload.count + count * 8)
             var ranges: [Range<Int>] = []
             ranges.reserveCapacity(count)
             for _ in 0..<count {
                 let start = bytes.count
                 if type == hashType {
                     // The field's length first, so (field, value) pairs cannot run into each other.
-                    let lengthAt = bytes.count
                     bytes.append(contentsOf: repeatElement(0, count: 8))
                     guard reader.string(appendingTo: &bytes) else { return nil }
-                    withUnsafeBytes(of: UInt64(bytes.count - lengthAt - 8).bigEndian) { length in
-                        for offset in 0..<8 { bytes[lengthAt + offset] = length[offset] }
+                    withUnsafeBytes(of: UInt64(bytes.count - start - 8).bigEndian) { length in
+                        for offset in 0..<8 { bytes[start + offset] = length[offset] }
                     }
                 }
                 guard reader.string(appendingTo: &bytes) else { return nil }
                 ranges.append(start..<bytes.count)
             }
-            guard reader.atEnd else { return nil }
             return SortedElements(type: type, bytes: bytes, ranges: ranges)
         }
     }
