@@ -125,7 +125,7 @@ echo "check: syncctl verify --full-diff against a release syncd; keys/s = primar
 echo "       asks for a size estimate (the attached replica answers it; the primary does while the replica is paused, as in the"
 echo "       planted rows), PTTL and DUMP on both sides (three batches in flight),"
 echo "       and scans the DR side for extra keys (EXISTS on the primary); hashtable sets and hashes whose bytes differ are"
-echo "       compared by canonical digest parsed from the payload, other differing keys are read whole; differing keys"
+echo "       compared by their sorted elements parsed from the payload, other differing keys are read whole; differing keys"
 echo "       are re-checked in 3 rounds. vs typed / vs dump: check rate as a share of each floor."
 echo "found: differences reported (expected 0, then 30: while the replica is paused the primary deletes 10 keys (extra"
 echo "       on the DR side), changes 10 and adds 10 (missing))."
