@@ -193,6 +193,13 @@ import Testing
         var long = RESPBatch()
         long.append(RedisCommand([Array("X".utf8), Array(repeating: 65, count: 1234)]))
         #expect(String(decoding: long.bytes.prefix(16), as: UTF8.self) == "*2\r\n$1\r\nX\r\n$1234")
+        // Lengths at each digit-count boundary.
+        for length in [0, 9, 10, 99, 100, 101] {
+            var batch = RESPBatch()
+            batch.append(RedisCommand([Array(repeating: 66, count: length)]))
+            let expected = "*1\r\n$\(length)\r\n" + String(repeating: "B", count: length) + "\r\n"
+            #expect(String(decoding: batch.bytes, as: UTF8.self) == expected, "length \(length)")
+        }
     }
 
     @Test func keyListsHoldBinaryAndEmptyKeysAndEncodeAsTheCommandsTheyStandFor() {
