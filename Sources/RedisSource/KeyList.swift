@@ -20,7 +20,7 @@ struct KeyList: Sendable {
     var isEmpty: Bool { ends.isEmpty }
     var indices: Range<Int> { ends.indices }
 
-    func range(_ index: Int) -> Range<Int> {
+    private func range(_ index: Int) -> Range<Int> {
         (index == 0 ? 0 : ends[index - 1])..<ends[index]
     }
 
@@ -29,9 +29,11 @@ struct KeyList: Sendable {
 
     var arrays: [[UInt8]] { indices.map { self[$0] } }
 
-    func withKey<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        let range = range(index)
-        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    /// Each key in turn, as bytes valid only during the call.
+    func forEach(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try bytes.withUnsafeBytes { all in
+            for index in indices { try body(UnsafeRawBufferPointer(rebasing: all[range(index)])) }
+        }
     }
 
     mutating func append(_ key: UnsafeRawBufferPointer) {
@@ -40,8 +42,7 @@ struct KeyList: Sendable {
     }
 
     mutating func append(_ key: [UInt8]) {
-        bytes.append(contentsOf: key)
-        ends.append(bytes.count)
+        key.withUnsafeBytes { append($0) }
     }
 
     mutating func append(_ index: Int, of other: KeyList) {
@@ -65,14 +66,11 @@ extension RESPBatch {
         }
         count += keys.count * templates.count
         frames.withUnsafeBytes { frames in
-            keys.bytes.withUnsafeBytes { all in
-                for index in keys.indices {
-                    let key = UnsafeRawBufferPointer(rebasing: all[keys.range(index)])
-                    for (head, tail) in bounds {
-                        appendRaw(UnsafeRawBufferPointer(rebasing: frames[head]))
-                        appendArgument(key)
-                        appendRaw(UnsafeRawBufferPointer(rebasing: frames[tail]))
-                    }
+            keys.forEach { key in
+                for (head, tail) in bounds {
+                    appendRaw(UnsafeRawBufferPointer(rebasing: frames[head]))
+                    appendArgument(key)
+                    appendRaw(UnsafeRawBufferPointer(rebasing: frames[tail]))
                 }
             }
         }
@@ -82,8 +80,6 @@ extension RESPBatch {
     mutating func append(_ name: String, keys: KeyList) {
         beginCommand(arguments: 1 + keys.count)
         appendArgument(Array(name.utf8))
-        keys.bytes.withUnsafeBytes { all in
-            for index in keys.indices { appendArgument(UnsafeRawBufferPointer(rebasing: all[keys.range(index)])) }
-        }
+        keys.forEach { appendArgument($0) }
     }
 }

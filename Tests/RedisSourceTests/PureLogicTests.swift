@@ -207,7 +207,10 @@ import Testing
         let list = KeyList(keys)
         #expect(list.count == 4)
         #expect(list.arrays == keys)
-        #expect(list.withKey(2) { Array($0) } == [0, 13, 10, 255])
+        #expect(list[2] == [0, 13, 10, 255])
+        var visited: [[UInt8]] = []
+        list.forEach { visited.append(Array($0)) }
+        #expect(visited == keys)
         var picked = KeyList()
         picked.append(3, of: list)
         picked.append(1, of: list)
