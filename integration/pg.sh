@@ -132,10 +132,8 @@ rebuild_if_ports_changed() {
   [ -d "$BASE/primary" ] || return 0
   [ "$(cat "$BASE/layout" 2>/dev/null)" = "$LAYOUT" ] && return 0
   echo "pg.sh: the servers under $BASE were built for other ports; rebuilding them"
-  for node in subscriber publisher standby primary; do
-    if running "$node"; then as_pg "$PGBIN/pg_ctl" -D "$BASE/$node" -m fast -w stop >/dev/null; fi
-    rm -rf "${BASE:?}/$node"
-  done
+  "$0" stop
+  for node in "${NODES[@]}"; do rm -rf "${BASE:?}/$node"; done
 }
 
 prepare_dirs() {
