@@ -6,16 +6,16 @@ import SyncCore
 /// fresh DR position (force full sync).
 extension KafkaSource {
     public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
-        let withDifferences = Set(check.tables.filter { $0.missing + $0.changed + $0.extra > 0 }.map(\.table))
+        let withDifferences = Set(check.tables.filter { $0.missing + $0.changed + $0.extra > 0 }.map(\.table.byteKey))
         var layout = try await layout()
-        layout.topics = layout.topics.filter { withDifferences.contains($0.source) }
+        layout.topics = layout.topics.filter { withDifferences.contains($0.source.byteKey) }
         let observation = try await observe(layout: layout)
         var batches: [ReconcileBatch] = []
         var notes: [String] = []
         for topic in layout.topics {
             var ranges: [JSONValue] = []
             var statements: [String] = []
-            for state in observation.partitions where state.source.topic == topic.source {
+            for state in observation.partitions where state.source.topic.sameBytes(as: topic.source) {
                 let from = max(state.mirroredUpTo, state.sourceLow)
                 guard from < state.sourceHigh else { continue }
                 ranges.append(.object(["topic": .string(topic.source), "partition": .number(Double(state.source.partition)),

@@ -54,7 +54,8 @@ public struct BucketComparison: Sendable {
         sameSize += other.sameSize
     }
 
-    public static func compare(primary: [String: ObjectEntry], dr: [String: ObjectEntry], collectSameSize: Bool = false) -> BucketComparison {
+    /// Keyed by bytes: two keys that differ only in Unicode normalisation are two objects.
+    public static func compare(primary: [ByteKey: ObjectEntry], dr: [ByteKey: ObjectEntry], collectSameSize: Bool = false) -> BucketComparison {
         var result = BucketComparison(collectSameSize: collectSameSize)
         for key in Set(primary.keys).union(dr.keys).sorted() { result.add(primary[key], dr[key]) }
         return result
@@ -68,11 +69,11 @@ public struct BucketComparison: Sendable {
     }
 
     /// Every differing key with what differs.
-    var differences: [String: ObjectStoreSource.KeyDifference] {
-        var result: [String: ObjectStoreSource.KeyDifference] = [:]
-        for entry in missing { result[entry.key] = ObjectStoreSource.difference(primary: entry, dr: nil) }
-        for entry in extra { result[entry.key] = ObjectStoreSource.difference(primary: nil, dr: entry) }
-        for pair in changed + unverifiable { result[pair.primary.key] = ObjectStoreSource.difference(primary: pair.primary, dr: pair.dr) }
+    var differences: [ByteKey: ObjectStoreSource.KeyDifference] {
+        var result: [ByteKey: ObjectStoreSource.KeyDifference] = [:]
+        for entry in missing { result[entry.id] = ObjectStoreSource.difference(primary: entry, dr: nil) }
+        for entry in extra { result[entry.id] = ObjectStoreSource.difference(primary: nil, dr: entry) }
+        for pair in changed + unverifiable { result[pair.primary.id] = ObjectStoreSource.difference(primary: pair.primary, dr: pair.dr) }
         return result
     }
 }
@@ -94,10 +95,13 @@ struct BucketScan {
         async let drLevel = level(dr, prefix: prefix)
         let (left, right) = try await (primaryLevel, drLevel)
         var result = BucketComparison(collectSameSize: collectSameSize)
-        let leftObjects = Dictionary(left.objects.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        let rightObjects = Dictionary(right.objects.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let leftObjects = Dictionary(left.objects.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let rightObjects = Dictionary(right.objects.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         result.merge(BucketComparison.compare(primary: leftObjects, dr: rightObjects, collectSameSize: collectSameSize))
-        var pending = Set(left.prefixes).union(right.prefixes).sorted()[...]
+        // Prefixes by bytes too: "Ångström/" spelt in NFC and in NFD are two subtrees, each compared.
+        var prefixes: [ByteKey: String] = [:]
+        for prefix in left.prefixes + right.prefixes { prefixes[prefix.byteKey] = prefix }
+        var pending = prefixes.keys.sorted().compactMap { prefixes[$0] }[...]
         try await withThrowingTaskGroup(of: BucketComparison.self) { group in
             var running = 0
             while true {

@@ -24,8 +24,8 @@ extension ObjectStoreSource {
     }
 
     /// SHA-256 of both sides for `keys`, at most `concurrency` pairs at once; returns the keys whose content differs.
-    func contentDifferences(_ keys: [String], progress: @escaping @Sendable (Int) -> Void) async throws -> [String: KeyDifference] {
-        var found: [String: KeyDifference] = [:]
+    func contentDifferences(_ keys: [String], progress: @escaping @Sendable (Int) -> Void) async throws -> [ByteKey: KeyDifference] {
+        var found: [ByteKey: KeyDifference] = [:]
         var pending = keys[...]
         let primary = self.primary
         let dr = self.dr
@@ -49,7 +49,7 @@ extension ObjectStoreSource {
                 guard let (key, difference) = try await group.next() else { break }
                 running -= 1
                 progress(1)
-                if let difference { found[key] = difference }
+                if let difference { found[key.byteKey] = difference }
             }
         }
         return found
@@ -66,7 +66,7 @@ extension ObjectStoreSource {
         let listed = try await scan(collectSameSize: options.contentCheck)
         progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(listed.primaryCount + listed.drCount)))
         var differences = listed.differences
-        var notes: [String] = ["compared key, size and ETag from ListObjectsV2 of both buckets"]
+        var notes: [String] = ["compared key (as bytes), size and ETag from ListObjectsV2 of both buckets"]
         var stoppedEarly = false
         let allowed = Ratio.allowedDifferences(primary: Int64(listed.primaryCount), threshold: threshold)
         if options.contentCheck {
@@ -76,12 +76,12 @@ extension ObjectStoreSource {
                 notes.append("content was not hashed: the listing already shows more differences than the threshold allows")
             } else {
                 // Every object on both sides with the same size: the listing cannot prove equal content.
-                let common = listed.sameSize.sorted()
+                let common = listed.sameSize.sorted { $0.byteKey < $1.byteKey }
                 let hashed = RunningTotal()
                 let content = try await contentDifferences(common) { count in
                     progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: hashed.add(Int64(count))))
                 }
-                for key in common { differences[key] = content[key] }
+                for key in common { differences[key.byteKey] = content[key.byteKey] }
                 notes.append("content mode: \(common.count) object(s) present on both sides with equal sizes were streamed through SHA-256 on both sides (\(options.concurrency) at a time); ETags were not trusted")
             }
         }
@@ -93,16 +93,17 @@ extension ObjectStoreSource {
             try await Task.sleep(for: .seconds(1))
             let again = try await scan(collectSameSize: options.contentCheck)
             let nowDiffering = again.differences
-            let sameSizeNow = Set(again.sameSize)
-            var persisting: [String: KeyDifference] = [:]
+            var sameSizeNow: [ByteKey: String] = [:]
+            for key in again.sameSize { sameSizeNow[key.byteKey] = key }
+            var persisting: [ByteKey: KeyDifference] = [:]
             var hashAgain: [String] = []
             for key in differences.keys {
                 guard let difference = nowDiffering[key] else {
-                    if options.contentCheck, sameSizeNow.contains(key) { hashAgain.append(key) }
+                    if options.contentCheck, let name = sameSizeNow[key] { hashAgain.append(name) }
                     continue
                 }
-                if options.contentCheck, difference.detail.hasPrefix("multipart") {
-                    hashAgain.append(key)
+                if options.contentCheck, difference.detail.hasPrefix("multipart"), let name = sameSizeNow[key] {
+                    hashAgain.append(name)
                     continue
                 }
                 persisting[key] = difference
@@ -122,51 +123,70 @@ extension ObjectStoreSource {
                                       segmentsCompared: (listed.primaryCount + 999) / 1000 + (listed.drCount + 999) / 1000,
                                       durationSeconds: finished.timeIntervalSince(started))
         let diffs = sortedKeys.prefix(checkOptions.maxDiffs).map { key in
-            Diff(table: label, key: .object(["key": .string(key)]), kind: differences[key]!.kind, detail: differences[key]!.detail)
+            Diff(table: label, key: Self.jsonKey(key.lossyString), kind: differences[key]!.kind, detail: differences[key]!.detail)
         }
         return CheckResult(source: name, threshold: threshold, tables: [result], diffs: Array(diffs), diffsTruncated: differences.count > diffs.count,
                            rounds: rounds, stoppedEarly: stoppedEarly, startedAt: started, finishedAt: finished, notes: notes)
+    }
+
+    static func jsonKey(_ key: String) -> JSONValue { .object(["key": .string(key)]) }
+
+    static func objectKey(_ value: JSONValue) -> String? {
+        if case let .object(fields) = value, case let .string(key)? = fields["key"] { return key }
+        return nil
     }
 
     // MARK: reconcile
 
     static let reconcileBatchSize = 100
 
+    /// Exactly what differs now: the listing's differences, and the check's differences that a listing
+    /// cannot see (content) only while they still differ. Objects the content check proved equal are
+    /// not copied; in listing mode an object whose multipart ETag differs is copied once, with the
+    /// primary's part layout, after which the ETags match. So a second apply copies nothing.
     public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
         let comparison = try await scan()
-        let onPrimary = Set(comparison.missing.map(\.key) + comparison.changed.map(\.primary.key) + comparison.unverifiable.map(\.primary.key))
-        // Content differences are invisible to a listing: those come from the check itself.
-        let fromCheck = check.diffs.filter { $0.kind == .changed }.compactMap { diff -> String? in
-            if case let .object(fields) = diff.key, case let .string(key)? = fields["key"] { return key }
-            return nil
+        var upserts: [ByteKey: String] = [:]
+        for entry in comparison.missing + comparison.changed.map(\.primary) { upserts[entry.id] = entry.key }
+        let fromCheck = check.diffs.filter { $0.kind != .extra }.compactMap { Self.objectKey($0.key) }
+        let checked = Set(fromCheck.map(\.byteKey))
+        for pair in comparison.unverifiable {
+            // Content mode settled these: copied only when the check found them differing or the
+            // primary wrote the object after the check began.
+            if !options.contentCheck || checked.contains(pair.primary.id) || pair.primary.lastModified > check.startedAt {
+                upserts[pair.primary.id] = pair.primary.key
+            }
         }
-        // A content difference the listing cannot see is copied unless the DR-only side is all that is left.
-        let extraKeys = Set(comparison.extra.map(\.key))
-        let upserts = Array(onPrimary.union(fromCheck.filter { !extraKeys.contains($0) })).sorted()
-        let deletes = comparison.extra.map(\.key)
+        let extras = Set(comparison.extra.map(\.id))
+        // Content differences are invisible to a listing: those still differing by content are copied.
+        let unverifiable = Set(comparison.unverifiable.map(\.primary.id))
+        let contentOnly = fromCheck.filter { upserts[$0.byteKey] == nil && !extras.contains($0.byteKey) && !unverifiable.contains($0.byteKey) }
+        if !contentOnly.isEmpty {
+            for (key, difference) in try await contentDifferences(contentOnly, progress: { _ in }) where difference.kind != .extra {
+                upserts[key] = key.lossyString
+            }
+        }
+        let upsertKeys = upserts.keys.sorted().compactMap { upserts[$0] }
+        let deletes = comparison.extra.sorted { $0.id < $1.id }.map(\.key)
         let bucket = primary.store.bucket
         var batches: [ReconcileBatch] = []
-        for chunk in upserts.chunks(of: Self.reconcileBatchSize) {
-            batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: chunk.map { .object(["key": .string($0)]) }, deleteKeys: [],
+        for chunk in upsertKeys.chunks(of: Self.reconcileBatchSize) {
+            batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: chunk.map(Self.jsonKey), deleteKeys: [],
                                           statements: chunk.map { "COPY \(primary.store.url)/\(bucket)/\($0) -> \(dr.store.url)/\(dr.store.bucket)/\($0)" }))
         }
         for chunk in deletes.chunks(of: Self.reconcileBatchSize) {
-            batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: [], deleteKeys: chunk.map { .object(["key": .string($0)]) },
+            batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: [], deleteKeys: chunk.map(Self.jsonKey),
                                           statements: chunk.map { "DELETE \(dr.store.url)/\(dr.store.bucket)/\($0)" }))
         }
-        var notes = ["objects are copied as the primary has them at apply time (GET, then PUT; multipart from \(options.multipartThreshold >> 20) MiB); repeating the apply converges"]
+        var notes = ["objects are copied as the primary has them at apply time (GET, then PUT; a multipart object in the primary's own part layout, so both ETags match); repeating the apply converges"]
         if !deletes.isEmpty { notes.append("objects only on the DR side are deleted only with --delete (each after checking the primary still lacks it)") }
+        if check.diffsTruncated { notes.append("the check listed only its first \(check.diffs.count) differences: content differences beyond those are not in this plan (verify with a larger --max-diffs)") }
         return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes)
     }
 
     public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
         let started = Date()
-        func keys(_ values: [JSONValue]) -> [String] {
-            values.compactMap { value in
-                if case let .object(fields) = value, case let .string(key)? = fields["key"] { return key }
-                return nil
-            }
-        }
+        func keys(_ values: [JSONValue]) -> [String] { values.compactMap(Self.objectKey) }
         var copied = 0
         var deleted = 0
         var touched: [String] = []

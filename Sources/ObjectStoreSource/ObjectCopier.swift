@@ -66,10 +66,16 @@ struct ObjectCopier: Sendable {
         try file.close()
         if let failure = writer.failure { throw SyncError.failed("writing '\(key)' to \(path): \(failure)") }
         guard let etag else { return false }
-        // A single-part source is copied in one PUT so that both ETags are the content's MD5 and a
-        // listing can compare them; a multipart source is copied in parts of `part_size`.
+        // A single-part source is copied in one PUT so that both ETags are the content's MD5, and a
+        // multipart source in the primary's own part layout, so that both ETags are equal and a listing
+        // can compare them. A layout no candidate reproduces falls back to `part_size`.
+        var layout: Int64?
+        if PartLayout.partCount(etag: etag) != nil {
+            let hint = await primary.firstPartSize(key)
+            layout = try PartLayout.find(etag: etag, file: path, size: writer.written, hints: [hint, options.partSize].compactMap { $0 })
+        }
         try await dr.put(key, file: path, size: writer.written, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
-                         singlePart: !etag.contains("-"))
+                         singlePart: !etag.contains("-"), exactParts: layout)
         return true
     }
 }

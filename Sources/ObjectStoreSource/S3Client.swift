@@ -21,6 +21,14 @@ public struct ObjectEntry: Sendable, Equatable {
     }
 
     public var isMultipart: Bool { etag.contains("-") }
+
+    /// The object's identity: its key's bytes.
+    public var id: ByteKey { key.byteKey }
+
+    /// Byte equality of keys (the synthesised `==` would equate NFC and NFD spellings).
+    public static func == (lhs: ObjectEntry, rhs: ObjectEntry) -> Bool {
+        lhs.key.sameBytes(as: rhs.key) && lhs.size == rhs.size && lhs.etag == rhs.etag && lhs.lastModified == rhs.lastModified
+    }
 }
 
 /// S3 speaks XML: the handful of documents syncd reads, parsed into flat element lists.
@@ -210,10 +218,10 @@ public final class S3Bucket: Sendable {
         } while token != nil
     }
 
-    /// Everything under `prefix`, keyed by object key.
-    public func listAll(prefix: String) async throws -> [String: ObjectEntry] {
-        var all: [String: ObjectEntry] = [:]
-        try await list(prefix: prefix) { page in for entry in page { all[entry.key] = entry } }
+    /// Everything under `prefix`, keyed by the object key's bytes.
+    public func listAll(prefix: String) async throws -> [ByteKey: ObjectEntry] {
+        var all: [ByteKey: ObjectEntry] = [:]
+        try await list(prefix: prefix) { page in for entry in page { all[entry.id] = entry } }
         return all
     }
 
@@ -241,8 +249,11 @@ public final class S3Bucket: Sendable {
 
     /// Uploads a file as the object `key`: one PUT, or a multipart upload when the file is big
     /// (unless `singlePart`, which keeps a single-part source's ETag, its MD5, comparable).
-    public func put(_ key: String, file: String, size: Int64, multipartThreshold: Int64, partSize: Int64, singlePart: Bool = false) async throws {
-        if size < multipartThreshold || (singlePart && size <= Self.singlePutLimit) {
+    /// `exactParts` forces a multipart upload in parts of that size (to reproduce another copy's layout).
+    public func put(_ key: String, file: String, size: Int64, multipartThreshold: Int64, partSize: Int64, singlePart: Bool = false,
+                    exactParts: Int64? = nil) async throws {
+        let partSize = exactParts ?? partSize
+        if exactParts == nil, size < multipartThreshold || (singlePart && size <= Self.singlePutLimit) {
             _ = try await describeFailure("PUT '\(key)'") { try await self.request("PUT", key: key, body: .file(path: file, offset: 0, length: size)) }
             return
         }
@@ -274,6 +285,13 @@ public final class S3Bucket: Sendable {
             _ = try? await request("DELETE", key: key, query: [("uploadId", uploadID)])
             throw error
         }
+    }
+
+    /// The size of part 1 of a multipart object (HEAD ?partNumber=1), where the server tells it.
+    public func firstPartSize(_ key: String) async -> Int64? {
+        guard let response = try? await request("HEAD", key: key, query: [("partNumber", "1")]),
+              response.headers["x-amz-mp-parts-count"] != nil else { return nil }
+        return Int64(response.headers["content-length"] ?? "")
     }
 
     public func delete(_ key: String) async throws {

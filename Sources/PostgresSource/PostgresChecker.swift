@@ -96,6 +96,13 @@ struct Digest: Equatable {
 struct RowDiff: Hashable {
     var key: [String]
     var kind: DiffKind
+
+    // Key values compare as bytes (the database's COLLATE "C"), never as canonically equivalent strings.
+    static func == (lhs: RowDiff, rhs: RowDiff) -> Bool { lhs.kind == rhs.kind && lhs.key.map(\.byteKey) == rhs.key.map(\.byteKey) }
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(key.map(\.byteKey))
+        hasher.combine(kind)
+    }
 }
 
 /// Tuning of the bisection. Segments split into `fanout` parts until at most `leafRows` rows
@@ -485,17 +492,18 @@ struct PostgresChecker {
         }
         let (left, leftDigest) = split(try await primaryRows)
         let (right, rightDigest) = split(try await drRows)
-        let rightByKey = Dictionary(right, uniquingKeysWith: { first, _ in first })
-        let leftKeys = Set(left.map(\.0))
+        // Keyed by bytes: "café" in NFC and in NFD are two rows, as they are to the database.
+        let rightByKey = Dictionary(right.map { ($0.0.map(\.byteKey), $0.1) }, uniquingKeysWith: { first, _ in first })
+        let leftKeys = Set(left.map { $0.0.map(\.byteKey) })
         var diffs: [RowDiff] = []
         for (key, hash) in left {
-            if let other = rightByKey[key] {
-                if other != hash { diffs.append(RowDiff(key: key, kind: .changed)) }
+            if let other = rightByKey[key.map(\.byteKey)] {
+                if !other.sameBytes(as: hash) { diffs.append(RowDiff(key: key, kind: .changed)) }
             } else {
                 diffs.append(RowDiff(key: key, kind: .missing))
             }
         }
-        for (key, _) in right where !leftKeys.contains(key) {
+        for (key, _) in right where !leftKeys.contains(key.map(\.byteKey)) {
             diffs.append(RowDiff(key: key, kind: .extra))
         }
         return (diffs, leftDigest, rightDigest)

@@ -10,7 +10,7 @@ struct PostgresReconciler {
 
     func plan(from check: CheckResult) async throws -> ReconcilePlan {
         if check.error != nil || check.tables.contains(where: { $0.status == .error }) {
-            throw SyncError.invalidState("the latest check of '\(source)' did not complete (\(check.summary.error ?? "error")); run syncctl verify again")
+            throw SyncError.invalidState("the latest check of '\(source)' did not complete (\(check.error ?? check.tables.filter { $0.status == .error }.map { "\($0.table): \($0.reason ?? "error")" }.joined(separator: "; "))); run syncctl verify again")
         }
         let differing = check.missing + check.extra + check.changed
         guard !check.stoppedEarly, !check.diffsTruncated, Int64(check.diffs.count) == differing else {
@@ -19,7 +19,8 @@ struct PostgresReconciler {
         }
         let dr = try await connect(config.dr, side: .dr)
         var batches: [ReconcileBatch] = []
-        for (table, diffs) in Dictionary(grouping: check.diffs, by: \.table).sorted(by: { $0.key < $1.key }) {
+        for (id, diffs) in Dictionary(grouping: check.diffs, by: \.table.byteKey).sorted(by: { $0.key < $1.key }) {
+            let table = id.lossyString
             let sql = try await shape(table, on: dr)
             let ordered = diffs.sorted { $0.kind != .extra && $1.kind == .extra }
             for chunk in ordered.chunks(of: sql.batchRows) {
@@ -28,7 +29,7 @@ struct PostgresReconciler {
                 var statements: [String] = []
                 if !upserts.isEmpty { statements.append(try display(sql.upsert(rowCount: 1), rows: upserts.count, what: "rows read from the primary at apply time")) }
                 if !deletes.isEmpty { statements.append(try display(sql.delete(keyCount: 1), rows: deletes.count, what: "keys")) }
-                batches.append(ReconcileBatch(table: table, number: batches.filter { $0.table == table }.count + 1,
+                batches.append(ReconcileBatch(table: table, number: batches.filter { $0.table.sameBytes(as: table) }.count + 1,
                                               upsertKeys: upserts, deleteKeys: deletes, statements: statements))
             }
         }
@@ -69,9 +70,9 @@ struct PostgresReconciler {
             let current = try await primary.query(try sql.selectRows(keyCount: keys.count), keys.flatMap { $0.map { Optional($0) } })
             try await primary.query("COMMIT")
             let keyCount = sql.keys.count
-            let present = Set(current.rows.map { row in row.prefix(keyCount).map { $0 ?? "" } })
+            let present = Set(current.rows.map { row in row.prefix(keyCount).map { ($0 ?? "").byteKey } })
             let rows = current.rows.map { Array($0.dropFirst(keyCount)) }
-            let gone = keys.filter { !present.contains($0) }
+            let gone = keys.filter { !present.contains($0.map(\.byteKey)) }
 
             try await dr.query("BEGIN")
             do {

@@ -407,12 +407,16 @@ extension TableSQL {
             async let left = primary.query(query, parameters)
             async let right = dr.query(query, parameters)
             let keyCount = self.keys.count
-            func byKey(_ rows: PGRows) -> [[String]: String] {
-                Dictionary(rows.rows.map { ($0.prefix(keyCount).map { $0 ?? "" }, $0.last.flatMap { $0 } ?? "") },
+            // By bytes: the lookup must not fold the NFD spelling of a key into its NFC one.
+            func byKey(_ rows: PGRows) -> [[ByteKey]: String] {
+                Dictionary(rows.rows.map { ($0.prefix(keyCount).map { ($0 ?? "").byteKey }, $0.last.flatMap { $0 } ?? "") },
                            uniquingKeysWith: { first, _ in first })
             }
             let (primaryHashes, drHashes) = (byKey(try await left), byKey(try await right))
-            result += chunk.map { KeyComparison(key: $0, primary: primaryHashes[$0], dr: drHashes[$0]) }
+            result += chunk.map { key in
+                let id = key.map(\.byteKey)
+                return KeyComparison(key: key, primary: primaryHashes[id], dr: drHashes[id])
+            }
         }
         return result
     }

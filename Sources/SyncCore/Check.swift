@@ -127,6 +127,9 @@ public struct CheckResult: Sendable, Codable, Equatable {
     /// What the operator should know about how the result was reached.
     public var notes: [String]
     public var error: String?
+    /// True when the check covered only the scopes asked for (`--table`): the gate keeps the other
+    /// scopes' latest results. Nil (absent) in results written before scopes were tracked.
+    public var partial: Bool?
 
     public init(source: String, threshold: Double, tables: [TableCheckResult], diffs: [Diff], diffsTruncated: Bool,
                 rounds: Int, stoppedEarly: Bool, startedAt: Date, finishedAt: Date, notes: [String] = [], error: String? = nil) {
@@ -152,14 +155,26 @@ public struct CheckResult: Sendable, Codable, Equatable {
         durationSeconds = max(0, finishedAt.timeIntervalSince(startedAt))
         rowsPerSecond = durationSeconds > 0 ? Double(primaryRows + drRows) / durationSeconds : 0
         let failedTable = tables.contains { $0.status == .error }
-        status = error == nil && !failedTable && ratio >= threshold ? .pass : .fail
+        // As the gate judges it: every scope at or above the threshold, not just the total.
+        let scopeBelow = tables.contains { $0.status != .skipped && $0.ratio < threshold }
+        status = error == nil && !failedTable && !scopeBelow && ratio >= threshold ? .pass : .fail
     }
 
-    /// What the gate keeps of it.
+    /// What the gate keeps of it: each scope (skipped ones are not compared and not judged). A scope
+    /// left unequal when the check stopped early has only lower bounds, so it does not count as checked.
     public var summary: CheckSummary {
-        let tableErrors = tables.filter { $0.status == .error }.map { "\($0.table): \($0.reason ?? "error")" }
-        let problem = error ?? (tableErrors.isEmpty ? nil : tableErrors.joined(separator: "; "))
-        return CheckSummary(finishedAt: finishedAt, ratio: problem == nil ? ratio : nil, countRatio: countRatio, error: problem)
+        let scopes = tables.filter { $0.status != .skipped }.map { table -> ScopeSummary in
+            var problem: String?
+            if table.status == .error {
+                problem = "check failed: \(table.reason ?? "error")"
+            } else if stoppedEarly, table.status == .different {
+                problem = "not compared to the end (the check stopped early once a pass was impossible)"
+            }
+            return ScopeSummary(scope: table.table, finishedAt: finishedAt, ratio: problem == nil ? table.ratio : nil,
+                                countRatio: table.countRatio, error: problem)
+        }
+        let isPartial = partial == true
+        return CheckSummary.combining(scopes, error: error, partial: isPartial, complete: !isPartial && !stoppedEarly, fallback: finishedAt)
     }
 }
 

@@ -18,20 +18,79 @@ public struct GatePolicy: Sendable, Codable, Equatable {
     public static let defaultRatioThreshold = 0.99999
 }
 
-/// The part of a consistency check's result the gate needs; shared by every source kind.
-public struct CheckSummary: Sendable, Codable, Equatable {
+/// One scope (a table, database, topic or bucket) as its latest check left it.
+public struct ScopeSummary: Sendable, Codable, Equatable {
+    public var scope: String
     public var finishedAt: Date
-    /// Strict ratio: 1 - differing / max(primary, 1). Nil when the check errored.
+    /// Nil when the scope was not compared to the end (`error` says why).
     public var ratio: Double?
-    /// Count-only ratio: 1 - |primary - dr| / primary. Reported, never gated on.
     public var countRatio: Double?
+    /// Why the scope does not count as checked: its error, or "not compared to the end".
     public var error: String?
 
-    public init(finishedAt: Date, ratio: Double?, countRatio: Double?, error: String? = nil) {
+    public init(scope: String, finishedAt: Date, ratio: Double?, countRatio: Double?, error: String? = nil) {
+        self.scope = scope
         self.finishedAt = finishedAt
         self.ratio = ratio
         self.countRatio = countRatio
         self.error = error
+    }
+}
+
+/// The part of a consistency check's result the gate needs; shared by every source kind. Checks of
+/// a few scopes (`--table`) are merged into the latest full one (`merging`), so the gate judges a
+/// source by every scope it is configured to check, never by the last check alone.
+public struct CheckSummary: Sendable, Codable, Equatable {
+    /// The oldest scope's finish time: the age the gate judges.
+    public var finishedAt: Date
+    /// Strict ratio: 1 - differing / max(primary, 1); the lowest of the scopes'. Nil when the check errored.
+    public var ratio: Double?
+    /// Count-only ratio: 1 - |primary - dr| / primary. Reported, never gated on.
+    public var countRatio: Double?
+    public var error: String?
+    /// Per scope; nil in summaries written before scopes were tracked (judged as a whole).
+    public var scopes: [ScopeSummary]?
+    /// True when the latest check covered only some scopes (`--table`).
+    public var partial: Bool?
+    /// True when a full check compared every configured scope; false after a full check that stopped
+    /// early or when only partial checks have run: the scopes they did not compare are unchecked.
+    public var complete: Bool?
+
+    public init(finishedAt: Date, ratio: Double?, countRatio: Double?, error: String? = nil,
+                scopes: [ScopeSummary]? = nil, partial: Bool? = nil, complete: Bool? = nil) {
+        self.finishedAt = finishedAt
+        self.ratio = ratio
+        self.countRatio = countRatio
+        self.error = error
+        self.scopes = scopes
+        self.partial = partial
+        self.complete = complete
+    }
+
+    /// This summary updated by a newer check: a full check replaces everything; a partial one
+    /// replaces only the scopes it covered and never makes an incomplete record complete. An error
+    /// of a partial check stays until a full check runs (it cannot say which scopes it spoiled).
+    public func merging(_ newer: CheckSummary) -> CheckSummary {
+        guard newer.partial == true else { return newer }
+        var byScope: [ByteKey: ScopeSummary] = [:]
+        var order: [ByteKey] = []
+        for scope in (scopes ?? []) + (newer.scopes ?? []) {
+            let id = scope.scope.byteKey
+            if byScope[id] == nil { order.append(id) }
+            byScope[id] = scope
+        }
+        let merged = order.compactMap { byScope[$0] }
+        return CheckSummary.combining(merged, error: newer.error ?? error, partial: true,
+                                      complete: complete ?? false, fallback: newer.finishedAt)
+    }
+
+    /// The source-level view of a set of scopes: the lowest ratio, the oldest finish time.
+    public static func combining(_ scopes: [ScopeSummary], error: String?, partial: Bool, complete: Bool, fallback: Date) -> CheckSummary {
+        let ratios = scopes.map(\.ratio)
+        let ratio: Double? = error == nil && !ratios.contains(where: { $0 == nil }) ? ratios.compactMap { $0 }.min() ?? 1 : nil
+        let countRatio = scopes.compactMap(\.countRatio).min()
+        return CheckSummary(finishedAt: scopes.map(\.finishedAt).min() ?? fallback, ratio: ratio, countRatio: countRatio ?? (ratio == nil ? nil : 1),
+                            error: error, scopes: scopes, partial: partial, complete: complete)
     }
 }
 
@@ -118,7 +177,9 @@ public enum Gate {
             verdict.countRatio = check.countRatio
             let age = max(0, now.timeIntervalSince(check.finishedAt))
             verdict.checkAgeSeconds = age
-            if let error = check.error {
+            if let scopes = check.scopes {
+                reasons += scopeReasons(check, scopes, policy: policy, now: now)
+            } else if let error = check.error {
                 reasons.append("latest consistency check failed: \(error)")
             } else if let ratio = check.ratio {
                 if ratio < policy.ratioThreshold {
@@ -127,7 +188,7 @@ public enum Gate {
             } else {
                 reasons.append("latest consistency check has no ratio")
             }
-            if age > policy.checkMaxAgeSeconds {
+            if check.scopes == nil, age > policy.checkMaxAgeSeconds {
                 reasons.append("latest consistency check is \(format(age)) s old (max age \(format(policy.checkMaxAgeSeconds)) s)")
             }
         } else {
@@ -137,6 +198,34 @@ public enum Gate {
         verdict.reasons = reasons
         verdict.status = reasons.isEmpty ? .pass : .fail
         return verdict
+    }
+
+    /// Every scope must have been compared to the end, recently enough, at or above the threshold.
+    static func scopeReasons(_ check: CheckSummary, _ scopes: [ScopeSummary], policy: GatePolicy, now: Date) -> [String] {
+        var reasons: [String] = []
+        if let error = check.error { reasons.append("latest consistency check failed: \(error)") }
+        if check.complete != true {
+            reasons.append(check.partial == true
+                ? "not every configured scope has been checked: only partial checks (--table) ran since the last complete full check (run verify without --table)"
+                : "the latest full check stopped early: scopes it did not compare are unchecked (run verify with --full-diff, or after repairing)")
+        }
+        for scope in scopes {
+            let name = DisplayText.escape(scope.scope)
+            if let error = scope.error {
+                reasons.append("\(name): \(error)")
+            } else if let ratio = scope.ratio {
+                if ratio < policy.ratioThreshold {
+                    reasons.append("\(name): consistency ratio \(formatRatio(ratio)) is below the threshold \(formatRatio(policy.ratioThreshold))")
+                }
+            } else {
+                reasons.append("\(name): no ratio")
+            }
+            let age = max(0, now.timeIntervalSince(scope.finishedAt))
+            if age > policy.checkMaxAgeSeconds {
+                reasons.append("\(name): latest consistency check is \(format(age)) s old (max age \(format(policy.checkMaxAgeSeconds)) s)")
+            }
+        }
+        return reasons
     }
 
     /// Overall pass only when at least one source was judged and every one passed.

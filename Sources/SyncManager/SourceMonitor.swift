@@ -66,8 +66,9 @@ public actor SourceMonitor {
         }
     }
 
+    /// A partial check updates only the scopes it covered (see `CheckSummary.merging`).
     public func recordCheck(_ check: CheckSummary) {
-        latestCheck = check
+        latestCheck = latestCheck.map { $0.merging(check) } ?? check
     }
 
     func begin(_ operation: String) throws {

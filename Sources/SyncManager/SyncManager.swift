@@ -279,17 +279,20 @@ extension SyncManager {
         }
         let started = Date()
         do {
-            let result = try await monitor.adapter.check(options, progress: report)
+            var result = try await monitor.adapter.check(options, progress: report)
+            result.partial = options.tables != nil
             await monitor.recordCheck(result.summary)
-            try await journal.append(kind: "check", source: name, actor: actor, action: "verify", outcome: result.status.rawValue,
+            try await journal.append(kind: "check", source: name, actor: actor, action: result.partial == true ? "verify (partial)" : "verify",
+                                     outcome: result.status.rawValue,
                                      detail: .object(["summary": try JSONValue.from(result.summary), "result": try JSONValue.from(result)]))
             logger.notice("check of \(name) by \(actor): \(result.status.rawValue), ratio \(result.ratio), \(result.missing) missing, \(result.extra) extra, \(result.changed) changed")
             return result
         } catch {
             // A failed check is evidence too: the gate must fail until a good one runs.
-            let summary = CheckSummary(finishedAt: Date(), ratio: nil, countRatio: nil, error: "\(error)")
+            let partial = options.tables != nil
+            let summary = CheckSummary(finishedAt: Date(), ratio: nil, countRatio: nil, error: "\(error)", scopes: [], partial: partial, complete: false)
             await monitor.recordCheck(summary)
-            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: "verify", outcome: "error",
+            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: partial ? "verify (partial)" : "verify", outcome: "error",
                                           detail: .object(["summary": try JSONValue.from(summary),
                                                            "duration_seconds": .number(Date().timeIntervalSince(started))]))
             logger.warning("check of \(name) by \(actor) failed: \(error)")
@@ -303,12 +306,18 @@ extension SyncManager {
         return try await journal.recent(limit: 1, source: name, kind: "check").first?.detail
     }
 
-    /// After a restart the gate judges the last check recorded before it, not "no check".
+    /// After a restart the gate judges the checks recorded before it, not "no check": the latest full
+    /// check and the partial ones after it, merged in order as they were when recorded.
     public func restoreLatestChecks() async {
         for monitor in monitors {
-            guard let entry = try? await journal.recent(limit: 1, source: monitor.config.name, kind: "check").first,
-                  let summary = try? entry.detail?["summary"]?.decoded(as: CheckSummary.self) else { continue }
-            await monitor.recordCheck(summary)
+            guard let entries = try? await journal.recent(limit: 200, source: monitor.config.name, kind: "check") else { continue }
+            var replay: [CheckSummary] = []
+            for entry in entries {  // newest first
+                guard let summary = try? entry.detail?["summary"]?.decoded(as: CheckSummary.self) else { continue }
+                replay.append(summary)
+                if summary.partial != true { break }
+            }
+            for summary in replay.reversed() { await monitor.recordCheck(summary) }
         }
     }
 }

@@ -4,15 +4,16 @@ import SyncCore
 /// Plain-text rendering for people; --json prints the API's JSON unchanged.
 enum Format {
     static func table(_ header: [String], _ rows: [[String]]) -> String {
-        var widths = header.map(\.count)
+        // Terminal columns, not characters or UTF-16 units: a name is padded, never cut.
+        var widths = header.map(DisplayText.width)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
-                widths[index] = max(widths[index], cell.count)
+                widths[index] = max(widths[index], DisplayText.width(cell))
             }
         }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == cells.count - 1 || index >= widths.count ? cell : DisplayText.pad(cell, to: widths[index])
             }.joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")

@@ -78,7 +78,7 @@ extension Format {
         if case let .array(diffs)? = result["diffs"], !diffs.isEmpty {
             lines.append("")
             lines.append(result["diffs_truncated"] == .bool(true) ? "differences (first \(diffs.count)):" : "differences:")
-            let rows = diffs.map { diff in [string(diff["table"]), keyText(diff["key"]), string(diff["kind"]), diff["detail"].map { string($0) } ?? ""] }
+            let rows = diffs.map { diff in [DisplayText.escape(string(diff["table"])), keyText(diff["key"]), string(diff["kind"]), diff["detail"].map { string($0) } ?? ""] }
             lines.append(table(["TABLE", "KEY", "KIND", "DETAIL"], rows))
         }
         lines.append("")
@@ -91,6 +91,7 @@ extension Format {
 
     static func keyText(_ key: JSONValue?) -> String {
         guard case let .object(object)? = key else { return string(key) }
-        return object.keys.sorted().map { "\($0)=\(string(object[$0]))" }.joined(separator: ", ")
+        // Escaped and quoted: a key with a newline, an escape sequence or a decomposed accent prints as itself.
+        return object.keys.sorted().map { "\($0)=\(DisplayText.cell(string(object[$0])))" }.joined(separator: ", ")
     }
 }

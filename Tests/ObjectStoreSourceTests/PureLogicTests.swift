@@ -9,8 +9,8 @@ import Testing
     }
 
     @Test func everyKindIsSortedOut() {
-        let primary = ["a": entry("a", 1, "x"), "b": entry("b", 2, "y"), "c": entry("c", 3, "z"), "d": entry("d", 4, "m-2", 10), "e": entry("e", 5, "n")]
-        let dr = ["a": entry("a", 1, "x"), "b": entry("b", 9, "y"), "c": entry("c", 3, "q"), "d": entry("d", 4, "k", 5), "f": entry("f", 1, "o")]
+        let primary: [ByteKey: ObjectEntry] = ["a": entry("a", 1, "x"), "b": entry("b", 2, "y"), "c": entry("c", 3, "z"), "d": entry("d", 4, "m-2", 10), "e": entry("e", 5, "n")]
+        let dr: [ByteKey: ObjectEntry] = ["a": entry("a", 1, "x"), "b": entry("b", 9, "y"), "c": entry("c", 3, "q"), "d": entry("d", 4, "k", 5), "f": entry("f", 1, "o")]
         let comparison = BucketComparison.compare(primary: primary, dr: dr, collectSameSize: true)
         #expect(comparison.equal == 1)
         #expect(comparison.missing.map(\.key) == ["e"])
