@@ -219,7 +219,13 @@ import SyncCore
         #expect(result["status"] == .string("pass"))
         #expect(result["ratio"] == .number(1))
 
-        // The next process finds that check in the journal: the gate passes.
+        // The next process finds that check in the journal, but a one-table check is not the source's check.
+        let partialOnly = try await shell("\(binaries.path)/syncctl gate \(config) --sources pg-physical")
+        #expect(partialOnly.status == 1, "\(partialOnly.stdout)")
+        #expect(partialOnly.stdout.contains("only partial checks"), "\(partialOnly.stdout)")
+
+        let full = try await shell("\(binaries.path)/syncctl verify \(config) --source pg-physical --json")
+        #expect(full.status == 0, "\(full.stderr)")
         let after = try await shell("\(binaries.path)/syncctl gate \(config) --sources pg-physical")
         #expect(after.status == 0, "\(after.stdout)")
 
