@@ -60,7 +60,6 @@ public enum DisplayText {
         var start = 0
         while start < bytes.count {
             // The longest valid UTF-8 run from `start`, then one invalid byte.
-            var end = start
             var decoder = UTF8()
             var iterator = bytes[start...].makeIterator()
             var consumed = 0
@@ -74,7 +73,7 @@ public enum DisplayText {
                     break decoding
                 }
             }
-            end = start + consumed
+            var end = start + consumed
             out += escape(valid)
             if end < bytes.count {
                 out += "\\x" + hex(bytes[end], width: 2)
