@@ -71,7 +71,11 @@ let package = Package(
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"]),
         // Helpers shared by the tests that drive the real servers of integration/.
-        .target(name: "TestSupport", dependencies: ["SyncCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "SyncCore", "SyncManager",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresSourceTests", dependencies: [
             "SyncCore", "PostgresSource", "SyncManager", "SyncAPI", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

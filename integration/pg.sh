@@ -3,6 +3,7 @@
 #   primary    :25432  streaming standby :25433 (pg_basebackup -R, physical slot)
 #   publisher  :25434  subscriber        :25435 (logical replication of appdb)
 # Usage: integration/pg.sh start|stop|status|env|reset   |  start|stop NODE   (NODE: primary standby publisher subscriber)
+#        integration/pg.sh freeze|thaw NODE   (SIGSTOP/SIGCONT the postmaster and its children: a hung host)
 # Idempotent: start on running servers does nothing; data survives stop/start; reset wipes it.
 set -euo pipefail
 
@@ -154,8 +155,19 @@ case "${1:-}" in
   stop)
     targets=("${@:2}"); [ ${#targets[@]} -eq 0 ] && targets=(subscriber publisher standby primary)
     for node in "${targets[@]}"; do
-      if running "$node"; then as_pg "$PGBIN/pg_ctl" -D "$BASE/$node" -m fast -w stop >/dev/null; fi
+      if running "$node"; then
+        # A frozen server (freeze) cannot stop.
+        postmaster=$(head -1 "$BASE/$node/postmaster.pid")
+        kill -CONT "$postmaster" $(pgrep -P "$postmaster" || true) 2>/dev/null || true
+        as_pg "$PGBIN/pg_ctl" -D "$BASE/$node" -m fast -w stop >/dev/null
+      fi
     done ;;
+  freeze|thaw)
+    [ -n "${2:-}" ] || die "usage: pg.sh $1 NODE"
+    running "$2" || die "$2 is not running"
+    postmaster=$(head -1 "$BASE/$2/postmaster.pid")
+    signal=$([ "$1" = freeze ] && echo STOP || echo CONT)
+    kill "-$signal" "$postmaster" $(pgrep -P "$postmaster" || true) ;;
   status)
     for node in "${NODES[@]}"; do
       if running "$node"; then echo "$node: running on $HOST:${PORT[$node]}"; else echo "$node: stopped"; fi

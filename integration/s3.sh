@@ -7,6 +7,7 @@
 # Usage: integration/s3.sh start|stop|status|env
 #        integration/s3.sh sync-stop|sync-start        (stop or restart filer.sync)
 #        integration/s3.sh bucket primary|dr NAME       (create a bucket)
+#        integration/s3.sh freeze|thaw primary|dr       (SIGSTOP/SIGCONT a cluster: a hung host)
 # SYNCD_S3_DIR and SYNCD_S3_PORT_OFFSET run a second, separate pair (the benchmark does).
 # Every fixed port of integration/ sits below Linux's ephemeral range (32768-60999): an outgoing
 # connection that happened to get a listener's port made a CI run fail with "address already in use".
@@ -89,6 +90,7 @@ start_sync() {
 stop_pid() {
   running "$1" || { rm -f "$1"; return 0; }
   local pid; pid=$(cat "$1")
+  kill -CONT "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
@@ -123,6 +125,12 @@ case "${1:-}" in
     echo "export SYNCD_S3_ACCESS=$ACCESS SYNCD_S3_SECRET=$SECRET SYNCD_S3_SYNC_BUCKET=$SYNC_BUCKET"
     ;;
   sync-stop) stop_pid "$BASE/sync.pid" ;;
+  freeze|thaw)
+    [ "${2:-}" = primary ] || [ "${2:-}" = dr ] || die "usage: s3.sh $1 primary|dr"
+    running "$BASE/$2/pid" || die "the $2 cluster is not running"
+    pid=$(cat "$BASE/$2/pid")
+    signal=$([ "$1" = freeze ] && echo STOP || echo CONT)
+    kill "-$signal" "$pid" $(pgrep -P "$pid" || true) ;;
   sync-start) start_sync ;;
   bucket)
     [ $# -eq 3 ] || die "usage: s3.sh bucket primary|dr NAME"

@@ -110,7 +110,7 @@ public actor PostgresSource: SourceAdapter {
         do {
             return try await connection.query(sql, parameters)
         } catch let error as PostgresError {
-            if error.kind == .connection {
+            if error.kind == .connection || error.kind == .timeout {
                 if connections[side] === connection { connections[side] = nil }
                 throw SyncError.unreachable(side: sideLabel(side), message: error.message)
             }
@@ -170,14 +170,17 @@ public actor PostgresSource: SourceAdapter {
 
     // MARK: sampling
 
+    /// Every statement of a poll shares one deadline, `poll_timeout` from its start.
     public func sample() async -> Sample {
         let now = Date()
         do {
-            switch try await topology() {
-            case .physical:
-                return try await samplePhysical(now: now)
-            case let .logical(subscription, slot):
-                return try await sampleLogical(subscription: subscription, slot: slot, now: now)
+            return try await CallDeadline.within(seconds: config.pollTimeoutSeconds) {
+                switch try await topology() {
+                case .physical:
+                    return try await samplePhysical(now: now)
+                case let .logical(subscription, slot):
+                    return try await sampleLogical(subscription: subscription, slot: slot, now: now)
+                }
             }
         } catch {
             return .failed(error, time: now, unit: .bytes)

@@ -60,7 +60,8 @@ public actor RedisSource: SourceAdapter {
     private func connection(_ side: Side) async throws -> RedisConnection {
         if let existing = connections[side], !existing.isBroken { return existing }
         connections[side] = nil
-        let connection = try await Self.open(endpoint(side), side: side, database: options.databases[0], commandTimeout: .seconds(3))
+        let connection = try await Self.open(endpoint(side), side: side, database: options.databases[0],
+                                             commandTimeout: .milliseconds(Int64(min(3, config.pollTimeoutSeconds) * 1000)))
         connections[side] = connection
         return connection
     }

@@ -194,6 +194,8 @@ public struct SourceConfig: Sendable, Equatable {
     public var primary: EndpointConfig
     public var dr: EndpointConfig
     public var pollIntervalSeconds: Double
+    /// A poll that has not answered by then makes the source unreachable.
+    public var pollTimeoutSeconds: Double
     public var policy: GatePolicy
     public var postgres: PostgresOptions?
     public var redis: RedisOptions?
@@ -201,13 +203,14 @@ public struct SourceConfig: Sendable, Equatable {
     public var objectStore: ObjectStoreOptions?
 
     public init(name: String, kind: SourceKind, primary: EndpointConfig, dr: EndpointConfig,
-                pollIntervalSeconds: Double, policy: GatePolicy, postgres: PostgresOptions? = nil, redis: RedisOptions? = nil,
-                kafka: KafkaOptions? = nil, objectStore: ObjectStoreOptions? = nil) {
+                pollIntervalSeconds: Double, pollTimeoutSeconds: Double? = nil, policy: GatePolicy, postgres: PostgresOptions? = nil,
+                redis: RedisOptions? = nil, kafka: KafkaOptions? = nil, objectStore: ObjectStoreOptions? = nil) {
         self.name = name
         self.kind = kind
         self.primary = primary
         self.dr = dr
         self.pollIntervalSeconds = pollIntervalSeconds
+        self.pollTimeoutSeconds = pollTimeoutSeconds ?? kind.defaultPollTimeout
         self.policy = policy
         self.postgres = postgres
         self.redis = redis
@@ -463,7 +466,7 @@ struct Reader {
             throw fail(kindNode, "unknown kind '\(kindText)' (known: \(SourceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
 
-        let common = ["name", "kind", "primary", "dr", "poll_interval", "lag_budget", "check_max_age", "ratio_threshold"]
+        let common = ["name", "kind", "primary", "dr", "poll_interval", "poll_timeout", "lag_budget", "check_max_age", "ratio_threshold"]
         let specific: [String] = switch kind {
         case .postgres: ["mode", "subscription", "tables", "schemas"]
         case .redis: ["mode", "databases", "heartbeat_key", "ttl_tolerance"]
@@ -493,10 +496,12 @@ struct Reader {
             threshold = try double(node)
             guard threshold > 0, threshold <= 1 else { throw fail(node, "must be greater than 0 and at most 1, got \(threshold)") }
         }
-        // Three missed polls, and never less than 10 s, before a sample counts as stale.
+        let timeout = try map["poll_timeout"].map(duration) ?? kind.defaultPollTimeout
+        // A sample is evidence of the present for one interval plus the time the next poll may take.
         let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
-                                sampleMaxAgeSeconds: max(10, poll * 3))
-        var source = SourceConfig(name: name, kind: kind, primary: primary, dr: dr, pollIntervalSeconds: poll, policy: policy)
+                                sampleMaxAgeSeconds: GatePolicy.sampleMaxAge(pollInterval: poll, pollTimeout: timeout))
+        var source = SourceConfig(name: name, kind: kind, primary: primary, dr: dr, pollIntervalSeconds: poll,
+                                  pollTimeoutSeconds: timeout, policy: policy)
         switch kind {
         case .redis: source.redis = try redisOptions(map, in: at)
         case .kafka: source.kafka = try kafkaOptions(map, in: at, sourceName: name)

@@ -16,6 +16,12 @@ public struct GatePolicy: Sendable, Codable, Equatable {
     }
 
     public static let defaultRatioThreshold = 0.99999
+
+    /// The freshness limit: the next poll starts within one interval and answers (or is declared
+    /// unreachable) within `poll_timeout`, so an older sample means the poll loop itself is stuck.
+    public static func sampleMaxAge(pollInterval: Double, pollTimeout: Double) -> Double {
+        pollInterval + pollTimeout
+    }
 }
 
 /// One scope (a table, database, topic or bucket) as its latest check left it.
@@ -234,7 +240,7 @@ public enum Gate {
         return GateVerdict(status: pass ? .pass : .fail, evaluatedAt: now, sources: verdicts)
     }
 
-    static func format(_ seconds: Double) -> String {
+    public static func format(_ seconds: Double) -> String {
         String(format: "%.1f", seconds)
     }
 

@@ -17,6 +17,17 @@ public enum SourceKind: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// How long one poll may take before the source counts as unreachable (SPEC §4: a hung server
+    /// fails the gate at once). An S3 poll lists the bucket, so it gets longer.
+    public var defaultPollTimeout: Double {
+        switch self {
+        case .postgres: 5
+        case .redis: 5
+        case .kafka: 10
+        case .objectStore: 60
+        }
+    }
+
     public var defaultLagBudget: Double {
         switch self {
         case .postgres: 30

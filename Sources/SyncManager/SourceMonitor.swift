@@ -11,6 +11,8 @@ public actor SourceMonitor {
     private let historySize: Int
     private var samples: [Sample] = []
     private var previous: Sample?
+    /// When the poll still waiting for its adapter started; nil when none is outstanding.
+    private var outstandingPoll: Date?
     public private(set) var latestCheck: CheckSummary?
     public private(set) var runningOperation: String?
     private let metrics: SourceMetrics
@@ -32,10 +34,37 @@ public actor SourceMonitor {
         Array(samples.suffix(max(0, limit)))
     }
 
-    /// Takes one sample now, records it and returns it.
+    /// Takes one sample now, records it and returns it. A poll that has not answered within
+    /// `poll_timeout` records the source as unreachable at once; while it is still outstanding no
+    /// second poll starts (the adapter bounds its own calls and abandons what hangs).
     @discardableResult
     public func poll() async -> Sample {
-        var sample = await adapter.sample()
+        let timeout = config.pollTimeoutSeconds
+        var sample: Sample
+        if let outstanding = outstandingPoll {
+            let waited = Date().timeIntervalSince(outstanding)
+            sample = unanswered(since: outstanding, message: "the poll started \(Gate.format(waited)) s ago has still not answered (poll_timeout \(Gate.format(timeout)) s): a server is hung or the network drops packets")
+        } else {
+            let started = Date()
+            outstandingPoll = started
+            let adapter = self.adapter
+            let answer = DeadlineRace<Sample>()
+            let timer = Task {
+                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                answer.settle(nil)
+            }
+            Task {
+                let sample = await adapter.sample()
+                answer.settle(sample)
+                timer.cancel()
+                await self.pollAnswered(started)
+            }
+            if let answered = await answer.value() {
+                sample = answered
+            } else {
+                sample = unanswered(since: started, message: "no answer within poll_timeout (\(Gate.format(timeout)) s): a server is hung or the network drops packets")
+            }
+        }
         if let previous, let before = previous.position, let after = sample.position {
             let seconds = sample.time.timeIntervalSince(previous.time)
             if seconds > 0 { sample.throughput = Double(max(0, after - before)) / seconds }
@@ -48,6 +77,16 @@ public actor SourceMonitor {
         if samples.count > historySize { samples.removeFirst(samples.count - historySize) }
         metrics.record(sample)
         return sample
+    }
+
+    private func pollAnswered(_ started: Date) {
+        if outstandingPoll == started { outstandingPoll = nil }
+    }
+
+    private func unanswered(since started: Date, message: String) -> Sample {
+        // Stamped now: the verdict is about the present, and the last answer's lag is unknown.
+        Sample(time: Date(), state: .unreachable, unit: config.kind.volumeUnit, topology: samples.last?.topology,
+               errors: ["\(config.name): \(message)"])
     }
 
     /// Polls on the configured interval until the task is cancelled.
@@ -122,5 +161,36 @@ struct SourceMetrics: Sendable {
 
     func recordGate(_ status: GateStatus) {
         (status == .pass ? gatePass : gateFail).increment()
+    }
+}
+
+/// The first of an answer and a deadline: whichever settles first wins, the other is ignored.
+final class DeadlineRace<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: every field is read and written under `lock`.
+    private let lock = NSLock()
+    private var result: Value??
+    private var waiter: CheckedContinuation<Value?, Never>?
+
+    func settle(_ value: Value?) {
+        lock.lock()
+        guard result == nil else { lock.unlock(); return }
+        result = .some(value)
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume(returning: value)
+    }
+
+    func value() async -> Value? {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if let result {
+                lock.unlock()
+                continuation.resume(returning: result)
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
+        }
     }
 }

@@ -44,6 +44,7 @@ public struct SourceStatus: Sendable, Codable {
     public var name: String
     public var kind: SourceKind
     public var pollIntervalSeconds: Double
+    public var pollTimeoutSeconds: Double?
     public var policy: GatePolicy
     public var capabilities: [SourceOperation]
     public var latest: Sample?
@@ -113,7 +114,7 @@ public final class SyncManager: Service, Sendable {
         let verdict = Gate.evaluate(source: monitor.config.name, policy: monitor.config.policy, sample: latest, check: check, now: now)
         return SourceStatus(
             name: monitor.config.name, kind: monitor.config.kind, pollIntervalSeconds: monitor.config.pollIntervalSeconds,
-            policy: monitor.config.policy,
+            pollTimeoutSeconds: monitor.config.pollTimeoutSeconds, policy: monitor.config.policy,
             capabilities: await monitor.adapter.capabilities().sorted { $0.rawValue < $1.rawValue },
             latest: latest, latestCheck: check, runningOperation: await monitor.runningOperation, verdict: verdict)
     }

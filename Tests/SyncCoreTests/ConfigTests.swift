@@ -63,6 +63,25 @@ private struct Fixture {
         #expect(source.dr.port == 5433)
         #expect(source.dr.password == nil)
         #expect(source.postgres?.mode == .auto)
+        #expect(source.pollTimeoutSeconds == 5)
+        #expect(source.policy.sampleMaxAgeSeconds == 6, "freshness is one poll interval plus poll_timeout")
+    }
+
+    @Test("poll_timeout defaults per kind, can be set, and bounds the gate's freshness limit",
+          arguments: [(SourceKind.postgres, 5.0), (.redis, 5), (.kafka, 10), (.objectStore, 60)])
+    func pollTimeoutDefaults(kind: SourceKind, seconds: Double) throws {
+        #expect(kind.defaultPollTimeout == seconds)
+        #expect(SourceConfig(name: "x", kind: kind, primary: EndpointConfig(host: "h", port: 1), dr: EndpointConfig(host: "h", port: 2),
+                             pollIntervalSeconds: 1, policy: GatePolicy(lagBudgetSeconds: 1, checkMaxAgeSeconds: 1, ratioThreshold: 1, sampleMaxAgeSeconds: 1))
+            .pollTimeoutSeconds == seconds)
+    }
+
+    @Test func pollTimeoutIsReadAndSetsTheFreshnessLimit() throws {
+        let source = try #require(try Fixture().parse(validYAML + "\n    poll_interval: 2s\n    poll_timeout: 1500ms\n").sources.first)
+        #expect(source.pollTimeoutSeconds == 1.5)
+        #expect(source.policy.sampleMaxAgeSeconds == 3.5)
+        let error = try Fixture().error(validYAML + "\n    poll_timeout: soon\n")
+        #expect(error?.keyPath == "sources[0].poll_timeout", "\(String(describing: error))")
     }
 
     @Test func secretsNeverPrint() throws {
