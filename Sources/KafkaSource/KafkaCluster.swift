@@ -42,15 +42,6 @@ final class KafkaCluster: Sendable {
         let timeout = timeoutMs
         return try await run { try $0.watermarksBlocking(partition, timeoutMs: timeout) }
     }
-
-    /// The timestamp (ms) of the record at `offset`, or of the first record after it.
-    func timestamp(_ partition: TopicPartition, at offset: Int64, end: Int64) async throws -> Int64? {
-        try await run { reader in
-            var found: Int64?
-            try reader.readBlocking(partition, from: offset, to: end, limit: 1) { found = $0.timestamp }
-            return found
-        }
-    }
 }
 
 /// Reads an offset-sync topic (MirrorMaker 2's or the built-in mirror's) incrementally and keeps

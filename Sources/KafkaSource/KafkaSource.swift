@@ -14,6 +14,9 @@ public actor KafkaSource: SourceAdapter {
     private var syncReader: OffsetSyncReader
     /// The previous poll's DR high watermark per partition, for per-partition throughput.
     private var previousDRHighs: [TopicPartition: (time: Date, high: Int64)] = [:]
+    /// When each source partition's high watermark was first seen at each new value: lag in
+    /// seconds is read from it, never from record timestamps (producers set those, replays repeat them).
+    private var highHistory: [TopicPartition: PositionHistory] = [:]
     static let partitionDetailLimit = 64
 
     static let fullSyncTimeout: Duration = .seconds(3600)
@@ -88,8 +91,13 @@ public actor KafkaSource: SourceAdapter {
 
         /// The next source offset the DR side does not have yet.
         var mirroredUpTo: Int64 { mapping.sourcePosition(forDREnd: drHigh) }
-        /// Source records not yet on the DR side (records deleted by retention cannot be mirrored any more).
-        var behind: Int64 { max(0, sourceHigh - max(mirroredUpTo, sourceLow)) }
+        /// The source offset the DR side has everything before (retention-deleted records cannot be mirrored any more).
+        var applied: Int64 { max(mirroredUpTo, sourceLow) }
+        /// Source records not yet on the DR side.
+        var behind: Int64 { max(0, sourceHigh - applied) }
+        /// DR records beyond the source's high watermark under the current offset mapping: something
+        /// else wrote to the DR topic, or the mapping is not the one the DR copy was made with.
+        var ahead: Int64 { max(0, mirroredUpTo - sourceHigh) }
     }
 
     struct Observation: Sendable {
@@ -159,11 +167,15 @@ public actor KafkaSource: SourceAdapter {
         if observation.syncs.undecodable > 0 {
             sample.errors.append("\(observation.syncs.undecodable) record(s) of \(options.offsetSyncsTopic) are not offset syncs and were ignored")
         }
-        do {
-            sample.lagSeconds = try await lagSeconds(partitions, now: now)
-        } catch {
-            sample.lagSeconds = nil
-            sample.errors.append("lag in seconds unknown: \(error)")
+        sample.lagSeconds = lagSeconds(partitions, now: now, into: &sample)
+        let ahead = partitions.filter { $0.ahead > 0 }
+        if !ahead.isEmpty {
+            sample.state = .broken
+            sample.details["partitions_ahead"] = String(ahead.count)
+            sample.errors += ahead.prefix(Self.partitionDetailLimit).map { state in
+                "\(state.dr) on the DR side is \(state.ahead) record(s) ahead of \(state.source) on the primary (its end maps to source offset \(state.mirroredUpTo), the source's high watermark is \(state.sourceHigh)): something else writes to the DR topic, or the offset mapping is not the one this copy was made with (a force full sync starts a new one)"
+            }
+            return sample
         }
         if let mirror {
             let status = mirror.status
@@ -195,28 +207,39 @@ public actor KafkaSource: SourceAdapter {
         return sample
     }
 
-    /// Per lagging partition: the newest source record's timestamp minus the newest DR record's
-    /// (both mirrors keep record timestamps); with nothing mirrored yet, the age of the oldest
-    /// record still to mirror. The worst partition counts.
-    func lagSeconds(_ partitions: [PartitionState], now: Date) async throws -> Double {
-        let primary = try cluster(.primary)
-        let dr = try cluster(.dr)
+    /// Per partition: the time since the source's high watermark was first seen past the offset the
+    /// DR side's end maps to, at least one poll interval while any record is behind (the record was
+    /// written some time in the last interval), 0 only when none is. The worst partition counts.
+    func lagSeconds(_ partitions: [PartitionState], now: Date, into sample: inout Sample) -> Double {
         var worst = 0.0
-        for state in partitions where state.behind > 0 {
-            let liveDRStart = max(state.drLow, state.mapping.firstDownstream ?? state.drLow)
-            var lag: Double
-            if state.drHigh > liveDRStart,
-               let newestDR = try await dr.timestamp(state.dr, at: state.drHigh - 1, end: state.drHigh),
-               let newestSource = try await primary.timestamp(state.source, at: state.sourceHigh - 1, end: state.sourceHigh) {
-                lag = Double(newestSource - newestDR) / 1000
-            } else if let oldest = try await primary.timestamp(state.source, at: max(state.mirroredUpTo, state.sourceLow), end: state.sourceHigh) {
-                lag = now.timeIntervalSince1970 - Double(oldest) / 1000
-            } else {
-                lag = 0
+        var lowerBound = false
+        var seen: Set<TopicPartition> = []
+        for state in partitions {
+            seen.insert(state.source)
+            var history = highHistory[state.source] ?? PositionHistory(capacity: 1024)
+            history.record(position: state.sourceHigh, at: now)
+            let lag = history.lag(applied: state.applied, now: now)
+            highHistory[state.source] = history
+            guard state.behind > 0 else { continue }
+            let seconds: Double
+            switch lag {
+            case let .measured(value): seconds = value
+            case let .atLeast(value):
+                seconds = value
+                lowerBound = true
             }
-            worst = max(worst, lag)
+            let partitionLag = max(seconds, config.pollIntervalSeconds)
+            worst = max(worst, partitionLag)
+            if let text = sample.details["partition \(state.source)"] {
+                sample.details["partition \(state.source)"] = text + String(format: ", lag %.1f s", partitionLag)
+            }
         }
-        return max(0, worst)
+        // Partitions that left the layout take their history with them.
+        highHistory = highHistory.filter { seen.contains($0.key) }
+        sample.details["lag_seconds_basis"] = lowerBound
+            ? "source high-watermark history (a lower bound: the DR side is behind everything observed since syncd started)"
+            : "source high-watermark history"
+        return worst
     }
 
     // MARK: control

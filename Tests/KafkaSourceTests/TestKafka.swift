@@ -32,9 +32,11 @@ enum TestKafka {
         return endpoint
     }
 
+    static let pollInterval = 0.5
+
     static func source(_ name: String, mode: KafkaOptions.Mode, topics: [String], policy: KafkaOptions.Policy? = nil,
                        dr: EndpointConfig? = nil, lagBudget: Double = 60) throws -> SourceConfig {
-        SourceConfig(name: name, kind: .kafka, primary: try endpoint(.primary), dr: try dr ?? endpoint(.dr), pollIntervalSeconds: 0.5,
+        SourceConfig(name: name, kind: .kafka, primary: try endpoint(.primary), dr: try dr ?? endpoint(.dr), pollIntervalSeconds: pollInterval,
                      policy: GatePolicy(lagBudgetSeconds: lagBudget, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10),
                      kafka: KafkaOptions(mode: mode, topics: topics, policy: policy, sourceAlias: "primary", sourceName: name, batchSize: 100))
     }
