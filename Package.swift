@@ -94,6 +94,8 @@ let package = Package(
         ]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
+        // The CLI's pure output logic (tables, progress lines).
+        .testTarget(name: "SyncctlTests", dependencies: ["syncctl", "SyncCore"]),
         .testTarget(name: "SyncAPITests", dependencies: [
             "SyncCore", "SyncManager", "SyncAPI",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

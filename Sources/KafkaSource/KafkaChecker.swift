@@ -172,8 +172,18 @@ extension KafkaSource {
         // caught up with the source position the check started from.
         var rounds = 1
         while rounds < max(1, checkOptions.rounds), !stoppedEarly, comparisons.contains(where: { $0.differing > 0 }) {
+            let wait = await waitForCatchUp(comparisons, timeout: checkOptions.catchUpTimeout)
+            switch wait {
+            case .caughtUp:
+                break
+            case .timedOut:
+                notes.append("re-check round \(rounds + 1): the DR side was still behind after the whole catch-up wait (\(checkOptions.catchUpTimeout.seconds) s); what arrived meanwhile was re-read")
+            case let .cannotProgress(why):
+                // Waiting longer, or reading again, cannot change the answer.
+                notes.append("re-check round \(rounds + 1) skipped: \(why); the differences are those of round \(rounds)")
+            }
+            if case .cannotProgress = wait { break }
             rounds += 1
-            await waitForCatchUp(comparisons, timeout: checkOptions.catchUpTimeout)
             let fresh = try await observe(layout: layout)
             let round = rounds
             for index in comparisons.indices where comparisons[index].differing > 0 {
@@ -242,19 +252,27 @@ extension KafkaSource {
                            startedAt: started, finishedAt: finished, notes: notes)
     }
 
-    /// Waits (up to `timeout`) until the DR side holds every record up to each compared range's end.
-    func waitForCatchUp(_ comparisons: [PartitionComparison], timeout: Duration) async {
-        // A paused mirror will not deliver the missing records: waiting would only delay the result.
-        if let mirror, mirror.isHosted, mirror.isPaused { return }
+    /// Waits (up to `timeout`) until the DR side holds every record up to each compared range's end,
+    /// and gives up at once when it cannot progress (paused mirror, position unchanged over 3 polls).
+    func waitForCatchUp(_ comparisons: [PartitionComparison], timeout: Duration) async -> CatchUpOutcome {
+        if let mirror, mirror.isHosted, mirror.isPaused { return .cannotProgress("the built-in mirror is paused, so the DR side cannot catch up") }
+        var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard let observation = try? await observe() else { return }
+            guard let observation = try? await observe() else { return .timedOut }
+            var positions: [Int64] = []
             let behind = comparisons.contains { comparison in
                 guard let state = observation.partitions.first(where: { $0.source == comparison.state.source }) else { return false }
-                return max(state.mirroredUpTo, state.sourceLow) < comparison.end
+                return state.applied < comparison.end
             }
-            if !behind { return }
+            if !behind { return .caughtUp }
+            for comparison in comparisons {
+                positions.append(observation.partitions.first { $0.source == comparison.state.source }?.drHigh ?? -1)
+            }
+            if let mirror, mirror.isHosted, mirror.isPaused { return .cannotProgress("the built-in mirror was paused while waiting, so the DR side cannot catch up") }
+            if watch.stalled(at: positions) { return .cannotProgress(watch.stallNote) }
             try? await Task.sleep(for: .milliseconds(200))
         }
+        return .timedOut
     }
 }

@@ -74,7 +74,8 @@ public actor PostgresSource: SourceAdapter {
         let checker = PostgresChecker(
             source: name, config: config, options: options, progress: progress,
             waitUntilApplied: { target, timeout in
-                _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round")
+                _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round",
+                                                    stopWhenStalled: true)
             })
         return try await checker.run()
     }
@@ -511,10 +512,13 @@ public actor PostgresSource: SourceAdapter {
         return try await waitUntilApplied(try await primaryFlushPosition(), topology: topology, timeout: timeout, purpose: "drain")
     }
 
-    /// Waits until the DR side has applied the primary's WAL up to `target`.
-    func waitUntilApplied(_ target: Int64, topology: Topology, timeout: Duration, purpose: String) async throws -> DrainResult {
+    /// Waits until the DR side has applied the primary's WAL up to `target`. A check's round stops
+    /// waiting once the applied position has not moved over 3 polls (a drain waits its whole timeout).
+    func waitUntilApplied(_ target: Int64, topology: Topology, timeout: Duration, purpose: String,
+                          stopWhenStalled: Bool = false) async throws -> DrainResult {
         let clock = ContinuousClock()
         let started = clock.now
+        var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
         while true {
             let (applied, paused) = try await appliedPosition(topology)
             let waited = clock.now - started
@@ -527,6 +531,9 @@ public actor PostgresSource: SourceAdapter {
             }
             guard waited < timeout else {
                 throw SyncError.timeout("\(purpose) timed out after \(timeout): the DR side is at \(formatLSN(applied)), the target is \(formatLSN(target)), \(target - applied) bytes remain")
+            }
+            if stopWhenStalled, watch.stalled(at: [applied]) {
+                throw SyncError.invalidState("\(watch.stallNote): it is at \(formatLSN(applied)), \(target - applied) bytes short of \(formatLSN(target))")
             }
             try await Task.sleep(for: .milliseconds(100))
         }

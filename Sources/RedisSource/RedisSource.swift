@@ -366,8 +366,14 @@ public actor RedisSource: SourceAdapter {
     }
 
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {
+        try await drain(timeout: timeout)
+    }
+
+    /// A check's round stops waiting once the replica's offset has not moved over 3 polls.
+    func drain(timeout: Duration, stopWhenStalled: Bool = false) async throws -> DrainResult {
         let clock = ContinuousClock()
         let start = clock.now
+        var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
         switch options.mode {
         case .replica:
             let dr = try await replication(.dr)
@@ -382,6 +388,9 @@ public actor RedisSource: SourceAdapter {
                     return DrainResult(target: String(target), reached: String(reached), waitedSeconds: (clock.now - start).seconds)
                 }
                 if info.isParkedBySyncd { throw SyncError.invalidState("replication was paused while waiting for the drain") }
+                if stopWhenStalled, watch.stalled(at: [reached]) {
+                    throw SyncError.invalidState("\(watch.stallNote): applied \(reached), \(max(0, target - reached)) bytes short of \(target)")
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw SyncError.timeout("the DR replica did not reach the primary's offset \(target) within \(timeout.seconds) s: \(max(0, target - reached)) bytes still behind (applied \(reached))")
@@ -416,7 +425,7 @@ public actor RedisSource: SourceAdapter {
                                        // another tool, which gets a second.
                                        if mode == .replica {
                                            do {
-                                               _ = try await self.waitForDrain(timeout: checkOptions.catchUpTimeout)
+                                               _ = try await self.drain(timeout: checkOptions.catchUpTimeout, stopWhenStalled: true)
                                                try await Task.sleep(for: .milliseconds(100))
                                            } catch {
                                                try await Task.sleep(for: .milliseconds(250))

@@ -28,22 +28,22 @@ struct Verify: AsyncParsableCommand {
         var query = ["full_diff": String(fullDiff), "max_diffs": String(maxDiffs), "rounds": String(rounds)]
         if !tables.isEmpty { query["tables"] = tables.joined(separator: ",") }
         let (path, options, timeout) = ("/v1/sources/\(target.source)/check", self.options, self.timeout)
-        let showProgress = isatty(STDERR_FILENO) == 1 && !options.json
+        let interactive = isatty(STDERR_FILENO) == 1
         let deadline = Date().addingTimeInterval(DurationText.parse(timeout) ?? 7200)
-        let job = try await options.withClient { [query] client in
+        let job = try await options.withClient { [query, target] client in
             let started = try options.expectOK(try await client.request("POST", path, query: query))
             guard case let .string(id)? = started["id"] else { throw CLIError(message: "syncd did not return a check id") }
             var job = started
+            var lines = ProgressLines(source: target.source, interactive: interactive)
             while job["status"] == .string("running") {
                 guard Date() < deadline else { throw CLIError(message: "the check is still running after \(timeout) (job \(id))") }
                 // A long poll: the answer comes the moment the check ends, or with fresh progress after 0.5 s.
                 job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)", query: ["wait": "500ms"]))
-                if showProgress, let progress = job["progress"] {
-                    let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
-                    FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-                }
+                guard let progress = job["progress"] else { continue }
+                let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
+                if let text = lines.text(for: line) { FileHandle.standardError.write(Data(text.utf8)) }
             }
-            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if let text = lines.finish() { FileHandle.standardError.write(Data(text.utf8)) }
             return job
         }
         guard job["status"] == .string("done"), let result = job["result"] else {
@@ -51,6 +51,39 @@ struct Verify: AsyncParsableCommand {
         }
         print(options.json ? Format.pretty(result) : Format.check(result))
         guard result["status"] == .string("pass") else { throw ExitCode(1) }
+    }
+}
+
+/// A check's progress on stderr, whatever the output format (stdout stays the result alone):
+/// redrawn in place on a terminal; on a pipe or in a log, a line per change, at most one every 2 s.
+struct ProgressLines {
+    let source: String
+    let interactive: Bool
+    static let pipeInterval: TimeInterval = 2
+    private var shown = false
+    private var lastLine = ""
+    private var lastWritten = Date.distantPast
+
+    init(source: String, interactive: Bool) {
+        self.source = source
+        self.interactive = interactive
+    }
+
+    /// What to write for the latest progress line, if anything.
+    mutating func text(for line: String, now: Date = Date()) -> String? {
+        if interactive {
+            shown = true
+            return "\r\u{1B}[K\(line)"
+        }
+        guard line != lastLine, now.timeIntervalSince(lastWritten) >= Self.pipeInterval else { return nil }
+        lastLine = line
+        lastWritten = now
+        return "verify \(source): \(line)\n"
+    }
+
+    /// Clears a redrawn line before the result prints.
+    func finish() -> String? {
+        shown ? "\r\u{1B}[K" : nil
     }
 }
 

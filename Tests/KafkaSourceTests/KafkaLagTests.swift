@@ -79,5 +79,22 @@ extension KafkaClusters {
             #expect(result.status == .fail, "\(result)")
             #expect(result.changed == 1 && result.missing == 0 && result.extra == 0, "\(result)")
         }
+
+        @Test("a re-check round whose DR side cannot progress (a mirror that never delivers the tail) ends after 3 polls, and the note says so")
+        func roundThatCannotCatchUpEndsEarly() async throws {
+            let (topic, adapter) = try await layout(partitions: 1)
+            let records = (0..<20).map { TestKafka.record("k\($0)", "v\($0)") }
+            try await TestKafka.produce(.primary, topic, partition: 0, records)
+            try await TestKafka.produce(.dr, "primary.\(topic)", partition: 0, Array(records.prefix(17)))
+            let started = ContinuousClock.now
+            // The default rounds and catch-up wait: 3 rounds of up to 60 s each.
+            let result = try await adapter.check(CheckOptions(maxDiffs: 100)) { _ in }
+            let took = started.duration(to: .now)
+            #expect(result.status == .fail)
+            #expect(result.missing == 3, "\(result)")
+            #expect(result.rounds == 1, "no round re-read what could not arrive")
+            #expect(took < .seconds(10), "stopped waiting after 3 polls of \(TestKafka.pollInterval) s, not after 60 s: took \(took)")
+            #expect(result.notes.contains { $0.contains("did not change over 3 polls") && $0.contains("skipped") }, "\(result.notes)")
+        }
     }
 }

@@ -49,3 +49,22 @@ import Testing
         #expect(history.entries.first?.position == 95)
     }
 }
+
+@Suite struct CatchUpWatchTests {
+    let start = ContinuousClock.now
+
+    @Test("stalled only after the position stayed put for 3 poll intervals; any move starts the count again")
+    func stallNeedsThreeUnchangedPolls() {
+        var watch = CatchUpWatch(pollIntervalSeconds: 1)
+        #expect(watch.stallAfter == .seconds(3))
+        let observed = [
+            watch.stalled(at: [10, 20], now: start),
+            watch.stalled(at: [10, 20], now: start + .seconds(2.9)),
+            watch.stalled(at: [10, 21], now: start + .seconds(3)),  // one partition moved
+            watch.stalled(at: [10, 21], now: start + .seconds(5)),
+            watch.stalled(at: [10, 21], now: start + .seconds(6)),
+        ]
+        #expect(observed == [false, false, false, false, true])
+        #expect(watch.stallNote.contains("3 polls (3.0 s)"))
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+@testable import syncctl
+@testable import SyncCore
+
+@Suite struct ProgressLinesTests {
+    @Test("on a pipe: one line per change, at most one every 2 s, never a terminal escape")
+    func pipeGetsPlainLines() {
+        var lines = ProgressLines(source: "pg", interactive: false)
+        let start = Date()
+        #expect(lines.text(for: "round 1 · table 0/2", now: start) == "verify pg: round 1 · table 0/2\n")
+        #expect(lines.text(for: "round 1 · table 0/2", now: start.addingTimeInterval(5)) == nil, "an unchanged line is not repeated")
+        #expect(lines.text(for: "round 1 · table 1/2", now: start.addingTimeInterval(1)) == nil, "at most one line every 2 s")
+        #expect(lines.text(for: "round 2 · table 2/2", now: start.addingTimeInterval(2.5)) == "verify pg: round 2 · table 2/2\n")
+        #expect(lines.finish() == nil)
+    }
+
+    @Test("on a terminal: redrawn in place and cleared before the result")
+    func terminalRedraws() {
+        var lines = ProgressLines(source: "pg", interactive: true)
+        #expect(lines.finish() == nil, "nothing to clear before anything was shown")
+        #expect(lines.text(for: "round 1") == "\r\u{1B}[Kround 1")
+        #expect(lines.text(for: "round 1") == "\r\u{1B}[Kround 1")
+        #expect(lines.finish() == "\r\u{1B}[K")
+    }
+}
+
+@Suite struct TableWidthTests {
+    @Test("names with combining marks, wide characters and emoji are padded by terminal columns, never cut")
+    func tablePadsByDisplayWidth() {
+        let names = ["A\u{30A}/y.txt", "\u{65E5}\u{672C}.txt", "\u{1F600}.txt", "plain.txt"]
+        let text = Format.table(["KEY", "STATUS"], names.map { [$0, "ok"] })
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        for (line, name) in zip(lines.dropFirst(), names) {
+            #expect(line.hasPrefix(name), "\(line) must start with the whole name \(name)")
+            // The STATUS column starts at the same terminal column on every line.
+            #expect(DisplayText.width(String(line.dropLast(2))) == DisplayText.width(String(lines[0].dropLast(6))), "\(lines)")
+        }
+    }
+}
