@@ -54,14 +54,15 @@ struct PostgresReconciler {
         var upserted = 0
         var deleted = 0
         var applied = 0
-        var touched: [String: [[String]]] = [:]
-        var shapes: [String: TableSQL] = [:]
+        // Keyed by the table name's bytes: two spellings of one name can be two tables.
+        var touched: [ByteKey: [[String]]] = [:]
+        var shapes: [ByteKey: TableSQL] = [:]
         for batch in plan.batches {
             let sql: TableSQL
-            if let known = shapes[batch.table] { sql = known } else { sql = try await shape(batch.table, on: dr); shapes[batch.table] = sql }
+            if let known = shapes[batch.table.byteKey] { sql = known } else { sql = try await shape(batch.table, on: dr); shapes[batch.table.byteKey] = sql }
             let planned = try (batch.upsertKeys + batch.deleteKeys).map { try keyTexts($0, sql) }
             guard !planned.isEmpty else { continue }
-            touched[batch.table, default: []] += planned
+            touched[batch.table.byteKey, default: []] += planned
             // Only keys that still differ are written: re-running a plan writes nothing twice.
             let keys = try await stillDiffering(planned, sql, primary: primary, dr: dr)
             guard !keys.isEmpty else { continue }
