@@ -17,9 +17,7 @@ extension SeaweedClusters {
                 config: config, adapter: ObjectStoreSource(config: config),
                 freeze: { try await TestS3.script("freeze", "dr") },
                 thaw: { try await TestS3.script("thaw", "dr") })
-            #expect(observed.secondsToFail <= observed.limit + 0.3, "gate failed \(observed.secondsToFail) s after the freeze (limit \(observed.limit) s)")
-            #expect(observed.reasons.contains { $0.contains("unreachable") }, "\(observed.reasons)")
-            #expect(observed.recovered)
+            #expect(observed.brokenPromises.isEmpty, "\(observed.brokenPromises)")
         }
     }
 }

@@ -14,10 +14,7 @@ import TestSupport
             config: config, adapter: PostgresSource(config: config),
             freeze: { try await TestServers.script("freeze", "standby") },
             thaw: { try await TestServers.script("thaw", "standby") })
-        // 0.3 s for the test's own 50 ms sampling of the verdict and scheduling on two cores.
-        #expect(observed.secondsToFail <= observed.limit + 0.3, "gate failed \(observed.secondsToFail) s after the freeze (limit \(observed.limit) s)")
-        #expect(observed.reasons.contains { $0.contains("source is unreachable") }, "\(observed.reasons)")
-        #expect(observed.recovered, "the source must reconnect and pass again after the thaw")
+        #expect(observed.brokenPromises.isEmpty, "\(observed.brokenPromises)")
     }
 
     @Test("a statement past its call deadline throws a timeout and abandons the connection; the next one reconnects")

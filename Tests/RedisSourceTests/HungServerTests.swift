@@ -14,9 +14,7 @@ extension RedisServers {
                 config: config, adapter: RedisSource(config: config),
                 freeze: { try await TestRedis.script("freeze", "replica") },
                 thaw: { try await TestRedis.script("thaw", "replica") })
-            #expect(observed.secondsToFail <= observed.limit + 0.3, "gate failed \(observed.secondsToFail) s after the freeze (limit \(observed.limit) s)")
-            #expect(observed.reasons.contains { $0.contains("unreachable") }, "\(observed.reasons)")
-            #expect(observed.recovered)
+            #expect(observed.brokenPromises.isEmpty, "\(observed.brokenPromises)")
         }
     }
 }

@@ -13,6 +13,20 @@ public struct HungServerObservation: Sendable {
     public var reasons: [String]
     /// Whether the gate passed again within 30 s of the thaw (the adapter reconnected).
     public var recovered: Bool
+
+    /// What the poll deadline promises and this run broke; empty when it kept every promise. 0.3 s
+    /// of slack for the test's own 50 ms sampling of the verdict and scheduling on two cores.
+    public var brokenPromises: [String] {
+        var broken: [String] = []
+        if secondsToFail > limit + 0.3 {
+            broken.append("the gate failed \(secondsToFail) s after the freeze (limit: poll interval + poll_timeout = \(limit) s)")
+        }
+        if !reasons.contains(where: { $0.contains("source is unreachable") }) {
+            broken.append("the failing verdict does not say the source is unreachable: \(reasons)")
+        }
+        if !recovered { broken.append("the source did not reconnect and pass again within 30 s of the thaw") }
+        return broken
+    }
 }
 
 /// Runs the source's poll loop, waits for the gate to pass (with a fresh, clean check, so only the
