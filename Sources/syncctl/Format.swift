@@ -34,6 +34,20 @@ enum Format {
         return String(format: "%.1f", number)
     }
 
+    /// The latest check as the gate sees it: lowest scope ratio, oldest scope age, and whether only
+    /// partial checks ran or a full one stopped early (either way some scopes are unchecked).
+    static func checkSummary(_ check: JSONValue?, age: JSONValue?) -> String {
+        guard let check, check != .null else { return "none" }
+        var parts = [check["error"].map { $0 == .null ? ratio(check["ratio"]) : "error" } ?? ratio(check["ratio"])]
+        if case .number? = age { parts.append("\(seconds(age)) s ago") }
+        if check["partial"] == .bool(true) {
+            parts.append("partial")
+        } else if check["complete"] == .bool(false) {
+            parts.append("incomplete")
+        }
+        return parts.joined(separator: ", ")
+    }
+
     static func volume(_ value: JSONValue?, unit: JSONValue?) -> String {
         guard case let .number(number)? = value else { return "-" }
         if string(unit) == "bytes" { return bytes(number) }

@@ -87,9 +87,10 @@ struct Status: AsyncParsableCommand {
             return [Format.string(source["name"]), Format.string(source["kind"]), Format.string(latest?["topology"]),
                     Format.string(latest?["state"]), Format.seconds(latest?["lag_seconds"]),
                     Format.volume(latest?["lag_volume"], unit: latest?["unit"]),
-                    Format.rate(latest?["throughput"], unit: latest?["unit"]), reasons]
+                    Format.rate(latest?["throughput"], unit: latest?["unit"]),
+                    Format.checkSummary(source["latest_check"], age: verdict?["check_age_seconds"]), reasons]
         }
-        print(Format.table(["SOURCE", "KIND", "TOPOLOGY", "STATE", "LAG(s)", "BEHIND", "THROUGHPUT", "GATE"], rows))
+        print(Format.table(["SOURCE", "KIND", "TOPOLOGY", "STATE", "LAG(s)", "BEHIND", "THROUGHPUT", "CHECK", "GATE"], rows))
     }
 }
 

@@ -39,3 +39,14 @@ import Testing
         }
     }
 }
+
+@Suite struct StatusCheckCellTests {
+    @Test("the status table's CHECK cell says when only partial checks ran or a full one stopped early")
+    func checkCellShowsPartialAndIncomplete() {
+        #expect(Format.checkSummary(nil, age: nil) == "none")
+        #expect(Format.checkSummary(.object(["ratio": .number(1), "partial": .bool(false), "complete": .bool(true)]), age: .number(12)) == "1.0000000, 12.0 s ago")
+        #expect(Format.checkSummary(.object(["ratio": .number(0.5), "partial": .bool(true), "complete": .bool(true)]), age: .number(3)) == "0.5000000, 3.0 s ago, partial")
+        #expect(Format.checkSummary(.object(["ratio": .null, "partial": .bool(false), "complete": .bool(false)]), age: nil) == "-, incomplete")
+        #expect(Format.checkSummary(.object(["error": .string("boom")]), age: nil) == "error")
+    }
+}
