@@ -39,8 +39,14 @@ let package = Package(
         .target(name: "KafkaSource", dependencies: ["SyncCore", "CRdKafka"]),
         .target(name: "ObjectStoreSource", dependencies: ["SyncCore", "CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]),
 
+        // The audit journal in an SQLite file, behind SyncCore's JournalStore.
+        .target(name: "SQLiteJournal", dependencies: ["SyncCore", "CSQLite"]),
+        // The one module that links every adapter; only the executables depend on it.
+        .target(name: "SourceRegistry", dependencies: ["SyncCore", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource"]),
+
+        // Links no adapter and no storage module: adapters and the journal come in through SyncCore's protocols.
         .target(name: "SyncManager", dependencies: [
-            "SyncCore", "CSQLite", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource",
+            "SyncCore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -53,7 +59,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "syncd", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "SourceRegistry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -62,7 +68,7 @@ let package = Package(
         ]),
         // syncctl also runs the engine in-process (--config), so it links what syncd links.
         .executableTarget(name: "syncctl", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "SourceRegistry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -72,23 +78,23 @@ let package = Package(
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"]),
         // Helpers shared by the tests that drive the real servers of integration/.
         .target(name: "TestSupport", dependencies: [
-            "SyncCore", "SyncManager",
+            "SyncCore", "SyncManager", "SQLiteJournal",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresSourceTests", dependencies: [
-            "SyncCore", "PostgresSource", "SyncManager", "SyncAPI", "TestSupport",
+            "SyncCore", "PostgresSource", "SyncManager", "SyncAPI", "SQLiteJournal", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "RedisSourceTests", dependencies: [
-            "SyncCore", "RedisSource", "SyncManager", "TestSupport",
+            "SyncCore", "RedisSource", "SyncManager", "SQLiteJournal", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource", "SyncCore", "TestSupport"]),
         .testTarget(name: "ObjectStoreSourceTests", dependencies: [
-            "ObjectStoreSource", "SyncCore", "SyncManager", "TestSupport",
+            "ObjectStoreSource", "SyncCore", "SyncManager", "SQLiteJournal", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
@@ -96,8 +102,14 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         // The CLI's pure output logic (tables, progress lines).
         .testTarget(name: "SyncctlTests", dependencies: ["syncctl", "SyncCore"]),
+        // The manager and its poll loop with a scripted adapter; links no adapter module.
+        .testTarget(name: "SyncManagerTests", dependencies: [
+            "SyncCore", "SyncManager", "SQLiteJournal", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         .testTarget(name: "SyncAPITests", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),

@@ -271,10 +271,12 @@ public actor KafkaSource: SourceAdapter {
         try await waitUntil("the mirror to resume", timeout: Self.confirmTimeout) { mirror.status.phase != .paused }
     }
 
-    public func forceFullSync() async throws {
+    @discardableResult
+    public func forceFullSync() async throws -> String {
         let mirror = try requireHostedMirror(.fullSync)
         try await mirror.startFresh()
         _ = try await waitForDrain(timeout: Self.fullSyncTimeout)
+        return "the built-in mirror re-mirrored every partition from its earliest retained source offset into a fresh DR position and caught up"
     }
 
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {

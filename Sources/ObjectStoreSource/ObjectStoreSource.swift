@@ -126,9 +126,11 @@ public actor ObjectStoreSource: SourceAdapter {
         try await waitUntil("the managed copy to resume", timeout: .seconds(60)) { replication.status.phase != .paused }
     }
 
-    public func forceFullSync() async throws {
+    @discardableResult
+    public func forceFullSync() async throws -> String {
         let replication = try requireHostedReplication(.fullSync)
         _ = try await replication.fullSync()
+        return "every object missing or stale in the DR bucket was copied from the primary"
     }
 
     /// Waits until no object the primary had at the call (by LastModified) is missing or stale on the DR side.

@@ -426,7 +426,8 @@ public actor PostgresSource: SourceAdapter {
         }
     }
 
-    public func forceFullSync() async throws {
+    @discardableResult
+    public func forceFullSync() async throws -> String {
         switch try await topology() {
         case .physical:
             throw SyncError.unsupported(
@@ -435,6 +436,7 @@ public actor PostgresSource: SourceAdapter {
                 remedy: recloneRemedy)
         case let .logical(subscription, _):
             try await resubscribe(subscription)
+            return "every table was re-copied from the primary and replication is running again"
         }
     }
 

@@ -344,7 +344,8 @@ public actor RedisSource: SourceAdapter {
         throw SyncError.timeout("timed out after \(timeout.seconds) s waiting for \(what)")
     }
 
-    public func forceFullSync() async throws {
+    @discardableResult
+    public func forceFullSync() async throws -> String {
         switch options.mode {
         case .replica:
             // REPLICAOF NO ONE gives the replica a new replication ID, so the primary cannot accept
@@ -358,10 +359,12 @@ public actor RedisSource: SourceAdapter {
                 return info.linkUp && !info.syncInProgress && counters.full > before.full
             }
             lastResync = describeResync(before: before, after: try await syncCounters(), action: "full sync")
+            return "the replica made a full resync from the primary (a new RDB snapshot) and is streaming again"
         case .independent:
             let started = Date()
             try await RedisCopier(source: name, config: config).copyEverything()
             lastCopy = started
+            return "every key of the configured databases was copied from the primary (DUMP/RESTORE) and keys only on the DR side were deleted"
         }
     }
 

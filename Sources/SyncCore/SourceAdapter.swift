@@ -11,7 +11,8 @@ public protocol SourceAdapter: Sendable {
     func sample() async -> Sample
     func pause() async throws
     func resume() async throws
-    func forceFullSync() async throws
+    /// Re-copies the DR side from the primary; returns what was done, in the source's own words.
+    func forceFullSync() async throws -> String
     /// Blocks until the DR side has caught up with the primary's position at the moment of the call.
     func waitForDrain(timeout: Duration) async throws -> DrainResult
     /// Count + hash consistency check of the primary against the DR side.

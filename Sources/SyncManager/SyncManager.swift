@@ -1,28 +1,8 @@
 import Foundation
 import Logging
 import Metrics
-import PostgresSource
-import KafkaSource
-import ObjectStoreSource
-import RedisSource
 import ServiceLifecycle
 import SyncCore
-
-/// Builds the adapter for a configured source.
-public enum AdapterFactory {
-    public static func make(_ config: SourceConfig) -> any SourceAdapter {
-        switch config.kind {
-        case .postgres:
-            PostgresSource(config: config)
-        case .redis:
-            RedisSource(config: config)
-        case .kafka:
-            KafkaSource(config: config)
-        case .objectStore:
-            ObjectStoreSource(config: config)
-        }
-    }
-}
 
 public enum ControlAction: String, Sendable, Codable, CaseIterable {
     case pause, resume, drain
@@ -68,11 +48,11 @@ public struct UnknownSourceError: Error, CustomStringConvertible {
 /// Owns every source's monitor, evaluates the gate, runs control actions, and journals both.
 public final class SyncManager: Service, Sendable {
     public let monitors: [SourceMonitor]
-    public let journal: Journal
+    public let journal: any JournalStore
     private let logger: Logger
     private let checkJobs = CheckJobs()
 
-    public init(sources: [(SourceConfig, any SourceAdapter)], journal: Journal, historySize: Int,
+    public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
                 metricsFactory: MetricsFactory, logger: Logger) {
         monitors = sources.map {
             SourceMonitor(config: $0.0, adapter: $0.1, historySize: historySize, metricsFactory: metricsFactory, logger: logger)
@@ -181,19 +161,7 @@ public final class SyncManager: Service, Sendable {
                 detail["drain"] = try JSONValue.from(result)
                 message = "the DR side reached \(result.target) (the primary's position at the call) in \(String(format: "%.2f", result.waitedSeconds)) s"
             case .fullSync:
-                try await monitor.adapter.forceFullSync()
-                switch monitor.config.kind {
-                case .postgres:
-                    message = "every table was re-copied from the primary and replication is running again"
-                case .redis where monitor.config.redis?.mode == .independent:
-                    message = "every key of the configured databases was copied from the primary (DUMP/RESTORE) and keys only on the DR side were deleted"
-                case .redis:
-                    message = "the replica made a full resync from the primary (a new RDB snapshot) and is streaming again"
-                case .kafka:
-                    message = "the built-in mirror re-mirrored every partition from its earliest retained source offset into a fresh DR position and caught up"
-                default:
-                    message = "the DR side was re-copied from the primary"
-                }
+                message = try await monitor.adapter.forceFullSync()
             }
             await monitor.end()
             let sample = await monitor.poll()

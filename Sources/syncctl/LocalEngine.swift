@@ -5,6 +5,8 @@ import Prometheus
 import ServiceLifecycle
 import SyncAPI
 import SyncCore
+import SQLiteJournal
+import SourceRegistry
 import SyncManager
 
 /// `syncctl --config FILE`: the same engine as syncd, in this process, for as long as one command
@@ -20,15 +22,15 @@ enum LocalEngine {
         }
         var logger = Logger(label: "syncctl")
         logger.logLevel = .warning
-        let journal: Journal
+        let journal: SQLiteJournal
         do {
-            journal = try Journal(path: settings.journalPath)
+            journal = try SQLiteJournal(path: settings.journalPath)
         } catch {
             throw CLIError(message: "\(error)")
         }
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
-            sources: settings.sources.map { ($0, AdapterFactory.make($0)) }, journal: journal,
+            sources: settings.sources.map { ($0, SourceRegistry.adapter(for: $0)) }, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
         await manager.restoreLatestChecks()
         // One fresh sample per source, so status and the gate judge the present (two for throughput).

@@ -6,6 +6,8 @@ import Prometheus
 import ServiceLifecycle
 import SyncAPI
 import SyncCore
+import SQLiteJournal
+import SourceRegistry
 import SyncManager
 
 @main
@@ -47,9 +49,9 @@ struct Syncd: AsyncParsableCommand {
         }
         let logger = Logger(label: "syncd")
 
-        let journal: Journal
+        let journal: SQLiteJournal
         do {
-            journal = try Journal(path: settings.journalPath)
+            journal = try SQLiteJournal(path: settings.journalPath)
             try await journal.append(kind: "service", source: nil, actor: "syncd", action: "start", outcome: "ok",
                                      detail: .object(["config": .string(config), "sources": .array(settings.sources.map { .string($0.name) })]))
         } catch {
@@ -59,7 +61,7 @@ struct Syncd: AsyncParsableCommand {
 
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
-            sources: settings.sources.map { ($0, AdapterFactory.make($0)) }, journal: journal,
+            sources: settings.sources.map { ($0, SourceRegistry.adapter(for: $0)) }, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
         let router = SyncAPI.router(manager: manager, readToken: settings.readToken, adminToken: settings.adminToken, registry: registry)
         let app = Application(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import SQLiteJournal
 import Testing
 @testable import ObjectStoreSource
 @testable import SyncManager
@@ -165,7 +166,7 @@ extension SeaweedClusters {
             let (adapter, _, _, target) = try await planted()
             let config = TestS3.source("s3-managed-reconcile", mode: .native, primaryBucket: adapter.primary.store.bucket, drBucket: target)
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-s3-\(UUID().uuidString)/journal.sqlite").path
-            let manager = SyncManager(sources: [(config, ObjectStoreSource(config: config))], journal: try Journal(path: path), historySize: 10,
+            let manager = SyncManager(sources: [(config, ObjectStoreSource(config: config))], journal: try SQLiteJournal(path: path), historySize: 10,
                                       metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
             _ = try await manager.check(source: config.name, options: CheckOptions(rounds: 1), actor: "test")
             let kept = try await manager.reconcile(source: config.name, apply: false, actor: "test")

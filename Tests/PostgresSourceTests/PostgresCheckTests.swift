@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Prometheus
+import SQLiteJournal
 import Testing
 import TestSupport
 @testable import PostgresSource
@@ -351,7 +352,7 @@ extension PostgresReplicationTests {
         let config = CheckTables.source(tables: ["checks.gated"])
         let registry = PrometheusCollectorRegistry()
         let journalPath = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-check-\(UUID().uuidString)/journal.sqlite").path
-        let manager = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try Journal(path: journalPath), historySize: 10,
+        let manager = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try SQLiteJournal(path: journalPath), historySize: 10,
                                   metricsFactory: PrometheusMetricsFactory(registry: registry), logger: Logger(label: "test"))
         await manager.monitors[0].poll()
         let app = Application(router: SyncAPI.router(manager: manager, readToken: Secret("r"), adminToken: Secret("a"), registry: registry))
@@ -382,7 +383,7 @@ extension PostgresReplicationTests {
             }
         }
         // A restarted manager restores the latest check from the journal.
-        let restarted = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try Journal(path: journalPath), historySize: 10,
+        let restarted = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try SQLiteJournal(path: journalPath), historySize: 10,
                                     metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()), logger: Logger(label: "test"))
         await restarted.restoreLatestChecks()
         #expect(await restarted.monitors[0].latestCheck?.ratio == 1.0)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Prometheus
+import SQLiteJournal
 import Testing
 import TestSupport
 @testable import PostgresSource
@@ -11,7 +12,7 @@ extension PostgresReplicationTests {
     /// A manager over the logical pair, checking only `tables`, with its own journal.
     func reconcileManager(tables: [String]) throws -> SyncManager {
         let config = CheckTables.source(tables: tables)
-        let journal = try Journal(path: FileManager.default.temporaryDirectory
+        let journal = try SQLiteJournal(path: FileManager.default.temporaryDirectory
             .appendingPathComponent("syncd-reconcile-\(UUID().uuidString)/journal.sqlite").path)
         return SyncManager(sources: [(config, PostgresSource(config: config))], journal: journal, historySize: 10,
                            metricsFactory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()), logger: Logger(label: "test"))

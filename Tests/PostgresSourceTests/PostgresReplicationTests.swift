@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Prometheus
+import SQLiteJournal
 import Testing
 import TestSupport
 @testable import PostgresSource
@@ -107,7 +108,7 @@ import TestSupport
 
     @Test func stoppedStandbyIsUnreachableGate503AndRecoversWithoutRestart() async throws {
         let registry = PrometheusCollectorRegistry()
-        let journal = try Journal(path: FileManager.default.temporaryDirectory
+        let journal = try SQLiteJournal(path: FileManager.default.temporaryDirectory
             .appendingPathComponent("syncd-pg-\(UUID().uuidString)/journal.sqlite").path)
         let config = TestServers.physical
         let manager = SyncManager(sources: [(config, PostgresSource(config: config))], journal: journal, historySize: 100,

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import SQLiteJournal
 import Testing
 import TestSupport
 @testable import PostgresSource
@@ -32,7 +33,7 @@ extension PostgresReplicationTests {
         try await CheckTables.run(TestServers.subscriber, "UPDATE checks.scope_bad SET v = 'drift' WHERE id % 100 = 0")
         let config = CheckTables.source(tables: ["checks.scope_bad", "checks.scope_good"])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-scope-\(UUID().uuidString)/journal.sqlite").path
-        let manager = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try Journal(path: path), historySize: 10,
+        let manager = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try SQLiteJournal(path: path), historySize: 10,
                                   metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
         await manager.monitors[0].poll()
         let full = try await manager.check(source: config.name, options: CheckOptions(rounds: 1), actor: "test")
@@ -54,7 +55,7 @@ extension PostgresReplicationTests {
         #expect(entry?.detail?["result"]?["partial"] == .bool(true))
 
         // After a restart the merged record is rebuilt from the journal: still failing.
-        let restarted = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try Journal(path: path), historySize: 10,
+        let restarted = SyncManager(sources: [(config, PostgresSource(config: config))], journal: try SQLiteJournal(path: path), historySize: 10,
                                     metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
         await restarted.restoreLatestChecks()
         await restarted.monitors[0].poll()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import SQLiteJournal
 import Testing
 @testable import RedisSource
 @testable import SyncCore
@@ -15,7 +16,7 @@ extension RedisServers {
 
         func manager(_ config: SourceConfig) throws -> SyncManager {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-redis-\(UUID().uuidString)/journal.sqlite").path
-            return SyncManager(sources: [(config, RedisSource(config: config))], journal: try Journal(path: path), historySize: 10,
+            return SyncManager(sources: [(config, RedisSource(config: config))], journal: try SQLiteJournal(path: path), historySize: 10,
                                metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
         }
 

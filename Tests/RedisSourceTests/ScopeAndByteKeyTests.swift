@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import SQLiteJournal
 import Testing
 @testable import RedisSource
 @testable import SyncCore
@@ -19,7 +20,7 @@ extension RedisServers {
             let config = TestRedis.source("redis-scope", dr: TestRedis.independent, mode: .independent, databases: [0, 1],
                                           heartbeatKey: heartbeat, lagBudget: 3600)
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-redis-scope-\(UUID().uuidString)/journal.sqlite").path
-            let manager = SyncManager(sources: [(config, RedisSource(config: config))], journal: try Journal(path: path), historySize: 10,
+            let manager = SyncManager(sources: [(config, RedisSource(config: config))], journal: try SQLiteJournal(path: path), historySize: 10,
                                       metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
             for database in [0, 1] {
                 let primary = try await TestRedis.connect(TestRedis.primary, database: database)

@@ -3,38 +3,12 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Prometheus
+import SQLiteJournal
 import Testing
 @testable import SyncAPI
 @testable import SyncCore
 @testable import SyncManager
-
-/// A scripted adapter: these tests are about routing, auth and the manager's bookkeeping, not
-/// about any data store (those are tested against real servers in PostgresSourceTests).
-actor ScriptedAdapter: SourceAdapter {
-    nonisolated let name: String
-    nonisolated let kind: SourceKind = .postgres
-    var state: SyncState = .inSync
-    var pauses = 0
-
-    init(name: String) { self.name = name }
-
-    func capabilities() async -> Set<SourceOperation> { [.pause, .resume, .drain] }
-    func sample() async -> Sample {
-        Sample(state: state, lagSeconds: state == .unreachable ? nil : 0.5, lagVolume: 128, unit: .bytes, position: 1000,
-               errors: state == .unreachable ? ["DR 127.0.0.1:1 is unreachable: connection refused"] : [])
-    }
-    func pause() async throws { pauses += 1; state = .paused }
-    func resume() async throws { state = .inSync }
-    func forceFullSync() async throws {
-        throw SyncError.unsupported(operation: .fullSync, reason: "scripted", remedy: "none")
-    }
-    func waitForDrain(timeout: Duration) async throws -> DrainResult {
-        if state == .paused { throw SyncError.invalidState("cannot drain: paused") }
-        return DrainResult(target: "0/10", reached: "0/10", waitedSeconds: 0)
-    }
-    func shutdown() async {}
-    func set(_ state: SyncState) { self.state = state }
-}
+import TestSupport
 
 struct Harness {
     static let read = "read-token-value"
@@ -52,7 +26,7 @@ struct Harness {
         let config = SourceConfig(name: "pg", kind: .postgres, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1,
                                   policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10))
         registry = PrometheusCollectorRegistry()
-        manager = SyncManager(sources: [(config, adapter)], journal: try Journal(path: path), historySize: 100,
+        manager = SyncManager(sources: [(config, adapter)], journal: try SQLiteJournal(path: path), historySize: 100,
                               metricsFactory: PrometheusMetricsFactory(registry: registry), logger: Logger(label: "test"))
     }
 

@@ -2,30 +2,14 @@ import CSQLite
 import Foundation
 import SyncCore
 
-/// One audited event: a gate evaluation, a control action, a check.
-public struct JournalEntry: Sendable, Codable, Equatable {
-    public var id: Int64
-    public var time: Date
-    public var kind: String
-    public var source: String?
-    public var actor: String
-    public var action: String
-    public var outcome: String
-    public var detail: JSONValue?
-}
-
-public struct JournalError: Error, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
-}
-
 /// The audit journal: an embedded SQLite file that survives restarts. Owns its `sqlite3` handle;
 /// every call runs on the journal's own serial queue, off the cooperative pool.
-public final class Journal: @unchecked Sendable {
+public final class SQLiteJournal: JournalStore, @unchecked Sendable {
     // @unchecked: `db` is used only on `queue` (serial) and in deinit.
     private let db: OpaquePointer
     private let queue = BlockingQueue(label: "syncd.journal")
     public let path: String
+    public var location: String { path }
 
     public init(path: String) throws {
         self.path = path
@@ -44,7 +28,7 @@ public final class Journal: @unchecked Sendable {
         }
         db = handle
         sqlite3_busy_timeout(handle, 5000)
-        try Journal.exec(handle, """
+        try SQLiteJournal.exec(handle, """
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = NORMAL;
             CREATE TABLE IF NOT EXISTS journal (
@@ -76,21 +60,21 @@ public final class Journal: @unchecked Sendable {
 
     @discardableResult
     public func append(kind: String, source: String?, actor: String, action: String, outcome: String,
-                       detail: JSONValue? = nil, at time: Date = Date()) async throws -> JournalEntry {
+                       detail: JSONValue?, at time: Date) async throws -> JournalEntry {
         let detailText = try detail.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
         let box = Handle(db)
         let id = try await queue.run { () throws -> Int64 in
-            let statement = try Journal.prepare(box.db, """
+            let statement = try SQLiteJournal.prepare(box.db, """
                 INSERT INTO journal (time, kind, source, actor, action, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             defer { sqlite3_finalize(statement) }
             sqlite3_bind_double(statement, 1, time.timeIntervalSince1970)
-            Journal.bind(statement, 2, kind)
-            Journal.bind(statement, 3, source)
-            Journal.bind(statement, 4, actor)
-            Journal.bind(statement, 5, action)
-            Journal.bind(statement, 6, outcome)
-            Journal.bind(statement, 7, detailText)
+            SQLiteJournal.bind(statement, 2, kind)
+            SQLiteJournal.bind(statement, 3, source)
+            SQLiteJournal.bind(statement, 4, actor)
+            SQLiteJournal.bind(statement, 5, action)
+            SQLiteJournal.bind(statement, 6, outcome)
+            SQLiteJournal.bind(statement, 7, detailText)
             guard sqlite3_step(statement) == SQLITE_DONE else {
                 throw JournalError(message: "journal write failed: \(String(cString: sqlite3_errmsg(box.db)))")
             }
@@ -100,17 +84,17 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Newest first.
-    public func recent(limit: Int = 100, source: String? = nil, kind: String? = nil) async throws -> [JournalEntry] {
+    public func recent(limit: Int, source: String?, kind: String?) async throws -> [JournalEntry] {
         let box = Handle(db)
         let rows = try await queue.run { () throws -> [(Int64, Double, String, String?, String, String, String, String?)] in
-            let statement = try Journal.prepare(box.db, """
+            let statement = try SQLiteJournal.prepare(box.db, """
                 SELECT id, time, kind, source, actor, action, outcome, detail FROM journal
                 WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR kind = ?2)
                 ORDER BY id DESC LIMIT ?3
                 """)
             defer { sqlite3_finalize(statement) }
-            Journal.bind(statement, 1, source)
-            Journal.bind(statement, 2, kind)
+            SQLiteJournal.bind(statement, 1, source)
+            SQLiteJournal.bind(statement, 2, kind)
             sqlite3_bind_int64(statement, 3, Int64(max(1, limit)))
             var rows: [(Int64, Double, String, String?, String, String, String, String?)] = []
             while true {
@@ -120,8 +104,8 @@ public final class Journal: @unchecked Sendable {
                     throw JournalError(message: "journal read failed: \(String(cString: sqlite3_errmsg(box.db)))")
                 }
                 rows.append((sqlite3_column_int64(statement, 0), sqlite3_column_double(statement, 1),
-                             Journal.text(statement, 2) ?? "", Journal.text(statement, 3), Journal.text(statement, 4) ?? "",
-                             Journal.text(statement, 5) ?? "", Journal.text(statement, 6) ?? "", Journal.text(statement, 7)))
+                             SQLiteJournal.text(statement, 2) ?? "", SQLiteJournal.text(statement, 3), SQLiteJournal.text(statement, 4) ?? "",
+                             SQLiteJournal.text(statement, 5) ?? "", SQLiteJournal.text(statement, 6) ?? "", SQLiteJournal.text(statement, 7)))
             }
             return rows
         }

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Metrics
+import SQLiteJournal
+import Testing
+import TestSupport
+@testable import SyncCore
+@testable import SyncManager
+
+/// The manager and its poll loop against a scripted adapter: no data store is involved, and this
+/// target links no adapter module.
+@Suite struct ManagerTests {
+    static func config(pollInterval: Double = 0.2, pollTimeout: Double = 0.3) -> SourceConfig {
+        let endpoint = EndpointConfig(host: "127.0.0.1", port: 1)
+        return withPollTiming(SourceConfig(name: "scripted", kind: .postgres, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1,
+                                           policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10)),
+                              interval: pollInterval, timeout: pollTimeout)
+    }
+
+    static func manager(_ adapter: ScriptedAdapter, config: SourceConfig = config(), journal: String? = nil) throws -> SyncManager {
+        let path = journal ?? FileManager.default.temporaryDirectory.appendingPathComponent("syncd-manager-\(UUID().uuidString)/journal.sqlite").path
+        return SyncManager(sources: [(config, adapter)], journal: try SQLiteJournal(path: path), historySize: 100,
+                           metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
+    }
+
+    @Test("a poll that has not answered within poll_timeout is unreachable at once, and no second poll starts while it is outstanding")
+    func unansweredPollIsUnreachable() async throws {
+        let adapter = ScriptedAdapter(name: "scripted")
+        let monitor = try Self.manager(adapter).monitors[0]
+        #expect(await monitor.poll().state == .inSync)
+
+        await adapter.set(sampleDelay: .seconds(1.5))
+        let started = ContinuousClock.now
+        let hung = await monitor.poll()
+        #expect(started.duration(to: .now) < .seconds(1), "the deadline (0.3 s) answers, not the adapter (1.5 s)")
+        #expect(hung.state == .unreachable)
+        #expect(hung.errors.first?.contains("no answer within poll_timeout (0.3 s)") == true, "\(hung.errors)")
+
+        let again = await monitor.poll()
+        #expect(again.state == .unreachable)
+        #expect(again.errors.first?.contains("has still not answered") == true, "\(again.errors)")
+        #expect(await adapter.samplesStarted == 2, "no second poll piles up behind the hung one")
+
+        await adapter.set(sampleDelay: .zero)
+        #expect(try await eventually(timeout: .seconds(5), every: .milliseconds(100)) { await adapter.samplesRunning == 0 })
+        #expect(await monitor.poll().state == .inSync, "once the hung poll answered, polls run again")
+    }
+
+    @Test("the full-sync message comes from the adapter and is journaled")
+    func fullSyncMessageComesFromTheAdapter() async throws {
+        let adapter = ScriptedAdapter(name: "scripted")
+        let manager = try Self.manager(adapter)
+        let outcome = try await manager.control(.fullSync, source: "scripted", actor: "test")
+        #expect(outcome.message == "the scripted DR side was re-copied")
+        let entry = try #require(try await manager.journal.recent(limit: 1, source: "scripted", kind: "control").first)
+        #expect(entry.detail?["message"] == .string("the scripted DR side was re-copied"))
+    }
+
+    @Test("a partial check replaces only its scopes; the gate keeps failing on the other one, also after a restart")
+    func partialCheckMergesIntoTheLatestFullOne() async throws {
+        let adapter = ScriptedAdapter(name: "scripted")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-manager-\(UUID().uuidString)/journal.sqlite").path
+        let manager = try Self.manager(adapter, journal: path)
+        await adapter.set(checkScopes: [
+            TableCheckResult(table: "a", status: .different, primaryRows: 100, drRows: 100, changed: 10),
+            TableCheckResult(table: "b", status: .equal, primaryRows: 100, drRows: 100),
+        ])
+        await manager.monitors[0].poll()
+        #expect(try await manager.check(source: "scripted", options: CheckOptions(), actor: "test").status == .fail)
+        let partial = try await manager.check(source: "scripted", options: CheckOptions(tables: ["b"]), actor: "test")
+        #expect(partial.status == .pass && partial.partial == true)
+        let verdict = try await manager.evaluateGate(sources: ["scripted"], actor: "test")
+        #expect(verdict.status == .fail)
+        #expect(verdict.sources[0].reasons.contains { $0.hasPrefix("a: consistency ratio 0.9000000") }, "\(verdict.sources[0].reasons)")
+
+        let restarted = try Self.manager(adapter, journal: path)
+        await restarted.restoreLatestChecks()
+        await restarted.monitors[0].poll()
+        #expect(try await restarted.evaluateGate(sources: ["scripted"], actor: "test").status == .fail)
+
+        await adapter.set(checkScopes: [TableCheckResult(table: "a", status: .equal, primaryRows: 100, drRows: 100),
+                                        TableCheckResult(table: "b", status: .equal, primaryRows: 100, drRows: 100)])
+        _ = try await restarted.check(source: "scripted", options: CheckOptions(tables: ["a"]), actor: "test")
+        let passing = try await restarted.evaluateGate(sources: ["scripted"], actor: "test")
+        #expect(passing.status == .pass, "\(passing.sources[0].reasons)")
+    }
+}
