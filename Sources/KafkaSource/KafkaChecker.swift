@@ -249,7 +249,7 @@ extension KafkaSource {
         }
         return CheckResult(source: name, threshold: threshold, tables: tables, diffs: diffs,
                            diffsTruncated: totalDiffering > Int64(diffs.count) || stoppedEarly, rounds: rounds, stoppedEarly: stoppedEarly,
-                           startedAt: started, finishedAt: finished, notes: notes)
+                           startedAt: started, finishedAt: finished, notes: notes, words: .kafka)
     }
 
     /// Waits (up to `timeout`) until the DR side holds every record up to each compared range's end,

@@ -34,7 +34,7 @@ extension KafkaSource {
             notes.append("MirrorMaker 2 copies these tails itself: applying is refused so that its own copies do not duplicate them; wait for drain")
         }
         notes.append("tails run to each partition's end at planning time; apply copies only what the DR side still lacks, so re-running it never duplicates records")
-        return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes)
+        return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes, words: .kafka)
     }
 
     public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {

@@ -126,7 +126,7 @@ extension ObjectStoreSource {
             Diff(table: label, key: Self.jsonKey(key.lossyString), kind: differences[key]!.kind, detail: differences[key]!.detail)
         }
         return CheckResult(source: name, threshold: threshold, tables: [result], diffs: Array(diffs), diffsTruncated: differences.count > diffs.count,
-                           rounds: rounds, stoppedEarly: stoppedEarly, startedAt: started, finishedAt: finished, notes: notes)
+                           rounds: rounds, stoppedEarly: stoppedEarly, startedAt: started, finishedAt: finished, notes: notes, words: .objectStore)
     }
 
     static func jsonKey(_ key: String) -> JSONValue { .object(["key": .string(key)]) }
@@ -172,16 +172,16 @@ extension ObjectStoreSource {
         var batches: [ReconcileBatch] = []
         for chunk in upsertKeys.chunks(of: Self.reconcileBatchSize) {
             batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: chunk.map(Self.jsonKey), deleteKeys: [],
-                                          statements: chunk.map { "COPY \(primary.store.url)/\(bucket)/\($0) -> \(dr.store.url)/\(dr.store.bucket)/\($0)" }))
+                                          statements: chunk.map { "COPY \(primary.store.url)/\(bucket)/\(DisplayText.escape($0)) -> \(dr.store.url)/\(dr.store.bucket)/\(DisplayText.escape($0))" }))
         }
         for chunk in deletes.chunks(of: Self.reconcileBatchSize) {
             batches.append(ReconcileBatch(table: bucket, number: batches.count + 1, upsertKeys: [], deleteKeys: chunk.map(Self.jsonKey),
-                                          statements: chunk.map { "DELETE \(dr.store.url)/\(dr.store.bucket)/\($0)" }))
+                                          statements: chunk.map { "DELETE \(dr.store.url)/\(dr.store.bucket)/\(DisplayText.escape($0))" }))
         }
         var notes = ["objects are copied as the primary has them at apply time (GET, then PUT; a multipart object in the primary's own part layout, so both ETags match); repeating the apply converges"]
         if !deletes.isEmpty { notes.append("objects only on the DR side are deleted only with --delete (each after checking the primary still lacks it)") }
         if check.diffsTruncated { notes.append("the check listed only its first \(check.diffs.count) differences: content differences beyond those are not in this plan (verify with a larger --max-diffs)") }
-        return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes)
+        return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes, words: .objectStore)
     }
 
     public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {

@@ -554,7 +554,7 @@ struct PostgresChecker {
         let anyStopped = stoppedEarly || states.contains { $0.status == .different && !$0.bisected }
         return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables + skipped, diffs: diffs,
                            diffsTruncated: total > diffs.count || anyStopped, rounds: rounds, stoppedEarly: anyStopped,
-                           startedAt: started, finishedAt: Date(), notes: notes)
+                           startedAt: started, finishedAt: Date(), notes: notes, words: .postgres)
     }
 
     /// The primary key as a JSON object; integer columns as numbers.

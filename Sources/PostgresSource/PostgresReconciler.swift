@@ -35,7 +35,7 @@ struct PostgresReconciler {
         }
         return ReconcilePlan(source: source, basedOnCheck: check.finishedAt, batches: batches, notes: [
             "applied on the DR side only, one transaction per batch; each key is set to the primary's row as it is at apply time (deleted if the primary no longer has it)",
-        ])
+        ], words: .postgres)
     }
 
     /// A statement as it runs, shown with its first tuple and how many it repeats.

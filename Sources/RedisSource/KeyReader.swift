@@ -356,8 +356,8 @@ func keyBytes(_ json: JSONValue) -> [UInt8]? {
     return nil
 }
 
-/// How a key is shown in plans and messages.
+/// How a key is shown in plans and messages: escaped as text output escapes it, so a plan prints
+/// each key one way (its statements and its key list alike).
 func printable(_ key: [UInt8]) -> String {
-    if let text = String(validating: key, as: UTF8.self), !text.contains(where: { $0.isNewline }) { return text }
-    return "base64:" + Data(key).base64EncodedString()
+    DisplayText.cell(key)
 }

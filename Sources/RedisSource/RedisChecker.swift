@@ -132,14 +132,21 @@ struct RedisChecker {
                 guard diffs.count < checkOptions.maxDiffs else { continue }
                 diffs.append(Diff(table: label, key: keyJSON(key), kind: verdict.kind, detail: verdict.detail))
             }
-            if stopped { break }
+            if stopped {
+                // The databases not reached are listed too: unchecked, so the gate cannot pass on them.
+                for later in databases.dropFirst(index + 1) {
+                    tables.append(TableCheckResult(table: "db\(later)", status: .notCompared,
+                                                   reason: "not compared: the check stopped early once a pass was impossible (run with --full-diff to compare every database)"))
+                }
+                break
+            }
         }
         notes.append("round 1 compared \(byBytes) key(s) by their serialized bytes (DUMP) and \(byDigest) by canonical digest (hashtable sets and hashes from their DUMP payload; big keys and other differing bytes read whole)")
         let total = tables.reduce(Int64(0)) { $0 + $1.missing + $1.extra + $1.changed }
         if rounds > 1 { notes.append("differing keys were re-read whole in up to \(rounds) rounds; only differences present in every round are reported") }
         return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables, diffs: diffs,
                            diffsTruncated: total > Int64(diffs.count) || stoppedEarly, rounds: rounds, stoppedEarly: stoppedEarly,
-                           startedAt: started, finishedAt: Date(), notes: notes)
+                           startedAt: started, finishedAt: Date(), notes: notes, words: .redis)
     }
 
     /// `--table db3` (or `3`) restricts a check to some of the configured databases.

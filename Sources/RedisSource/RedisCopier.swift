@@ -40,7 +40,7 @@ struct RedisCopier {
                 batches.append(ReconcileBatch(table: table, number: batches.count + 1, upsertKeys: up, deleteKeys: del, statements: statements))
             }
         }
-        return ReconcilePlan(source: source, basedOnCheck: check.finishedAt, batches: batches, notes: notes)
+        return ReconcilePlan(source: source, basedOnCheck: check.finishedAt, batches: batches, notes: notes, words: .redis)
     }
 
     func apply(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {

@@ -86,7 +86,15 @@ public enum DisplayText {
 
     /// A key in a table cell: escaped, and quoted when it holds a space or a quote (so its edges show).
     public static func cell(_ text: String) -> String {
-        let escaped = escape(text)
+        quoted(escape(text))
+    }
+
+    /// Bytes in a table cell or a plan: the same escaping, `\xNN` for bytes that are not UTF-8.
+    public static func cell(_ bytes: [UInt8]) -> String {
+        quoted(escape(bytes))
+    }
+
+    private static func quoted(_ escaped: String) -> String {
         guard escaped.isEmpty || escaped.contains(" ") || escaped.contains("\"") else { return escaped }
         return "\"" + escaped.replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }

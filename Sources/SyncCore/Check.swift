@@ -66,6 +66,34 @@ public struct CheckProgress: Sendable, Codable, Equatable {
 
 public enum TableCheckStatus: String, Sendable, Codable {
     case equal, different, skipped, error
+    /// Left out because the check stopped early: unchecked, so the gate does not pass on it.
+    case notCompared = "not_compared"
+
+    /// Whether the scope's counts are in the totals.
+    var counted: Bool { self != .skipped && self != .notCompared }
+}
+
+/// How a source names what it checks, for text output: PostgreSQL's tables and rows, Redis's
+/// databases and keys, Kafka's topics and records, S3's buckets and objects. JSON field names stay
+/// the same for every source (pipelines parse them); only the words a person reads change.
+public struct SourceWords: Sendable, Codable, Equatable {
+    public var scope: String
+    public var scopes: String
+    public var item: String
+    public var items: String
+    /// What a scope is compared in (segments, batches, chunks, listing pages).
+    public var segments: String
+
+    public init(scope: String, scopes: String, item: String, items: String, segments: String) {
+        self.scope = scope
+        self.scopes = scopes
+        self.item = item
+        self.items = items
+        self.segments = segments
+    }
+
+    /// The words of results that do not carry their own (written before words existed).
+    public static let tables = SourceWords(scope: "table", scopes: "tables", item: "row", items: "rows", segments: "segments")
 }
 
 public struct TableCheckResult: Sendable, Codable, Equatable {
@@ -130,10 +158,14 @@ public struct CheckResult: Sendable, Codable, Equatable {
     /// True when the check covered only the scopes asked for (`--table`): the gate keeps the other
     /// scopes' latest results. Nil (absent) in results written before scopes were tracked.
     public var partial: Bool?
+    /// The source's own words for scopes and items (text output only).
+    public var words: SourceWords?
 
     public init(source: String, threshold: Double, tables: [TableCheckResult], diffs: [Diff], diffsTruncated: Bool,
-                rounds: Int, stoppedEarly: Bool, startedAt: Date, finishedAt: Date, notes: [String] = [], error: String? = nil) {
+                rounds: Int, stoppedEarly: Bool, startedAt: Date, finishedAt: Date, notes: [String] = [], error: String? = nil,
+                words: SourceWords? = nil) {
         self.notes = notes
+        self.words = words
         self.source = source
         self.threshold = threshold
         self.tables = tables
@@ -144,7 +176,7 @@ public struct CheckResult: Sendable, Codable, Equatable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.error = error
-        let compared = tables.filter { $0.status != .skipped }
+        let compared = tables.filter { $0.status.counted }
         primaryRows = compared.reduce(0) { $0 + $1.primaryRows }
         drRows = compared.reduce(0) { $0 + $1.drRows }
         missing = compared.reduce(0) { $0 + $1.missing }
@@ -156,7 +188,7 @@ public struct CheckResult: Sendable, Codable, Equatable {
         rowsPerSecond = durationSeconds > 0 ? Double(primaryRows + drRows) / durationSeconds : 0
         let failedTable = tables.contains { $0.status == .error }
         // As the gate judges it: every scope at or above the threshold, not just the total.
-        let scopeBelow = tables.contains { $0.status != .skipped && $0.ratio < threshold }
+        let scopeBelow = tables.contains { $0.status.counted && $0.ratio < threshold }
         status = error == nil && !failedTable && !scopeBelow && ratio >= threshold ? .pass : .fail
     }
 
@@ -167,6 +199,8 @@ public struct CheckResult: Sendable, Codable, Equatable {
             var problem: String?
             if table.status == .error {
                 problem = "check failed: \(table.reason ?? "error")"
+            } else if table.status == .notCompared {
+                problem = "not compared (the check stopped early once a pass was impossible)"
             } else if stoppedEarly, table.status == .different {
                 problem = "not compared to the end (the check stopped early once a pass was impossible)"
             }

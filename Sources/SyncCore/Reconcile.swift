@@ -29,8 +29,11 @@ public struct ReconcilePlan: Sendable, Codable, Equatable {
     public var deletes: Int
     public var batches: [ReconcileBatch]
     public var notes: [String]
+    /// The source's own words for scopes and items (text output only).
+    public var words: SourceWords?
 
-    public init(source: String, basedOnCheck: Date, batches: [ReconcileBatch], notes: [String] = []) {
+    public init(source: String, basedOnCheck: Date, batches: [ReconcileBatch], notes: [String] = [], words: SourceWords? = nil) {
+        self.words = words
         self.source = source
         self.basedOnCheck = basedOnCheck
         self.batches = batches

@@ -327,7 +327,8 @@ extension SyncManager {
                                          var copy = batch
                                          copy.deleteKeys = []
                                          return copy
-                                     }, notes: plan.notes + ["\(kept) object(s) only on the DR side are kept: pass --delete to delete them"])
+                                     }, notes: plan.notes + ["\(kept) object(s) only on the DR side are kept: pass --delete to delete them"],
+                                     words: plan.words)
             }
             let outcome = apply ? try await monitor.adapter.applyReconcile(plan) : nil
             await monitor.end()

@@ -26,11 +26,12 @@ struct Reconcile: AsyncParsableCommand {
 extension Format {
     static func reconcile(_ report: JSONValue) -> String {
         let plan = report["plan"]
-        var lines = ["reconcile \(string(report["source"])) (\(string(report["mode"]))): \(string(plan?["upserts"])) row(s) to copy from the primary, \(string(plan?["deletes"])) to delete on the DR side, in \(countOf(plan?["batches"])) batch(es); based on the check of \(string(plan?["based_on_check"]))"]
+        let words = words(plan?["words"])
+        var lines = ["reconcile \(string(report["source"])) (\(string(report["mode"]))): \(string(plan?["upserts"])) \(words.item)(s) to copy from the primary, \(string(plan?["deletes"])) to delete on the DR side, in \(countOf(plan?["batches"])) batch(es); based on the check of \(string(plan?["based_on_check"]))"]
         if case let .array(batches)? = plan?["batches"] {
             for batch in batches {
                 lines.append("")
-                lines.append("batch \(string(batch["number"])) of \(string(batch["table"])): \(countOf(batch["upsert_keys"])) upsert, \(countOf(batch["delete_keys"])) delete")
+                lines.append("batch \(string(batch["number"])) of \(words.scope) \(DisplayText.cell(string(batch["table"]))): \(countOf(batch["upsert_keys"])) upsert, \(countOf(batch["delete_keys"])) delete")
                 if case let .array(statements)? = batch["statements"] { lines += statements.map { "  \(string($0));" } }
                 for (label, field) in [("upsert", "upsert_keys"), ("delete", "delete_keys")] {
                     guard case let .array(keys)? = batch[field], !keys.isEmpty else { continue }
@@ -42,7 +43,7 @@ extension Format {
         if case let .array(notes)? = plan?["notes"] { lines += notes.map { "note: \(string($0))" } }
         if let outcome = report["outcome"] {
             lines.append("")
-            lines.append("applied \(string(outcome["batches_applied"])) batch(es): \(string(outcome["rows_upserted"])) upserted, \(string(outcome["rows_deleted"])) deleted; re-verified the touched keys: \(string(outcome["still_differing"])) still differ (\(string(outcome["status"])))")
+            lines.append("applied \(string(outcome["batches_applied"])) batch(es): \(string(outcome["rows_upserted"])) \(words.item)(s) upserted, \(string(outcome["rows_deleted"])) deleted; re-verified the touched keys: \(string(outcome["still_differing"])) still differ (\(string(outcome["status"])))")
         } else {
             lines.append("")
             lines.append("dry run: nothing was changed. Run again with --apply to execute.")

@@ -94,36 +94,55 @@ extension Format {
     }
 
     static func check(_ result: JSONValue) -> String {
+        let words = words(result["words"])
         var lines = [
             "verify \(string(result["source"])): \(string(result["status"]).uppercased())  ratio \(ratio(result["ratio"])) (threshold \(ratio(result["threshold"])))  count-only ratio \(ratio(result["count_ratio"]))",
-            "compared: primary \(string(result["primary_rows"])), DR \(string(result["dr_rows"]));  missing \(string(result["missing"])), extra \(string(result["extra"])), changed \(string(result["changed"]))",
+            "compared \(words.items): primary \(string(result["primary_rows"])), DR \(string(result["dr_rows"]));  missing \(string(result["missing"])), extra \(string(result["extra"])), changed \(string(result["changed"]))",
             "",
         ]
         if case let .array(tables)? = result["tables"] {
-            let rows = tables.map { table in
-                [string(table["table"]), string(table["status"]), string(table["primary_rows"]), string(table["dr_rows"]),
-                 string(table["missing"]), string(table["extra"]), string(table["changed"]), string(table["segments_compared"]),
-                 String(format: "%.2fs", { if case let .number(n)? = table["duration_seconds"] { return n }; return 0 }()),
-                 table["reason"].map { string($0) } ?? ""]
+            let rows = tables.map { table -> [String] in
+                let name = DisplayText.cell(string(table["table"]))
+                let note = table["reason"].map { DisplayText.escape(string($0)) } ?? ""
+                // A scope the check did not reach has no counts, only its place in the list.
+                if table["status"] == .string(TableCheckStatus.notCompared.rawValue) {
+                    return [name, string(table["status"]), "-", "-", "-", "-", "-", "-", "-", note]
+                }
+                return [name, string(table["status"]), string(table["primary_rows"]), string(table["dr_rows"]),
+                        string(table["missing"]), string(table["extra"]), string(table["changed"]), string(table["segments_compared"]),
+                        String(format: "%.2fs", { if case let .number(n)? = table["duration_seconds"] { return n }; return 0 }()), note]
             }
-            lines.append(table(["TABLE", "STATUS", "PRIMARY", "DR", "MISSING", "EXTRA", "CHANGED", "SEGMENTS", "TIME", "NOTE"], rows))
+            lines.append(table([words.scope.uppercased(), "STATUS", "PRIMARY", "DR", "MISSING", "EXTRA", "CHANGED", words.segments.uppercased(), "TIME", "NOTE"], rows))
         }
         if case let .array(diffs)? = result["diffs"], !diffs.isEmpty {
             lines.append("")
             lines.append(result["diffs_truncated"] == .bool(true) ? "differences (first \(diffs.count)):" : "differences:")
-            let rows = diffs.map { diff in [DisplayText.escape(string(diff["table"])), keyText(diff["key"]), string(diff["kind"]), diff["detail"].map { string($0) } ?? ""] }
-            lines.append(table(["TABLE", "KEY", "KIND", "DETAIL"], rows))
+            let rows = diffs.map { diff in
+                [DisplayText.cell(string(diff["table"])), keyText(diff["key"]), string(diff["kind"]), diff["detail"].map { DisplayText.escape(string($0)) } ?? ""]
+            }
+            lines.append(table([words.scope.uppercased(), "KEY", "KIND", "DETAIL"], rows))
         }
         lines.append("")
-        var footer = "\(string(result["rounds"])) round(s), \(String(format: "%.2f", { if case let .number(n)? = result["duration_seconds"] { return n }; return 0 }())) s, \(string(result["rows_per_second"])) rows/s"
+        var footer = "\(string(result["rounds"])) round(s), \(String(format: "%.2f", { if case let .number(n)? = result["duration_seconds"] { return n }; return 0 }())) s, \(string(result["rows_per_second"])) \(words.items)/s"
         if result["stopped_early"] == .bool(true) { footer += "; stopped early once a pass was impossible (totals are lower bounds; --full-diff lists all)" }
         lines.append(footer)
-        if case let .array(notes)? = result["notes"] { lines += notes.map { "note: \(string($0))" } }
+        if case let .array(notes)? = result["notes"] { lines += notes.map { "note: \(DisplayText.escape(string($0)))" } }
         return lines.joined(separator: "\n")
     }
 
+    /// The source's words from a result or plan; PostgreSQL's for results written before words existed.
+    static func words(_ value: JSONValue?) -> SourceWords {
+        guard let value, let data = try? JSONCoding.encoder.encode(value),
+              let words = try? JSONCoding.decoder.decode(SourceWords.self, from: data) else { return .tables }
+        return words
+    }
+
     static func keyText(_ key: JSONValue?) -> String {
-        guard case let .object(object)? = key else { return string(key) }
+        guard case let .object(object)? = key else { return DisplayText.cell(string(key)) }
+        // A binary key (not UTF-8) prints as its escaped bytes, the way plans print it.
+        if object.count == 1, case let .string(encoded)? = object["key_base64"], let data = Data(base64Encoded: encoded) {
+            return "key=\(DisplayText.cell(Array(data)))"
+        }
         // Escaped and quoted: a key with a newline, an escape sequence or a decomposed accent prints as itself.
         return object.keys.sorted().map { "\($0)=\(DisplayText.cell(string(object[$0])))" }.joined(separator: ", ")
     }

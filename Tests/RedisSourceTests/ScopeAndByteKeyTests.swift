@@ -76,5 +76,23 @@ extension RedisServers {
             #expect(key.byteKey == nfd.byteKey, "the NFD key is the missing one")
             #expect(result.diffs.contains { $0.kind == .changed && $0.key["key"] == .string("h") })
         }
+
+        @Test("a check that stops early still lists every configured database, the ones it did not reach as not compared")
+        func stoppedEarlyListsEveryDatabase() async throws {
+            let primary = try await TestRedis.connect(TestRedis.primary)
+            for index in 0..<50 { try await primary.run("SET", "only-primary:\(index)", "v") }
+            for database in [1, 2] {
+                let other = try await TestRedis.connect(TestRedis.primary, database: database)
+                try await other.run("SET", "k", "v")
+            }
+            let config = TestRedis.source("redis-early", dr: TestRedis.independent, mode: .independent, databases: [0, 1, 2])
+            let result = try await RedisSource(config: config).check(CheckOptions(rounds: 1)) { _ in }
+            #expect(result.stoppedEarly)
+            #expect(result.tables.map(\.table) == ["db0", "db1", "db2"], "\(result.tables)")
+            #expect(result.tables.dropFirst().allSatisfy { $0.status == .notCompared }, "\(result.tables)")
+            #expect(result.words?.scope == "database")
+            let scopes = try #require(result.summary.scopes)
+            #expect(scopes.count == 3 && scopes.allSatisfy { $0.ratio == nil }, "every scope is unchecked: \(scopes)")
+        }
     }
 }

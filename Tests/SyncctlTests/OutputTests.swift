@@ -50,3 +50,60 @@ import Testing
         #expect(Format.checkSummary(.object(["error": .string("boom")]), age: nil) == "error")
     }
 }
+
+@Suite struct CheckTextTests {
+    static func redisResult(stoppedEarly: Bool = false) throws -> JSONValue {
+        let keys: [[UInt8]] = [Array("line\nbreak".utf8), Array("tab\there".utf8), Array("esc\u{1B}[31m".utf8), Array("with space".utf8), [0x66, 0xFF]]
+        let diffs = keys.map { bytes -> Diff in
+            let key: JSONValue = String(validating: bytes, as: UTF8.self).map { .object(["key": .string($0)]) }
+                ?? .object(["key_base64": .string(Data(bytes).base64EncodedString())])
+            return Diff(table: "db0", key: key, kind: .missing, detail: "not on the DR side")
+        }
+        let result = CheckResult(source: "cache", threshold: 0.99999,
+                                 tables: [TableCheckResult(table: "db0", status: .different, primaryRows: 10, drRows: 5, missing: 5, segmentsCompared: 1),
+                                          TableCheckResult(table: "db1", status: .notCompared, reason: "not compared: the check stopped early")],
+                                 diffs: diffs, diffsTruncated: false, rounds: 1, stoppedEarly: stoppedEarly,
+                                 startedAt: Date(), finishedAt: Date(), words: SourceWords(scope: "database", scopes: "databases", item: "key", items: "keys", segments: "batches"))
+        return try JSONValue.from(result)
+    }
+
+    @Test("a Redis result speaks of databases, keys and batches; every scope is listed, the ones not compared marked")
+    func redisWords() throws {
+        let text = Format.check(try Self.redisResult(stoppedEarly: true))
+        #expect(text.contains("DATABASE  STATUS"), "\(text)")
+        #expect(text.contains("BATCHES"))
+        #expect(text.contains("compared keys: primary 10, DR 5"))
+        #expect(text.contains("keys/s"))
+        #expect(!text.contains("TABLE") && !text.contains("rows/s") && !text.contains("SEGMENTS"), "\(text)")
+        let notCompared = try #require(text.split(separator: "\n").first { $0.hasPrefix("db1 ") })
+        #expect(notCompared.contains("not_compared") && notCompared.contains("-") && notCompared.contains("stopped early"), "\(notCompared)")
+    }
+
+    @Test("keys with control characters, spaces or invalid bytes never break the table: escaped as JSON escapes them, quoted when spaced")
+    func keysAreEscaped() throws {
+        let text = Format.check(try Self.redisResult())
+        #expect(text.contains("key=line\\nbreak"), "\(text)")
+        #expect(text.contains("key=tab\\there"))
+        #expect(text.contains("key=esc\\u001b[31m"))
+        #expect(text.contains("key=\"with space\""))
+        #expect(text.contains("key=f\\xFF") || text.contains("key=f\\xff"), "\(text)")
+        #expect(!text.contains("\u{1B}") && !text.contains("\t"), "no raw control character reaches the terminal")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.filter { $0.contains("not on the DR side") }.count == 5, "one line per difference")
+    }
+
+    @Test("a plan prints each key one way: its statements and its key list alike")
+    func planPrintsEachKeyOneWay() throws {
+        let escaped = DisplayText.cell(Array("line\nbreak".utf8))
+        let plan = ReconcilePlan(source: "cache", basedOnCheck: Date(), batches: [
+            ReconcileBatch(table: "db0", number: 1, upsertKeys: [.object(["key": .string("line\nbreak")])], deleteKeys: [],
+                           statements: ["RESTORE \(escaped) <PTTL> <DUMP \(escaped)> REPLACE"]),
+        ], words: SourceWords(scope: "database", scopes: "databases", item: "key", items: "keys", segments: "batches"))
+        let text = Format.reconcile(.object(["source": .string("cache"), "mode": .string("dry-run"), "plan": try JSONValue.from(plan)]))
+        #expect(text.contains("1 key(s) to copy"), "\(text)")
+        #expect(text.contains("batch 1 of database db0"))
+        #expect(text.contains("RESTORE line\\nbreak"))
+        #expect(text.contains("upsert keys: key=line\\nbreak"))
+        #expect(!text.contains("base64"), "\(text)")
+    }
+}
