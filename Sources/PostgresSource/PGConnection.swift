@@ -3,8 +3,9 @@ import Foundation
 import SyncCore
 
 public struct PostgresError: Error, Sendable, CustomStringConvertible {
-    /// `timeout`: no answer by the call's deadline; the connection was abandoned.
-    public enum Kind: Sendable { case connection, query, timeout }
+    /// `timeout`: no answer by the call's deadline; `cancelled`: the calling task was cancelled.
+    /// Either way the statement was cancelled and the connection abandoned.
+    public enum Kind: Sendable { case connection, query, timeout, cancelled }
     public var kind: Kind
     public var message: String
     /// The five-character SQLSTATE, when the server sent one.
@@ -154,40 +155,37 @@ public final class PGConnection: @unchecked Sendable {
         return (try? await queue.run { !self.abandoned && PQstatus(box.handle) == CONNECTION_OK }) ?? false
     }
 
-    /// Runs one statement with bind parameters (text format); NULL parameters are nil. Under a
-    /// `CallDeadline` (a poll) it answers by then or throws `.timeout` and abandons the connection.
+    /// Runs one statement with bind parameters (text format); NULL parameters are nil. The statement
+    /// is sent asynchronously: under a `CallDeadline` (a poll) it answers by then or throws
+    /// `.timeout`; when the calling task is cancelled (a cancelled or timed-out check) it throws
+    /// `.cancelled` within 0.1 s. Both cancel the statement on the server and abandon the connection.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
         let box = HandleBox(handle: handle)
         let deadline = CallDeadline.current
-        return try await queue.run {
-            guard !self.abandoned else {
-                throw PostgresError(kind: .connection, message: "the connection was abandoned after a call timed out")
+        let cancelled = CancelFlag()
+        return try await withTaskCancellationHandler {
+            try await queue.run {
+                guard !self.abandoned else {
+                    throw PostgresError(kind: .connection, message: "the connection was abandoned after a call timed out or was cancelled")
+                }
+                guard !cancelled.isSet else { throw CancellationError() }
+                do {
+                    return try PGConnection.execute(box.handle, sql, parameters, deadline: deadline, cancelled: cancelled)
+                } catch let error as PostgresError where error.kind == .timeout || error.kind == .cancelled {
+                    self.abandoned = true
+                    PGCancelSender.send(for: box.handle)
+                    if error.kind == .cancelled { throw CancellationError() }
+                    throw error
+                }
             }
-            guard let deadline else { return try PGConnection.execute(box.handle, sql, parameters) }
-            do {
-                return try PGConnection.execute(box.handle, sql, parameters, deadline: deadline)
-            } catch let error as PostgresError where error.kind == .timeout {
-                self.abandoned = true
-                PGCancelSender.send(for: box.handle)
-                throw error
-            }
+        } onCancel: {
+            cancelled.set()
         }
-    }
-
-    private static func execute(_ handle: OpaquePointer, _ sql: String, _ parameters: [String?]) throws -> PGRows {
-        let result = withParameters(parameters) { values in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-        }
-        guard let result else {
-            throw PostgresError(kind: .connection, message: errorMessage(handle))
-        }
-        defer { PQclear(result) }
-        return try rows(of: result, handle)
     }
 
     private static func execute(_ handle: OpaquePointer, _ sql: String, _ parameters: [String?],
-                                deadline: ContinuousClock.Instant) throws -> PGRows {
+                                deadline: ContinuousClock.Instant?, cancelled: CancelFlag) throws -> PGRows {
         if PQisnonblocking(handle) == 0 { PQsetnonblocking(handle, 1) }
         let sent = withParameters(parameters) { values in
             PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
@@ -198,7 +196,7 @@ public final class PGConnection: @unchecked Sendable {
             let flushed = PQflush(handle)
             if flushed == 0 { break }
             guard flushed > 0 else { throw PostgresError(kind: .connection, message: errorMessage(handle)) }
-            let ready = try waitForSocket(handle, events: Int16(POLLIN | POLLOUT), deadline: deadline, doing: "sending a statement")
+            let ready = try waitForSocket(handle, events: Int16(POLLIN | POLLOUT), deadline: deadline, cancelled: cancelled, doing: "sending a statement")
             if ready & Int16(POLLIN) != 0, PQconsumeInput(handle) == 0 {
                 throw PostgresError(kind: .connection, message: errorMessage(handle))
             }
@@ -207,7 +205,7 @@ public final class PGConnection: @unchecked Sendable {
         defer { results.forEach { PQclear($0) } }
         while true {
             while PQisBusy(handle) == 1 {
-                _ = try waitForSocket(handle, events: Int16(POLLIN), deadline: deadline, doing: "waiting for a statement's answer")
+                _ = try waitForSocket(handle, events: Int16(POLLIN), deadline: deadline, cancelled: cancelled, doing: "waiting for a statement's answer")
                 guard PQconsumeInput(handle) == 1 else {
                     throw PostgresError(kind: .connection, message: errorMessage(handle))
                 }
@@ -220,18 +218,26 @@ public final class PGConnection: @unchecked Sendable {
         return try rows(of: last, handle)
     }
 
-    /// Waits until the socket is ready for `events`, or throws `.timeout` at the deadline.
-    private static func waitForSocket(_ handle: OpaquePointer, events: Int16, deadline: ContinuousClock.Instant,
-                                      doing: String) throws -> Int16 {
+    /// Waits until the socket is ready for `events`; throws `.timeout` at the deadline and
+    /// `.cancelled` once the flag is set (looked at every 100 ms).
+    private static func waitForSocket(_ handle: OpaquePointer, events: Int16, deadline: ContinuousClock.Instant?,
+                                      cancelled: CancelFlag? = nil, doing: String) throws -> Int16 {
         let socket = PQsocket(handle)
         guard socket >= 0 else { throw PostgresError(kind: .connection, message: errorMessage(handle)) }
         while true {
-            let wait = CallDeadline.milliseconds(until: deadline)
-            guard wait > 0 else {
-                throw PostgresError(kind: .timeout, message: "no answer within the deadline while \(doing); the server is hung or unreachable")
+            var wait: Int32 = cancelled == nil ? Int32.max : 100
+            if let deadline {
+                let left = CallDeadline.milliseconds(until: deadline)
+                guard left > 0 else {
+                    throw PostgresError(kind: .timeout, message: "no answer within the deadline while \(doing); the server is hung or unreachable")
+                }
+                wait = min(wait, left)
+            }
+            if cancelled?.isSet == true {
+                throw PostgresError(kind: .cancelled, message: "cancelled while \(doing)")
             }
             var descriptor = pollfd(fd: socket, events: events, revents: 0)
-            let ready = poll(&descriptor, 1, wait)
+            let ready = poll(&descriptor, 1, wait == Int32.max ? -1 : wait)
             if ready > 0 { return descriptor.revents }
             if ready < 0, errno != EINTR {
                 throw PostgresError(kind: .connection, message: "poll() on the connection failed: \(String(cString: strerror(errno)))")
@@ -273,6 +279,16 @@ public final class PGConnection: @unchecked Sendable {
     private static func errorMessage(_ handle: OpaquePointer) -> String {
         PQerrorMessage(handle).map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown error"
     }
+}
+
+/// Set when the task that runs a statement is cancelled; read by the connection's queue.
+final class CancelFlag: @unchecked Sendable {
+    // @unchecked: `value` is read and written under `lock` only.
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
 
 /// Sends the cancel request of an abandoned statement from a thread of its own: `PQcancel` waits

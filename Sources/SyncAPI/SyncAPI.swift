@@ -280,6 +280,20 @@ public enum SyncAPI {
             }
             return jsonResponse(job)
         }
+        // Cancelling a check cancels its statements on the servers and stops its transfers.
+        authed.delete("/v1/checks/:id") { request, context -> Response in
+            try requireAdmin(context)
+            _ = try Query(request, allowed: [])
+            let id = try context.parameters.require("id")
+            guard await manager.checkJob(id: id) != nil else {
+                throw APIError(.notFound, "no check job '\(id)' (jobs are kept in memory until syncd restarts; results stay in the journal)")
+            }
+            do {
+                return jsonResponse(try await manager.cancelCheck(id: id, actor: context.actor))
+            } catch {
+                throw apiError(error)
+            }
+        }
         authed.get("/v1/sources/:name/check") { request, context -> Response in
             _ = try Query(request, allowed: [])
             let name = try context.parameters.require("name")

@@ -4,7 +4,7 @@ import SyncCore
 /// A consistency check started through the manager, followed by its id.
 public struct CheckJob: Sendable, Codable {
     public enum Status: String, Sendable, Codable {
-        case running, done, error
+        case running, done, error, cancelled
     }
 
     public var id: String
@@ -18,8 +18,11 @@ public struct CheckJob: Sendable, Codable {
 }
 
 /// Running and recent check jobs (the newest 100 are kept in memory; results live in the journal).
+/// Waiters of a job are woken when it ends (a continuation each), never by polling.
 actor CheckJobs {
     private var jobs: [String: CheckJob] = [:]
+    private var tasks: [String: Task<Void, Never>] = [:]
+    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
     private var order: [String] = []
     static let kept = 100
 
@@ -36,13 +39,55 @@ actor CheckJobs {
         }
     }
 
+    func attach(_ id: String, task: Task<Void, Never>) {
+        if jobs[id]?.status == .running { tasks[id] = task }
+    }
+
     func update(_ id: String, _ change: @Sendable (inout CheckJob) -> Void) {
         guard var job = jobs[id] else { return }
         change(&job)
         jobs[id] = job
+        if job.status != .running {
+            tasks[id] = nil
+            for waiter in (waiters.removeValue(forKey: id) ?? [:]).values { waiter.resume() }
+        }
     }
 
     func job(_ id: String) -> CheckJob? {
         jobs[id]
+    }
+
+    /// Cancels a running job's task; false when it is not running.
+    func cancel(_ id: String) -> Bool {
+        guard jobs[id]?.status == .running, let task = tasks[id] else { return false }
+        task.cancel()
+        return true
+    }
+
+    /// The job once it has ended or `timeout` has passed, whichever comes first.
+    func job(_ id: String, waitingUpTo timeout: Duration) async -> CheckJob? {
+        guard jobs[id]?.status == .running, timeout > .zero else { return jobs[id] }
+        let ticket = UUID()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.wake(id, ticket)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if jobs[id]?.status == .running {
+                    waiters[id, default: [:]][ticket] = continuation
+                } else {
+                    continuation.resume()
+                }
+            }
+        } onCancel: {
+            Task { await self.wake(id, ticket) }
+        }
+        timer.cancel()
+        return jobs[id]
+    }
+
+    private func wake(_ id: String, _ ticket: UUID) {
+        waiters[id]?.removeValue(forKey: ticket)?.resume()
     }
 }

@@ -199,28 +199,39 @@ extension SyncManager {
         let job = CheckJob(id: UUID().uuidString.lowercased(), source: name, actor: actor, status: .running, startedAt: Date(),
                            progress: CheckProgress(), result: nil, error: nil)
         await checkJobs.add(job)
-        Task {
+        let task = Task {
             do {
                 let result = try await self.runCheck(monitor, options: options, actor: actor, jobID: job.id)
                 await self.checkJobs.update(job.id) { $0.status = .done; $0.result = result }
+            } catch is CancellationError {
+                await self.checkJobs.update(job.id) { $0.status = .cancelled; $0.error = "the check was cancelled" }
             } catch {
                 await self.checkJobs.update(job.id) { $0.status = .error; $0.error = "\(error)" }
             }
             await monitor.end()
         }
+        await checkJobs.attach(job.id, task: task)
         return job
     }
 
     /// The job, once it has finished or `wait` seconds have passed (a long poll: a client learns
-    /// that a short check ended at once instead of at its next poll).
+    /// that a short check ended at once instead of at its next poll). Woken by the job's end.
     public func checkJob(id: String, wait: Double = 0) async -> CheckJob? {
-        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
-        while true {
-            let job = await checkJobs.job(id)
-            guard job?.status == .running, ContinuousClock.now < deadline else { return job }
-            try? await Task.sleep(for: .milliseconds(10))
-            if Task.isCancelled { return job }
+        await checkJobs.job(id, waitingUpTo: .milliseconds(Int64(max(0, wait) * 1000)))
+    }
+
+    /// Cancels a running check: its statements are cancelled on the servers and its transfers stop.
+    /// The gate keeps the previous check's record (a cancelled check is no evidence either way).
+    public func cancelCheck(id: String, actor: String) async throws -> CheckJob {
+        guard let job = await checkJobs.job(id) else {
+            throw SyncError.invalidState("no check job '\(id)' (the newest 100 jobs are kept in memory)")
         }
+        guard await checkJobs.cancel(id) else {
+            throw SyncError.invalidState("check job '\(id)' is not running (it is \(job.status.rawValue))")
+        }
+        try await journal.append(kind: "check", source: job.source, actor: actor, action: "cancel", outcome: "ok",
+                                 detail: .object(["job": .string(id)]))
+        return await checkJobs.job(id, waitingUpTo: .seconds(10)) ?? job
     }
 
     /// Runs a check to its end (in-process callers); the result feeds the gate and the journal.
@@ -256,6 +267,11 @@ extension SyncManager {
                                      detail: .object(["summary": try JSONValue.from(result.summary), "result": try JSONValue.from(result)]))
             logger.notice("check of \(name) by \(actor): \(result.status.rawValue), ratio \(result.ratio), \(result.missing) missing, \(result.extra) extra, \(result.changed) changed")
             return result
+        } catch is CancellationError {
+            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: options.tables != nil ? "verify (partial)" : "verify",
+                                          outcome: "cancelled", detail: .object(["duration_seconds": .number(Date().timeIntervalSince(started))]))
+            logger.notice("check of \(name) by \(actor) was cancelled")
+            throw CancellationError()
         } catch {
             // A failed check is evidence too: the gate must fail until a good one runs.
             let partial = options.tables != nil
@@ -272,7 +288,8 @@ extension SyncManager {
     /// The latest check's full result for a source, from the journal (survives restarts).
     public func latestCheckResult(source name: String) async throws -> JSONValue? {
         _ = try requireMonitor(named: name)
-        return try await journal.recent(limit: 1, source: name, kind: "check").first?.detail
+        // Cancelled checks and cancel requests are journaled too; they hold no result.
+        return try await journal.recent(limit: 50, source: name, kind: "check").first { $0.detail?["summary"] != nil }?.detail
     }
 
     /// After a restart the gate judges the checks recorded before it, not "no check": the latest full

@@ -15,7 +15,7 @@ struct Verify: AsyncParsableCommand {
     var maxDiffs: Int = 1000
     @Option(help: "Rounds: differing ranges are re-checked once the DR side caught up.")
     var rounds: Int = 3
-    @Option(help: "Give up waiting for the check after this long, e.g. 30m.")
+    @Option(help: "Give up after this long, e.g. 30m: the check is cancelled on the servers.")
     var timeout: String = "2h"
 
     func validate() throws {
@@ -36,7 +36,11 @@ struct Verify: AsyncParsableCommand {
             var job = started
             var lines = ProgressLines(source: target.source, interactive: interactive)
             while job["status"] == .string("running") {
-                guard Date() < deadline else { throw CLIError(message: "the check is still running after \(timeout) (job \(id))") }
+                guard Date() < deadline else {
+                    // A verify that gives up also stops the check: nothing keeps scanning the servers.
+                    _ = try? await client.request("DELETE", "/v1/checks/\(id)")
+                    throw CLIError(message: "the check did not finish within --timeout \(timeout); it was cancelled (job \(id))")
+                }
                 // A long poll: the answer comes the moment the check ends, or with fresh progress after 0.5 s.
                 job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)", query: ["wait": "500ms"]))
                 guard let progress = job["progress"] else { continue }

@@ -111,6 +111,40 @@ func json(_ response: TestResponse) throws -> JSONValue {
         #expect(entries[1].source == "pg")
     }
 
+    @Test("DELETE /v1/checks/{id} cancels a running check (admin only); the job ends cancelled and a second cancel is 409")
+    func cancelACheck() async throws {
+        let harness = try Harness()
+        await harness.adapter.set(checkScopes: [TableCheckResult(table: "t", status: .equal, primaryRows: 1, drRows: 1)], duration: .seconds(30))
+        try await harness.app().test(.router) { client in
+            let id = try await client.execute(uri: "/v1/sources/pg/check", method: .post, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .accepted)
+                return try json(response)["id"]
+            }
+            guard case let .string(job)? = id else { Issue.record("no job id"); return }
+            try await client.execute(uri: "/v1/checks/\(job)", method: .delete, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .forbidden)
+            }
+            let started = ContinuousClock.now
+            try await client.execute(uri: "/v1/checks/\(job)", method: .delete, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["status"] == .string("cancelled"))
+            }
+            #expect(started.duration(to: .now) < .seconds(5), "the 30 s check ended when cancelled")
+            try await client.execute(uri: "/v1/checks/\(job)", method: .delete, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .conflict)
+            }
+            try await client.execute(uri: "/v1/checks/nope", method: .delete, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .notFound)
+            }
+            // The source is free again: a new check can start.
+            await harness.adapter.set(checkScopes: [TableCheckResult(table: "t", status: .equal, primaryRows: 1, drRows: 1)])
+            try await client.execute(uri: "/v1/sources/pg/check", method: .post, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .accepted)
+            }
+        }
+    }
+
     @Test func unknownSourceIs404() async throws {
         try await Harness().app().test(.router) { client in
             let cases: [(String, HTTPRequest.Method)] = [

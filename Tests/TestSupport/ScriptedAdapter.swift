@@ -15,6 +15,8 @@ public actor ScriptedAdapter: SourceAdapter {
     public private(set) var sampleDelay: Duration = .zero
     /// The scopes a check reports; nil makes it fail as unsupported.
     public private(set) var checkScopes: [TableCheckResult]?
+    /// How long a check runs (it ends at once when cancelled).
+    public private(set) var checkDuration: Duration = .zero
 
     public init(name: String) { self.name = name }
 
@@ -46,6 +48,7 @@ public actor ScriptedAdapter: SourceAdapter {
             throw SyncError.unsupported(operation: .check, reason: "scripted", remedy: "none")
         }
         if let wanted = options.tables { scopes = scopes.filter { wanted.contains($0.table) } }
+        if checkDuration > .zero { try await Task.sleep(for: checkDuration) }
         let now = Date()
         return CheckResult(source: name, threshold: GatePolicy.defaultRatioThreshold, tables: scopes, diffs: [], diffsTruncated: false,
                            rounds: 1, stoppedEarly: false, startedAt: now, finishedAt: now)
@@ -54,5 +57,8 @@ public actor ScriptedAdapter: SourceAdapter {
     public func shutdown() async {}
     public func set(_ state: SyncState) { self.state = state }
     public func set(sampleDelay: Duration) { self.sampleDelay = sampleDelay }
-    public func set(checkScopes: [TableCheckResult]?) { self.checkScopes = checkScopes }
+    public func set(checkScopes: [TableCheckResult]?, duration: Duration = .zero) {
+        self.checkScopes = checkScopes
+        checkDuration = duration
+    }
 }
