@@ -21,7 +21,9 @@ enum LocalEngine {
             throw CLIError(message: "invalid configuration: \(error)")
         }
         var logger = Logger(label: "syncctl")
-        logger.logLevel = .warning
+        // A failed operation reaches the user once, as the command's error; only what the command
+        // cannot report itself (a journal that cannot be written after a failure) is logged.
+        logger.logLevel = .error
         let journal: SQLiteJournal
         do {
             journal = try SQLiteJournal(path: settings.journalPath)

@@ -57,13 +57,32 @@ struct ClientOptions: ParsableArguments {
                              token: token ?? environment["SYNCD_TOKEN"])
     }
 
-    /// Prints the answer; any non-2xx (except the gate's 503) is an error.
+    /// Prints the answer; any non-2xx (except the gate's 503) is an error. With --config no HTTP
+    /// is involved for the user, so the message carries no status code, and the commands it
+    /// suggests carry the same --config.
     func expectOK(_ response: APIResponse) throws -> JSONValue {
         guard (200..<300).contains(response.status) else {
             if json { print(Format.pretty(response.body)) }
-            throw CLIError(message: "\(response.errorMessage) (HTTP \(response.status))")
+            guard let config else { throw CLIError(message: "\(response.errorMessage) (HTTP \(response.status))") }
+            throw CLIError(message: Self.suggestingConfig(response.errorMessage, config: config))
         }
         return response.body
+    }
+
+    /// "run syncctl verify --source x" becomes "run syncctl verify --config FILE --source x".
+    static func suggestingConfig(_ message: String, config: String) -> String {
+        let quoted = config.contains(where: { $0 == " " || $0 == "'" || $0 == "\"" }) ? "'\(config.replacingOccurrences(of: "'", with: "'\\''"))'" : config
+        var out = ""
+        var rest = Substring(message)
+        while let range = rest.range(of: "syncctl ") {
+            out += rest[..<range.upperBound]
+            rest = rest[range.upperBound...]
+            let command = rest.prefix { $0.isLetter }
+            guard !command.isEmpty else { continue }
+            out += command + " --config " + quoted
+            rest = rest.dropFirst(command.count)
+        }
+        return out + rest
     }
 }
 

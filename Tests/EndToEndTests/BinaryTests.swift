@@ -213,6 +213,14 @@ import SyncCore
         #expect(before.status == 1)
         #expect(before.stdout.contains("no consistency check has run"))
 
+        // A refused operation prints once, without HTTP codes, and what it suggests carries --config.
+        let refused = try await shell("\(binaries.path)/syncctl reconcile \(config) --source pg-physical")
+        #expect(refused.status == 2)
+        let lines = refused.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "one line, not a log line and then the error: \(refused.stderr)")
+        #expect(!refused.stderr.contains("HTTP"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("syncctl verify --config \(directory.path)/syncd.yaml --source pg-physical"), "\(refused.stderr)")
+
         let verify = try await shell("\(binaries.path)/syncctl verify \(config) --source pg-physical --table public.accounts --json")
         #expect(verify.status == 0, "\(verify.stderr)")
         let result = try JSONCoding.decoder.decode(JSONValue.self, from: Data(verify.stdout.utf8))

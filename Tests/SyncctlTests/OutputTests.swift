@@ -107,3 +107,14 @@ import Testing
         #expect(!text.contains("base64"), "\(text)")
     }
 }
+
+@Suite struct ConfigModeMessageTests {
+    @Test("with --config, the commands a message suggests carry the same --config")
+    func suggestedCommandsCarryTheConfig() {
+        #expect(ClientOptions.suggestingConfig("no consistency check has run for 'pg': run syncctl verify --source pg first", config: "config/syncd.yaml")
+                == "no consistency check has run for 'pg': run syncctl verify --config config/syncd.yaml --source pg first")
+        #expect(ClientOptions.suggestingConfig("use syncctl resync --source a, then syncctl verify --source a", config: "/etc/my syncd.yaml")
+                == "use syncctl resync --config '/etc/my syncd.yaml' --source a, then syncctl verify --config '/etc/my syncd.yaml' --source a")
+        #expect(ClientOptions.suggestingConfig("nothing to suggest", config: "x.yaml") == "nothing to suggest")
+    }
+}
