@@ -20,22 +20,76 @@ public struct APIContext: RequestContext {
     }
 }
 
-/// Every API error answers JSON: `{"error": "...", "status": N}`.
+/// Every API error answers one JSON shape: `{"error": "<message>", "status": N, "code": "<machine
+/// code>", "remedy": "<what to do>"}` (remedy only when there is one).
 public struct APIError: HTTPResponseError {
     public var status: HTTPResponse.Status
     public var message: String
+    public var code: String
+    public var remedy: String?
     public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, _ message: String, code: String? = nil, remedy: String? = nil, headers: HTTPFields = [:]) {
         self.status = status
         self.message = message
+        self.code = code ?? APIError.code(for: status)
+        self.remedy = remedy
         self.headers = headers
     }
 
+    /// An operation's error, answered with its own status code, code and remedy.
+    public init(_ error: any OperationError) {
+        self.init(HTTPResponse.Status(code: error.statusCode), error.description, code: error.code, remedy: error.remedy)
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "bad_request"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 409: "conflict"
+        default: status.code >= 500 ? "internal" : "error"
+        }
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = jsonResponse(["error": JSONValue.string(message), "status": .number(Double(status.code))], status: status)
+        var body: [String: JSONValue] = ["error": .string(message), "status": .number(Double(status.code)), "code": .string(code)]
+        if let remedy { body["remedy"] = .string(remedy) }
+        var response = jsonResponse(body, status: status)
         for field in headers { response.headers.append(field) }
         return response
+    }
+}
+
+/// Errors of the operations, answered in the API's one shape without a do/catch per route.
+extension SyncError: HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(self).response(from: request, context: context)
+    }
+}
+
+extension UnknownSourceError: HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(self).response(from: request, context: context)
+    }
+}
+
+/// Anything else that escapes a route (a journal that cannot be written, a bug) still answers the
+/// one JSON shape, as a 500 with its words.
+struct ErrorShape<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch let error as any OperationError {
+            throw APIError(error)
+        } catch {
+            throw APIError(.internalServerError, "\(error)")
+        }
     }
 }
 
@@ -156,30 +210,12 @@ struct Query {
 }
 
 /// Maps domain errors to HTTP: 4xx for the caller's mistake or the source's state, 5xx for syncd itself.
-func apiError(_ error: Error) -> Error {
-    switch error {
-    case let error as APIError:
-        return error
-    case let error as UnknownSourceError:
-        return APIError(.notFound, error.description)
-    case let error as SyncError:
-        switch error {
-        case .busy, .invalidState: return APIError(.conflict, error.description)
-        case .unsupported: return APIError(.unprocessableContent, error.description)
-        case .timeout: return APIError(.gatewayTimeout, error.description)
-        case .unreachable: return APIError(.badGateway, error.description)
-        case .failed: return APIError(.internalServerError, error.description)
-        }
-    default:
-        return APIError(.internalServerError, "\(error)")
-    }
-}
-
 public enum SyncAPI {
     public static let maxDrainTimeoutSeconds: Double = 3600
 
     public static func router(manager: SyncManager, readToken: Secret, adminToken: Secret, registry: PrometheusCollectorRegistry) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
+        router.add(middleware: ErrorShape())
 
         router.get("/healthz") { _, _ in
             jsonResponse(["status": "ok"])
@@ -203,7 +239,7 @@ public enum SyncAPI {
             let query = try Query(request, allowed: ["history"])
             let limit = try query.int("history", range: 0...100_000) ?? 0
             let name = try context.parameters.require("name")
-            guard let monitor = manager.monitor(named: name) else { throw apiError(UnknownSourceError(names: [name], known: manager.sourceNames)) }
+            guard let monitor = manager.monitor(named: name) else { throw UnknownSourceError(names: [name], known: manager.sourceNames) }
             var body = try JSONValue.from(await manager.status(of: monitor))
             if limit > 0, case var .object(object) = body {
                 object["history"] = try JSONValue.from(await monitor.history(limit: limit))
@@ -228,13 +264,9 @@ public enum SyncAPI {
                 let query = try Query(request, allowed: action == .drain ? ["timeout"] : [])
                 let timeout = try query.duration("timeout", max: maxDrainTimeoutSeconds) ?? 60
                 let name = try context.parameters.require("name")
-                do {
-                    let outcome = try await manager.control(action, source: name, actor: context.actor,
-                                                            timeout: .milliseconds(Int64(timeout * 1000)))
-                    return jsonResponse(outcome)
-                } catch {
-                    throw apiError(error)
-                }
+                let outcome = try await manager.control(action, source: name, actor: context.actor,
+                                                        timeout: .milliseconds(Int64(timeout * 1000)))
+                return jsonResponse(outcome)
             }
         }
 
@@ -248,14 +280,10 @@ public enum SyncAPI {
             options.maxDiffs = try query.int("max_diffs", range: 0...1_000_000) ?? options.maxDiffs
             options.rounds = try query.int("rounds", range: 1...20) ?? options.rounds
             let name = try context.parameters.require("name")
-            do {
-                let job = try await manager.startCheck(source: name, options: options, actor: context.actor)
-                var response = jsonResponse(job, status: .accepted)
-                response.headers[.location] = "/v1/checks/\(job.id)"
-                return response
-            } catch {
-                throw apiError(error)
-            }
+            let job = try await manager.startCheck(source: name, options: options, actor: context.actor)
+            var response = jsonResponse(job, status: .accepted)
+            response.headers[.location] = "/v1/checks/\(job.id)"
+            return response
         }
         // Reconcile: a dry run (the default) prints the plan and changes nothing; apply=true executes it.
         authed.post("/v1/sources/:name/reconcile") { request, context -> Response in
@@ -264,11 +292,7 @@ public enum SyncAPI {
             let apply = try query.bool("apply") ?? false
             let delete = try query.bool("delete") ?? false
             let name = try context.parameters.require("name")
-            do {
-                return jsonResponse(try await manager.reconcile(source: name, apply: apply, deleteExtras: delete, actor: context.actor))
-            } catch {
-                throw apiError(error)
-            }
+            return jsonResponse(try await manager.reconcile(source: name, apply: apply, deleteExtras: delete, actor: context.actor))
         }
         // wait=DURATION answers as soon as the check ends, or after that long with its progress.
         authed.get("/v1/checks/:id") { request, context -> Response in
@@ -288,37 +312,25 @@ public enum SyncAPI {
             guard await manager.checkJob(id: id) != nil else {
                 throw APIError(.notFound, "no check job '\(id)' (jobs are kept in memory until syncd restarts; results stay in the journal)")
             }
-            do {
-                return jsonResponse(try await manager.cancelCheck(id: id, actor: context.actor))
-            } catch {
-                throw apiError(error)
-            }
+            return jsonResponse(try await manager.cancelCheck(id: id, actor: context.actor))
         }
         authed.get("/v1/sources/:name/check") { request, context -> Response in
             _ = try Query(request, allowed: [])
             let name = try context.parameters.require("name")
-            do {
-                guard let latest = try await manager.latestCheckResult(source: name) else {
-                    throw APIError(.notFound, "no consistency check has run for source '\(name)'")
-                }
-                return jsonResponse(latest)
-            } catch {
-                throw apiError(error)
+            guard let latest = try await manager.latestCheckResult(source: name) else {
+                throw APIError(.notFound, "no consistency check has run for source '\(name)'")
             }
+            return jsonResponse(latest)
         }
 
         authed.get("/v1/journal") { request, _ -> Response in
             let query = try Query(request, allowed: ["limit", "source", "kind"])
             let limit = try query.int("limit", range: 1...10_000) ?? 100
             if let source = query.string("source"), manager.monitor(named: source) == nil {
-                throw apiError(UnknownSourceError(names: [source], known: manager.sourceNames))
+                throw UnknownSourceError(names: [source], known: manager.sourceNames)
             }
-            do {
-                let entries = try await manager.journal.recent(limit: limit, source: query.string("source"), kind: query.string("kind"))
-                return jsonResponse(["entries": entries])
-            } catch {
-                throw apiError(error)
-            }
+            let entries = try await manager.journal.recent(limit: limit, source: query.string("source"), kind: query.string("kind"))
+            return jsonResponse(["entries": entries])
         }
         return router
     }
@@ -326,10 +338,6 @@ public enum SyncAPI {
     private static func gate(_ manager: SyncManager, _ request: Request, _ context: APIContext) async throws -> GateVerdict {
         let query = try Query(request, allowed: ["sources"])
         let names = try query.list("sources")
-        do {
-            return try await manager.evaluateGate(sources: names, actor: context.actor)
-        } catch {
-            throw apiError(error)
-        }
+        return try await manager.evaluateGate(sources: names, actor: context.actor)
     }
 }

@@ -34,6 +34,7 @@ public struct JournalError: Error, CustomStringConvertible {
 public protocol JournalStore: Sendable {
     /// Where the journal is, for messages ("journal /var/lib/syncd/journal.sqlite").
     var location: String { get }
+    @discardableResult
     func append(kind: String, source: String?, actor: String, action: String, outcome: String,
                 detail: JSONValue?, at time: Date) async throws -> JournalEntry
     /// Newest first.

@@ -155,6 +155,42 @@ public enum SyncError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// An error an operation reports to its caller: the words, a plain status code (HTTP's numbers, so
+/// the API answers it as is; SyncCore knows no HTTP library), a stable machine code, and what to do.
+public protocol OperationError: Error, CustomStringConvertible {
+    var statusCode: Int { get }
+    var code: String { get }
+    var remedy: String? { get }
+}
+
+extension SyncError: OperationError {
+    public var statusCode: Int {
+        switch self {
+        case .busy, .invalidState: 409
+        case .unsupported: 422
+        case .timeout: 504
+        case .unreachable: 502
+        case .failed: 500
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .unsupported: "unsupported"
+        case .invalidState: "invalid_state"
+        case .timeout: "timeout"
+        case .unreachable: "unreachable"
+        case .busy: "busy"
+        case .failed: "failed"
+        }
+    }
+
+    public var remedy: String? {
+        if case let .unsupported(_, _, remedy) = self { return remedy }
+        return nil
+    }
+}
+
 /// Which side of a replicated pair a message is about.
 public enum Side: String, Sendable, Codable {
     case primary

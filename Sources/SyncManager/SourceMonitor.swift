@@ -57,7 +57,7 @@ public actor SourceMonitor {
                 let sample = await adapter.sample()
                 answer.settle(sample)
                 timer.cancel()
-                await self.pollAnswered(started)
+                self.pollAnswered(started)
             }
             if let answered = await answer.value() {
                 sample = answered

@@ -33,7 +33,10 @@ public struct SourceStatus: Sendable, Codable {
     public var verdict: SourceVerdict
 }
 
-public struct UnknownSourceError: Error, CustomStringConvertible {
+public struct UnknownSourceError: OperationError {
+    public var statusCode: Int { 404 }
+    public var code: String { "unknown_source" }
+    public var remedy: String? { "use one of the configured names: \(known.joined(separator: ", "))" }
     public var names: [String]
     public var known: [String]
     public init(names: [String], known: [String]) {

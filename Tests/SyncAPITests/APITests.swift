@@ -145,6 +145,32 @@ func json(_ response: TestResponse) throws -> JSONValue {
         }
     }
 
+    @Test("every error answers one JSON shape: error, status, code, and remedy when there is one")
+    func oneErrorShape() async throws {
+        try await Harness().app().test(.router) { client in
+            try await client.execute(uri: "/v1/sources/pg/reconcile", method: .post, headers: Harness.auth(Harness.admin)) { response in
+                #expect(response.status == .conflict)
+                let body = try json(response)
+                #expect(body["status"] == .number(409) && body["code"] == .string("invalid_state"), "\(body)")
+                guard case let .string(message)? = body["error"] else { Issue.record("no message in \(body)"); return }
+                #expect(message.contains("no consistency check has run"))
+            }
+            try await client.execute(uri: "/v1/sources/nope/pause", method: .post, headers: Harness.auth(Harness.admin)) { response in
+                let body = try json(response)
+                #expect(body["status"] == .number(404) && body["code"] == .string("unknown_source"), "\(body)")
+                #expect(body["remedy"] == .string("use one of the configured names: pg"))
+            }
+            try await client.execute(uri: "/v1/gate?bogus=1", method: .get, headers: Harness.auth(Harness.read)) { response in
+                let body = try json(response)
+                #expect(body["status"] == .number(400) && body["code"] == .string("bad_request") && body["remedy"] == nil, "\(body)")
+            }
+            try await client.execute(uri: "/v1/status", method: .get) { response in
+                let body = try json(response)
+                #expect(body["status"] == .number(401) && body["code"] == .string("unauthorized"), "\(body)")
+            }
+        }
+    }
+
     @Test func unknownSourceIs404() async throws {
         try await Harness().app().test(.router) { client in
             let cases: [(String, HTTPRequest.Method)] = [
