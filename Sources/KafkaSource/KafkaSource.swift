@@ -262,13 +262,13 @@ public actor KafkaSource: SourceAdapter {
     public func pause() async throws {
         let mirror = try requireHostedMirror(.pause)
         mirror.pause()
-        try await waitUntil("the mirror to pause", timeout: Self.confirmTimeout) { mirror.status.phase == .paused }
+        try await Poll.until("the mirror to pause", every: .milliseconds(50), timeout: Self.confirmTimeout) { mirror.status.phase == .paused }
     }
 
     public func resume() async throws {
         let mirror = try requireHostedMirror(.resume)
         mirror.resume()
-        try await waitUntil("the mirror to resume", timeout: Self.confirmTimeout) { mirror.status.phase != .paused }
+        try await Poll.until("the mirror to resume", every: .milliseconds(50), timeout: Self.confirmTimeout) { mirror.status.phase != .paused }
     }
 
     @discardableResult
@@ -293,10 +293,13 @@ public actor KafkaSource: SourceAdapter {
             for partition in topic.sourcePartitions { targets[partition] = try await primary.watermarks(partition).high }
         }
         let total = targets.values.reduce(0, +)
-        while true {
+        var remaining: Int64 = 0
+        return try await Poll.first(timeout: timeout, timedOut: {
+            "the DR side did not catch up within \(timeout.seconds) s: \(remaining) record(s) of the primary's position at the call are not mirrored yet"
+        }) {
             let observation = try await observe(layout: layout)
-            let remaining = observation.partitions.reduce(Int64(0)) { sum, state in
-                sum + max(0, (targets[state.source] ?? 0) - max(state.mirroredUpTo, state.sourceLow))
+            remaining = observation.partitions.reduce(Int64(0)) { sum, state in
+                sum + max(0, (targets[state.source] ?? 0) - state.applied)
             }
             if remaining == 0 {
                 return DrainResult(target: "\(total) record offset(s) over \(targets.count) partition(s)",
@@ -305,10 +308,7 @@ public actor KafkaSource: SourceAdapter {
             if let mirror, mirror.isPaused, mirror.isHosted {
                 throw SyncError.invalidState("replication of '\(name)' was paused while waiting for drain; \(remaining) record(s) still to mirror")
             }
-            guard clock.now - started < timeout else {
-                throw SyncError.timeout("the DR side did not catch up within \(timeout.seconds) s: \(remaining) record(s) of the primary's position at the call are not mirrored yet")
-            }
-            try await Task.sleep(for: .milliseconds(100))
+            return nil
         }
     }
 }

@@ -117,13 +117,13 @@ public actor ObjectStoreSource: SourceAdapter {
     public func pause() async throws {
         let replication = try requireHostedReplication(.pause)
         replication.pause()
-        try await waitUntil("the managed copy to pause", timeout: .seconds(60)) { replication.status.phase == .paused }
+        try await Poll.until("the managed copy to pause", every: .milliseconds(50), timeout: .seconds(60)) { replication.status.phase == .paused }
     }
 
     public func resume() async throws {
         let replication = try requireHostedReplication(.resume)
         replication.resume()
-        try await waitUntil("the managed copy to resume", timeout: .seconds(60)) { replication.status.phase != .paused }
+        try await Poll.until("the managed copy to resume", every: .milliseconds(50), timeout: .seconds(60)) { replication.status.phase != .paused }
     }
 
     @discardableResult
@@ -141,16 +141,14 @@ public actor ObjectStoreSource: SourceAdapter {
         if let replication, replication.isHosted, replication.isPaused {
             throw SyncError.invalidState("the managed copy of '\(name)' is paused: the DR bucket cannot catch up; resume first")
         }
-        while true {
-            let backlog = try await scan().backlog.filter { $0.lastModified <= callTime }
-            if backlog.isEmpty {
-                return DrainResult(target: "every object written before \(ISO8601DateFormatter().string(from: callTime))",
-                                   reached: "on the DR side", waitedSeconds: (clock.now - started).seconds)
-            }
-            guard clock.now - started < timeout else {
-                throw SyncError.timeout("the DR bucket did not catch up within \(timeout.seconds) s: \(backlog.count) object(s) written before the call are still missing or stale (e.g. '\(backlog[0].key)')")
-            }
-            try await Task.sleep(for: .milliseconds(500))
+        var backlog: [ObjectEntry] = []
+        return try await Poll.first(every: .milliseconds(500), timeout: timeout, timedOut: {
+            "the DR bucket did not catch up within \(timeout.seconds) s: \(backlog.count) object(s) written before the call are still missing or stale (e.g. '\(backlog.first.map { DisplayText.escape($0.key) } ?? "?")')"
+        }) {
+            backlog = try await scan().backlog.filter { $0.lastModified <= callTime }
+            return backlog.isEmpty
+                ? DrainResult(target: "every object written before \(ISO8601DateFormatter().string(from: callTime))",
+                              reached: "on the DR side", waitedSeconds: (clock.now - started).seconds) : nil
         }
     }
 }

@@ -414,16 +414,8 @@ public actor PostgresSource: SourceAdapter {
         }
     }
 
-    private func awaitCondition(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + Self.confirmTimeout
-        while true {
-            if try await condition() { return }
-            guard clock.now < deadline else {
-                throw SyncError.timeout("the server did not confirm in \(Self.confirmTimeout): waited for \(what)")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+    private func awaitCondition(_ what: String, _ condition: () async throws -> Bool) async throws {
+        try await Poll.until(what, timeout: Self.confirmTimeout, condition)
     }
 
     @discardableResult
@@ -518,26 +510,24 @@ public actor PostgresSource: SourceAdapter {
     /// waiting once the applied position has not moved over 3 polls (a drain waits its whole timeout).
     func waitUntilApplied(_ target: Int64, topology: Topology, timeout: Duration, purpose: String,
                           stopWhenStalled: Bool = false) async throws -> DrainResult {
-        let clock = ContinuousClock()
-        let started = clock.now
+        let started = ContinuousClock.now
         var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
-        while true {
-            let (applied, paused) = try await appliedPosition(topology)
-            let waited = clock.now - started
+        var applied: Int64 = 0
+        return try await Poll.first(timeout: timeout, timedOut: {
+            "\(purpose) timed out after \(timeout): the DR side is at \(formatLSN(applied)), the target is \(formatLSN(target)), \(target - applied) bytes remain"
+        }) {
+            let (position, paused) = try await appliedPosition(topology)
+            applied = position
             if applied >= target {
-                return DrainResult(target: formatLSN(target), reached: formatLSN(applied),
-                                   waitedSeconds: waited.seconds)
+                return DrainResult(target: formatLSN(target), reached: formatLSN(applied), waitedSeconds: started.duration(to: .now).seconds)
             }
             if let paused {
                 throw SyncError.invalidState("\(purpose) stopped: \(paused); \(target - applied) bytes remain to \(formatLSN(target))")
             }
-            guard waited < timeout else {
-                throw SyncError.timeout("\(purpose) timed out after \(timeout): the DR side is at \(formatLSN(applied)), the target is \(formatLSN(target)), \(target - applied) bytes remain")
-            }
             if stopWhenStalled, watch.stalled(at: [applied]) {
                 throw SyncError.invalidState("\(watch.stallNote): it is at \(formatLSN(applied)), \(target - applied) bytes short of \(formatLSN(target))")
             }
-            try await Task.sleep(for: .milliseconds(100))
+            return nil
         }
     }
 }

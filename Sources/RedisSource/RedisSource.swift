@@ -334,14 +334,8 @@ public actor RedisSource: SourceAdapter {
 
     /// Polls until `condition` holds, or fails with what it was waiting for.
     private func confirm(_ what: String, timeout: Duration = RedisSource.confirmTimeout,
-                         _ condition: @Sendable () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw SyncError.timeout("timed out after \(timeout.seconds) s waiting for \(what)")
+                         _ condition: () async throws -> Bool) async throws {
+        try await Poll.until(what, timeout: timeout, condition)
     }
 
     @discardableResult
@@ -384,7 +378,9 @@ public actor RedisSource: SourceAdapter {
             guard dr.isReplica else { throw SyncError.invalidState("the DR instance is not a replica: there is no replication stream to drain") }
             let target = try await replication(.primary).masterReplOffset
             var reached = dr.appliedOffset ?? 0
-            while clock.now < start + timeout {
+            return try await Poll.first(every: .milliseconds(50), timeout: timeout, timedOut: {
+                "the DR replica did not reach the primary's offset \(target) within \(timeout.seconds) s: \(max(0, target - reached)) bytes still behind (applied \(reached))"
+            }) {
                 let info = try await replication(.dr)
                 reached = info.appliedOffset ?? 0
                 if reached >= target {
@@ -394,9 +390,8 @@ public actor RedisSource: SourceAdapter {
                 if stopWhenStalled, watch.stalled(at: [reached]) {
                     throw SyncError.invalidState("\(watch.stallNote): applied \(reached), \(max(0, target - reached)) bytes short of \(target)")
                 }
-                try await Task.sleep(for: .milliseconds(50))
+                return nil
             }
-            throw SyncError.timeout("the DR replica did not reach the primary's offset \(target) within \(timeout.seconds) s: \(max(0, target - reached)) bytes still behind (applied \(reached))")
         case .independent:
             guard let key = options.heartbeatKey else {
                 throw SyncError.unsupported(operation: .drain, reason: "an independent DR instance shares no replication position with the primary",
@@ -405,14 +400,13 @@ public actor RedisSource: SourceAdapter {
             let marker = Int64(Date().timeIntervalSince1970 * 1000)
             try await run(.primary, RedisCommand("SET", key, String(marker)))
             var reached: Int64 = 0
-            while clock.now < start + timeout {
+            return try await Poll.first(timeout: timeout, timedOut: {
+                "the DR instance did not receive the heartbeat written at the call within \(timeout.seconds) s (it holds \(reached), wanted \(marker))"
+            }) {
                 reached = (try await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }) ?? 0
-                if reached >= marker {
-                    return DrainResult(target: "heartbeat \(marker)", reached: "heartbeat \(reached)", waitedSeconds: (clock.now - start).seconds)
-                }
-                try await Task.sleep(for: .milliseconds(100))
+                return reached >= marker
+                    ? DrainResult(target: "heartbeat \(marker)", reached: "heartbeat \(reached)", waitedSeconds: (clock.now - start).seconds) : nil
             }
-            throw SyncError.timeout("the DR instance did not receive the heartbeat written at the call within \(timeout.seconds) s (it holds \(reached), wanted \(marker))")
         }
     }
 

@@ -209,11 +209,29 @@ extension Array {
     }
 }
 
-/// Polls `condition` every 50 ms until it holds (e.g. a background loop confirming a pause).
-public func waitUntil(_ what: String, timeout: Duration, _ condition: @Sendable () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw SyncError.timeout("timed out waiting for \(what)") }
-        try await Task.sleep(for: .milliseconds(50))
+/// The one way syncd waits for a condition it cannot be told about (a server confirming a pause, a
+/// DR side catching up): look every `interval`, give up at `timeout` with what it waited for.
+public enum Poll {
+    /// Returns once `condition` holds; throws `SyncError.timeout` naming `what` after `timeout`.
+    public static func until(_ what: String, every interval: Duration = .milliseconds(100), timeout: Duration,
+                             isolation: isolated (any Actor)? = #isolation,
+                             _ condition: () async throws -> Bool) async throws {
+        _ = try await first(every: interval, timeout: timeout, isolation: isolation,
+                            timedOut: { "timed out after \(timeout.seconds) s waiting for \(what)" }) {
+            try await condition() ? true : nil
+        }
+    }
+
+    /// The first non-nil value `probe` gives; after `timeout`, `SyncError.timeout` with the words
+    /// `timedOut` gives then (so they can say how far it got). `probe` may throw to stop at once.
+    public static func first<T>(every interval: Duration = .milliseconds(100), timeout: Duration,
+                                isolation: isolated (any Actor)? = #isolation,
+                                timedOut: () async -> String, _ probe: () async throws -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let value = try await probe() { return value }
+            guard ContinuousClock.now < deadline else { throw SyncError.timeout(await timedOut()) }
+            try await Task.sleep(for: min(interval, max(.milliseconds(1), ContinuousClock.now.duration(to: deadline))))
+        }
     }
 }
