@@ -8,10 +8,10 @@ public actor PostgresSource: SourceAdapter {
     public nonisolated let kind: SourceKind = .postgres
     let config: SourceConfig
     let options: PostgresOptions
-    private var connections: [Side: PGConnection] = [:]
-    private var history = PositionHistory()
+    var connections: [Side: PGConnection] = [:]
+    var history = PositionHistory()
     /// The topology seen by the latest detection, for cheap capability answers.
-    private var lastTopology: Topology?
+    var lastTopology: Topology?
 
     /// A stream is considered stalled when nothing arrived for this long: the standby asks for a
     /// keepalive after wal_receiver_timeout/2 (30 s by default), so a healthy idle link stays below it.
@@ -55,12 +55,12 @@ public actor PostgresSource: SourceAdapter {
     }
 
     /// What to do instead of writing into a physical standby.
-    private var recloneRemedy: String {
+    var recloneRemedy: String {
         "re-clone it so it matches the primary: stop the standby, empty its data directory, run pg_basebackup -R -D <datadir> -h \(config.primary.host) -p \(config.primary.port), then start it"
     }
 
     /// Only a logical subscriber can take writes; a standby replays WAL and is read-only.
-    private func requireWritableDR() async throws {
+    func requireWritableDR() async throws {
         if try await topology() == .physical {
             throw SyncError.unsupported(
                 operation: .reconcile,
@@ -86,7 +86,7 @@ public actor PostgresSource: SourceAdapter {
 
     // MARK: connections
 
-    private func connection(_ side: Side) async throws -> PGConnection {
+    func connection(_ side: Side) async throws -> PGConnection {
         if let existing = connections[side], await existing.isHealthy() { return existing }
         connections[side] = nil
         // A monitoring query that takes 15 s is itself a symptom; do not let it hold the poll loop.
@@ -96,17 +96,17 @@ public actor PostgresSource: SourceAdapter {
         return connection
     }
 
-    private func endpoint(_ side: Side) -> EndpointConfig {
+    func endpoint(_ side: Side) -> EndpointConfig {
         side == .primary ? config.primary : config.dr
     }
 
-    private func sideLabel(_ side: Side) -> String {
+    func sideLabel(_ side: Side) -> String {
         describeSide(side, endpoint(side))
     }
 
     /// One statement on one side; a broken connection is dropped so the next call reconnects.
     @discardableResult
-    private func run(_ side: Side, _ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
+    func run(_ side: Side, _ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
         let connection = try await connection(side)
         do {
             return try await connection.query(sql, parameters)
@@ -127,7 +127,7 @@ public actor PostgresSource: SourceAdapter {
         return topology
     }
 
-    private func detectTopology() async throws -> Topology {
+    func detectTopology() async throws -> Topology {
         let recovery = try await run(.dr, "SELECT pg_is_in_recovery()::text AS in_recovery")
         let inRecovery = recovery.value(0, "in_recovery") == "true"
         switch options.mode {
@@ -143,7 +143,7 @@ public actor PostgresSource: SourceAdapter {
         }
     }
 
-    private func subscription() async throws -> Topology {
+    func subscription() async throws -> Topology {
         let rows = try await run(.dr, """
             SELECT subname, subslotname FROM pg_subscription
             WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -188,7 +188,7 @@ public actor PostgresSource: SourceAdapter {
         }
     }
 
-    private func primaryFlushPosition() async throws -> Int64 {
+    func primaryFlushPosition() async throws -> Int64 {
         let rows = try await run(.primary, """
             SELECT pg_is_in_recovery()::text AS in_recovery,
                    CASE WHEN NOT pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint END AS flush_pos
@@ -209,7 +209,7 @@ public actor PostgresSource: SourceAdapter {
         var replayTimestampAge: Double?
     }
 
-    private func physicalStatus() async throws -> PhysicalStatus {
+    func physicalStatus() async throws -> PhysicalStatus {
         let rows = try await run(.dr, """
             SELECT pg_is_in_recovery()::text AS in_recovery,
                    pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_pos,
@@ -234,7 +234,7 @@ public actor PostgresSource: SourceAdapter {
             replayTimestampAge: rows.value(0, "replay_ts_age").flatMap { Double($0) })
     }
 
-    private func samplePhysical(now: Date) async throws -> Sample {
+    func samplePhysical(now: Date) async throws -> Sample {
         let flush = try await primaryFlushPosition()
         let status = try await physicalStatus()
         let behind = max(0, flush - status.replayPosition)
@@ -272,7 +272,7 @@ public actor PostgresSource: SourceAdapter {
     }
 
     /// Applies the state rules shared by both topologies.
-    private func finish(_ sample: inout Sample, behind: Int64, paused: Bool, problems: [String]) -> Sample {
+    func finish(_ sample: inout Sample, behind: Int64, paused: Bool, problems: [String]) -> Sample {
         sample.errors = problems
         if paused {
             sample.state = .paused
@@ -286,7 +286,7 @@ public actor PostgresSource: SourceAdapter {
         return sample
     }
 
-    private func lagSeconds(applied: Int64, upperBound: Double?, into sample: inout Sample) -> Double {
+    func lagSeconds(applied: Int64, upperBound: Double?, into sample: inout Sample) -> Double {
         switch history.lag(applied: applied, now: sample.time) {
         case let .measured(seconds):
             sample.details["lag_seconds_basis"] = "primary WAL history"
@@ -309,7 +309,7 @@ public actor PostgresSource: SourceAdapter {
         var tablesNotReady: Int
     }
 
-    private func logicalStatus(subscription: String) async throws -> LogicalStatus {
+    func logicalStatus(subscription: String) async throws -> LogicalStatus {
         let rows = try await run(.dr, """
             SELECT s.subenabled::text AS enabled,
                    (SELECT st.pid FROM pg_stat_subscription st WHERE st.subid = s.oid AND st.relid IS NULL LIMIT 1) AS worker_pid,
@@ -333,7 +333,7 @@ public actor PostgresSource: SourceAdapter {
         var walStatus: String?
     }
 
-    private func slotStatus(slot: String) async throws -> SlotStatus? {
+    func slotStatus(slot: String) async throws -> SlotStatus? {
         let rows = try await run(.primary, """
             SELECT pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint AS confirmed_pos, active::text AS active, wal_status
             FROM pg_replication_slots WHERE slot_name = $1
@@ -343,7 +343,7 @@ public actor PostgresSource: SourceAdapter {
                           active: rows.value(0, "active") == "true", walStatus: rows.value(0, "wal_status"))
     }
 
-    private func sampleLogical(subscription: String, slot: String, now: Date) async throws -> Sample {
+    func sampleLogical(subscription: String, slot: String, now: Date) async throws -> Sample {
         let flush = try await primaryFlushPosition()
         let status = try await logicalStatus(subscription: subscription)
         guard let slotStatus = try await slotStatus(slot: slot), let confirmed = slotStatus.confirmedPosition else {
@@ -378,156 +378,5 @@ public actor PostgresSource: SourceAdapter {
             problems.append("slot '\(slot)' lost WAL it still needed: the subscription must be re-created")
         }
         return finish(&sample, behind: behind, paused: !status.enabled, problems: problems)
-    }
-
-    // MARK: control
-
-    public func pause() async throws {
-        switch try await topology() {
-        case .physical:
-            try await run(.dr, "SELECT pg_wal_replay_pause()")
-            try await awaitPauseState("paused", action: "pause")
-        case let .logical(subscription, _):
-            try await run(.dr, "ALTER SUBSCRIPTION \(try SQLText.quoteIdentifier(subscription)) DISABLE")
-            try await awaitCondition("the apply worker of '\(subscription)' to stop") {
-                try await !self.logicalStatus(subscription: subscription).workerRunning
-            }
-        }
-    }
-
-    public func resume() async throws {
-        switch try await topology() {
-        case .physical:
-            try await run(.dr, "SELECT pg_wal_replay_resume()")
-            try await awaitPauseState("not paused", action: "resume")
-        case let .logical(subscription, _):
-            try await run(.dr, "ALTER SUBSCRIPTION \(try SQLText.quoteIdentifier(subscription)) ENABLE")
-            try await awaitCondition("the apply worker of '\(subscription)' to start") {
-                try await self.logicalStatus(subscription: subscription).workerRunning
-            }
-        }
-    }
-
-    private func awaitPauseState(_ wanted: String, action: String) async throws {
-        try await awaitCondition("WAL replay to be '\(wanted)' after \(action)") {
-            try await self.physicalStatus().pauseState == wanted
-        }
-    }
-
-    private func awaitCondition(_ what: String, _ condition: () async throws -> Bool) async throws {
-        try await Poll.until(what, timeout: Self.confirmTimeout, condition)
-    }
-
-    @discardableResult
-    public func forceFullSync() async throws -> String {
-        switch try await topology() {
-        case .physical:
-            throw SyncError.unsupported(
-                operation: .fullSync,
-                reason: "a physical standby replays the primary's WAL and cannot re-copy data while it is a standby",
-                remedy: recloneRemedy)
-        case let .logical(subscription, _):
-            try await resubscribe(subscription)
-            return "every table was re-copied from the primary and replication is running again"
-        }
-    }
-
-    /// Re-copies every subscribed table: the subscription is dropped and created again with
-    /// copy_data = true after its tables are emptied on the DR side, so the subscriber ends
-    /// identical to the publisher and keeps replicating. Only replication state (the slot) changes
-    /// on the primary; its data is never written.
-    private func resubscribe(_ subscription: String) async throws {
-        let info = try await run(.dr, """
-            SELECT s.subconninfo, array_to_string(s.subpublications, ','), s.subbinary::text, s.substream::text
-            FROM pg_subscription s
-            WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            """, [subscription])
-        guard info.count == 1, let conninfo = info.rows[0][0], let publications = info.rows[0][1] else {
-            throw SyncError.invalidState("cannot read subscription '\(subscription)' (reading its connection string needs superuser)")
-        }
-        let tables = try await run(.dr, """
-            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_subscription_rel r
-            JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE r.srsubid = (SELECT oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))
-            ORDER BY 1
-            """, [subscription]).rows.compactMap { $0[0] }
-        let name = try SQLText.quoteIdentifier(subscription)
-        let publicationList = try publications.split(separator: ",").map { try SQLText.quoteIdentifier(String($0)) }.joined(separator: ", ")
-        let options = "copy_data = true, binary = \(info.rows[0][2] == "true"), streaming = \(info.rows[0][3] == "true")"
-        let create = "CREATE SUBSCRIPTION \(name) CONNECTION \(try SQLText.quoteLiteral(conninfo)) PUBLICATION \(publicationList) WITH (\(options))"
-
-        try await run(.dr, "ALTER SUBSCRIPTION \(name) DISABLE")
-        try await run(.dr, "DROP SUBSCRIPTION \(name)")
-        do {
-            if !tables.isEmpty { try await run(.dr, "TRUNCATE \(tables.joined(separator: ", "))") }
-            try await run(.dr, create)
-        } catch {
-            let masked = create.replacingOccurrences(of: #"password=\S+"#, with: "password=***", options: .regularExpression)
-            throw SyncError.failed("full sync of '\(subscription)' dropped the subscription but could not re-create it (\(error)); re-create it by hand: \(masked)")
-        }
-        // The initial copy runs per table; the subscription is usable once every table is ready.
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(3600)
-        while true {
-            let pending = try await run(.dr, """
-                SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') AS pending, count(*) AS total
-                FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1
-                """, [subscription])
-            if pending.value(0, "pending") == "0", pending.value(0, "total") != "0" || tables.isEmpty { break }
-            guard clock.now < deadline else {
-                throw SyncError.timeout("full sync of '\(subscription)': the initial copy has not finished after an hour (\(pending.value(0, "pending") ?? "?") tables pending)")
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        _ = try await waitForDrain(timeout: .seconds(120))
-    }
-
-    /// DR side's applied position: replay LSN (physical) or the slot's confirmed flush LSN (logical).
-    private func appliedPosition(_ topology: Topology) async throws -> (position: Int64, paused: String?) {
-        switch topology {
-        case .physical:
-            let status = try await physicalStatus()
-            let paused = status.pauseState == "not paused" ? nil : "WAL replay on the DR standby is \(status.pauseState)"
-            return (status.replayPosition, paused)
-        case let .logical(subscription, slot):
-            let status = try await logicalStatus(subscription: subscription)
-            guard let confirmed = try await slotStatus(slot: slot)?.confirmedPosition else {
-                throw SyncError.invalidState("replication slot '\(slot)' is missing on the primary")
-            }
-            return (confirmed, status.enabled ? nil : "subscription '\(subscription)' is disabled")
-        }
-    }
-
-    public func waitForDrain(timeout: Duration) async throws -> DrainResult {
-        let topology = try await topology()
-        if let paused = try await appliedPosition(topology).paused {
-            throw SyncError.invalidState("cannot drain: \(paused); resume replication first")
-        }
-        return try await waitUntilApplied(try await primaryFlushPosition(), topology: topology, timeout: timeout, purpose: "drain")
-    }
-
-    /// Waits until the DR side has applied the primary's WAL up to `target`. A check's round stops
-    /// waiting once the applied position has not moved over 3 polls (a drain waits its whole timeout).
-    func waitUntilApplied(_ target: Int64, topology: Topology, timeout: Duration, purpose: String,
-                          stopWhenStalled: Bool = false) async throws -> DrainResult {
-        let started = ContinuousClock.now
-        var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
-        var applied: Int64 = 0
-        return try await Poll.first(timeout: timeout, timedOut: {
-            "\(purpose) timed out after \(timeout): the DR side is at \(formatLSN(applied)), the target is \(formatLSN(target)), \(target - applied) bytes remain"
-        }) {
-            let (position, paused) = try await appliedPosition(topology)
-            applied = position
-            if applied >= target {
-                return DrainResult(target: formatLSN(target), reached: formatLSN(applied), waitedSeconds: started.duration(to: .now).seconds)
-            }
-            if let paused {
-                throw SyncError.invalidState("\(purpose) stopped: \(paused); \(target - applied) bytes remain to \(formatLSN(target))")
-            }
-            if stopWhenStalled, watch.stalled(at: [applied]) {
-                throw SyncError.invalidState("\(watch.stallNote): it is at \(formatLSN(applied)), \(target - applied) bytes short of \(formatLSN(target))")
-            }
-            return nil
-        }
     }
 }
