@@ -110,7 +110,7 @@ struct KafkaChecker {
 
     static func readChunk(_ reader: KafkaRangeReader, _ partition: TopicPartition, from: Int64, to: Int64) async throws -> Chunk {
         do {
-            return try await reader.handle.queue.run {
+            return try await reader.handle.perform {
                 var digests: [UInt64] = []
                 var offsets: [Int64] = []
                 digests.reserveCapacity(min(chunkSize, Int(max(0, to - from))))

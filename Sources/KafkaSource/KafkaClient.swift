@@ -97,7 +97,7 @@ public final class KafkaHandle: @unchecked Sendable {
     let role: Role
     let events: HandleEvents
     private let eventsRetained: Unmanaged<HandleEvents>
-    public let queue: BlockingQueue
+    private let queue: BlockingQueue
     let label: String
 
     /// `label` names the side in messages ("primary 127.0.0.1:9092").
@@ -144,10 +144,27 @@ public final class KafkaHandle: @unchecked Sendable {
         queue = BlockingQueue(label: "syncd.kafka.\(label)")
     }
 
+    /// Both can block (a consumer's close leaves its group, destroy joins librdkafka's threads):
+    /// they run on a queue of their own, never on the thread that dropped the last reference.
     deinit {
-        if role == .consumer { rd_kafka_consumer_close(rk) }
-        rd_kafka_destroy(rk)
-        eventsRetained.release()
+        let closing = ClosingHandle(rk: rk, consumer: role == .consumer, events: eventsRetained)
+        KafkaHandle.closer.async {
+            if closing.consumer { rd_kafka_consumer_close(closing.rk) }
+            rd_kafka_destroy(closing.rk)
+            closing.events.release()
+        }
+    }
+
+    private static let closer = DispatchQueue(label: "syncd.kafka.close")
+
+    /// A call of a cancellable operation (a check's reads, metadata): skipped once the task is cancelled.
+    func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await queue.runCancellable(body)
+    }
+
+    /// A call that must run to its end (writes of a reconcile, a mirror's flush).
+    func performToCompletion<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await queue.run(body)
     }
 
     /// The error librdkafka last reported in the background (e.g. "all brokers down"), if any.
@@ -313,7 +330,7 @@ public final class KafkaRangeReader: @unchecked Sendable {
     private var continuation: (partition: TopicPartition, next: Int64)?
 
     /// Calls `body` for the records of [from, to) in offset order, at most `limit` of them, and
-    /// returns the offset to continue from. Blocking, so call it on `handle.queue`. Offsets without
+    /// returns the offset to continue from. Blocking, so call it through `handle.perform`. Offsets without
     /// a record (transaction markers, compacted away) are skipped by Kafka itself.
     @discardableResult
     func readBlocking(_ partition: TopicPartition, from: Int64, to: Int64, limit: Int = .max,
@@ -463,4 +480,12 @@ func makeHeaders(_ headers: [String: [UInt8]]) -> OpaquePointer? {
         _ = value.withUnsafeBytes { rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) }
     }
     return list
+}
+
+/// What a dropped handle's close needs, carried to the closing queue.
+private struct ClosingHandle: @unchecked Sendable {
+    // @unchecked: used once, on the closing queue, after the handle is gone.
+    let rk: OpaquePointer
+    let consumer: Bool
+    let events: Unmanaged<HandleEvents>
 }

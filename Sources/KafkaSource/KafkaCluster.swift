@@ -24,7 +24,7 @@ final class KafkaCluster: Sendable {
     func run<T: Sendable>(_ body: @escaping @Sendable (KafkaRangeReader) throws -> T) async throws -> T {
         let reader = self.reader
         do {
-            return try await reader.handle.queue.run { try body(reader) }
+            return try await reader.handle.perform { try body(reader) }
         } catch let error as KafkaError {
             if error.isUnreachable {
                 throw SyncError.unreachable(side: label, message: error.message.replacingOccurrences(of: "\(label): ", with: ""))

@@ -85,7 +85,7 @@ extension KafkaSource {
                 }
                 let drTopic = topic.dr
                 do {
-                    copied += try await reader.handle.queue.run {
+                    copied += try await reader.handle.performToCompletion {
                         var count = 0
                         try reader.readBlocking(partition, from: from, to: to) { record in
                             try writer.produceBlocking(topic: drTopic, partition: record.partition, key: record.key, value: record.value,
@@ -121,7 +121,7 @@ extension KafkaSource {
     func recordSync(_ sync: OffsetSync, writer: KafkaWriter) async throws {
         let topic = options.offsetSyncsTopic
         do {
-            try await writer.handle.queue.run {
+            try await writer.handle.performToCompletion {
                 let key = sync.encodedKey
                 let value = sync.encodedValue
                 try key.withUnsafeBytes { keyBytes in

@@ -235,6 +235,6 @@ actor CurlPool {
         let entry = try await acquire()
         defer { release(entry) }
         let handle = entry.0
-        return try await entry.1.run { try body(handle) }
+        return try await entry.1.runCancellable { try body(handle) }
     }
 }

@@ -163,13 +163,13 @@ public final class PGConnection: @unchecked Sendable {
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
         let box = HandleBox(handle: handle)
         let deadline = CallDeadline.current
-        let cancelled = CancelFlag()
+        let cancelled = CancellationToken()
         return try await withTaskCancellationHandler {
             try await queue.run {
                 guard !self.abandoned else {
                     throw PostgresError(kind: .connection, message: "the connection was abandoned after a call timed out or was cancelled")
                 }
-                guard !cancelled.isSet else { throw CancellationError() }
+                guard !cancelled.isCancelled else { throw CancellationError() }
                 do {
                     return try PGConnection.execute(box.handle, sql, parameters, deadline: deadline, cancelled: cancelled)
                 } catch let error as PostgresError where error.kind == .timeout || error.kind == .cancelled {
@@ -180,12 +180,12 @@ public final class PGConnection: @unchecked Sendable {
                 }
             }
         } onCancel: {
-            cancelled.set()
+            cancelled.cancel()
         }
     }
 
     private static func execute(_ handle: OpaquePointer, _ sql: String, _ parameters: [String?],
-                                deadline: ContinuousClock.Instant?, cancelled: CancelFlag) throws -> PGRows {
+                                deadline: ContinuousClock.Instant?, cancelled: CancellationToken) throws -> PGRows {
         if PQisnonblocking(handle) == 0 { PQsetnonblocking(handle, 1) }
         let sent = withParameters(parameters) { values in
             PQsendQueryParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
@@ -221,7 +221,7 @@ public final class PGConnection: @unchecked Sendable {
     /// Waits until the socket is ready for `events`; throws `.timeout` at the deadline and
     /// `.cancelled` once the flag is set (looked at every 100 ms).
     private static func waitForSocket(_ handle: OpaquePointer, events: Int16, deadline: ContinuousClock.Instant?,
-                                      cancelled: CancelFlag? = nil, doing: String) throws -> Int16 {
+                                      cancelled: CancellationToken? = nil, doing: String) throws -> Int16 {
         let socket = PQsocket(handle)
         guard socket >= 0 else { throw PostgresError(kind: .connection, message: errorMessage(handle)) }
         while true {
@@ -233,7 +233,7 @@ public final class PGConnection: @unchecked Sendable {
                 }
                 wait = min(wait, left)
             }
-            if cancelled?.isSet == true {
+            if cancelled?.isCancelled == true {
                 throw PostgresError(kind: .cancelled, message: "cancelled while \(doing)")
             }
             var descriptor = pollfd(fd: socket, events: events, revents: 0)
@@ -279,16 +279,6 @@ public final class PGConnection: @unchecked Sendable {
     private static func errorMessage(_ handle: OpaquePointer) -> String {
         PQerrorMessage(handle).map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown error"
     }
-}
-
-/// Set when the task that runs a statement is cancelled; read by the connection's queue.
-final class CancelFlag: @unchecked Sendable {
-    // @unchecked: `value` is read and written under `lock` only.
-    private let lock = NSLock()
-    private var value = false
-
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 /// Sends the cancel request of an abandoned statement from a thread of its own: `PQcancel` waits

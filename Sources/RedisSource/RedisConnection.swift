@@ -359,7 +359,7 @@ public final class RedisConnection: @unchecked Sendable {
                                       _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
         let box = ContextBox(context: context, arena: arena)
         let flag = brokenFlag
-        return try await queue.run {
+        return try await queue.runCancellable {
             guard !flag.value else {
                 throw RedisError(kind: .connection, message: "the connection was lost earlier; reconnect")
             }

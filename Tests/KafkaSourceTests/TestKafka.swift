@@ -71,7 +71,7 @@ enum TestKafka {
     static func produce(_ side: Side, _ topic: String, partition: Int32, _ records: [TestRecord]) async throws {
         let writer = try KafkaWriter(settings: KafkaClientSettings(endpoint: try endpoint(side), clientID: "syncd-test"),
                                      label: "test \(side)", batchSize: 500, compression: "none")
-        try await writer.handle.queue.run {
+        try await writer.handle.performToCompletion {
             for record in records {
                 let headers: OpaquePointer? = record.headers.isEmpty ? nil : makeHeaders(record.headers)
                 try withBytes(record.key) { key in
