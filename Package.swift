@@ -101,7 +101,7 @@ let package = Package(
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         // The CLI's pure output logic (tables, progress lines).
-        .testTarget(name: "SyncctlTests", dependencies: ["syncctl", "SyncCore"]),
+        .testTarget(name: "SyncctlTests", dependencies: ["syncctl", "SyncCore", "SyncManager"]),
         // The manager and its poll loop with a scripted adapter; links no adapter module.
         .testTarget(name: "SyncManagerTests", dependencies: [
             "SyncCore", "SyncManager", "SQLiteJournal", "TestSupport",

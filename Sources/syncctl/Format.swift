@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import SyncManager
 
 /// Plain-text rendering for people; --json prints the API's JSON unchanged.
 enum Format {
@@ -29,29 +30,36 @@ enum Format {
         }
     }
 
-    static func seconds(_ value: JSONValue?) -> String {
-        guard case let .number(number)? = value else { return "-" }
-        return String(format: "%.1f", number)
+    static func number(_ value: Double?) -> String {
+        string(value.map(JSONValue.number))
+    }
+
+    static func seconds(_ value: Double?) -> String {
+        value.map { String(format: "%.1f", $0) } ?? "-"
+    }
+
+    static func ratio(_ value: Double?) -> String {
+        value.map { String(format: "%.7f", $0) } ?? "-"
     }
 
     /// The latest check as the gate sees it: lowest scope ratio, oldest scope age, and whether only
     /// partial checks ran or a full one stopped early (either way some scopes are unchecked).
-    static func checkSummary(_ check: JSONValue?, age: JSONValue?) -> String {
-        guard let check, check != .null else { return "none" }
-        var parts = [check["error"].map { $0 == .null ? ratio(check["ratio"]) : "error" } ?? ratio(check["ratio"])]
-        if case .number? = age { parts.append("\(seconds(age)) s ago") }
-        if check["partial"] == .bool(true) {
+    static func checkSummary(_ check: CheckSummary?, age: Double?) -> String {
+        guard let check else { return "none" }
+        var parts = [check.error == nil ? ratio(check.ratio) : "error"]
+        if let age { parts.append("\(seconds(age)) s ago") }
+        if check.partial == true {
             parts.append("partial")
-        } else if check["complete"] == .bool(false) {
+        } else if check.complete == false {
             parts.append("incomplete")
         }
         return parts.joined(separator: ", ")
     }
 
-    static func volume(_ value: JSONValue?, unit: JSONValue?) -> String {
-        guard case let .number(number)? = value else { return "-" }
-        if string(unit) == "bytes" { return bytes(number) }
-        return "\(Int64(number)) \(string(unit))"
+    static func volume(_ value: Int64?, unit: VolumeUnit?) -> String {
+        guard let value else { return "-" }
+        if unit == .bytes { return bytes(Double(value)) }
+        return "\(value) \(unit?.rawValue ?? "")"
     }
 
     static func bytes(_ count: Double) -> String {
@@ -65,9 +73,9 @@ enum Format {
         return index == 0 ? "\(Int64(value)) B" : String(format: "%.1f %@", value, units[index])
     }
 
-    static func rate(_ value: JSONValue?, unit: JSONValue?) -> String {
-        guard case let .number(number)? = value else { return "-" }
-        return string(unit) == "bytes" ? bytes(number) + "/s" : String(format: "%.1f %@/s", number, string(unit))
+    static func rate(_ value: Double?, unit: VolumeUnit?) -> String {
+        guard let value else { return "-" }
+        return unit == .bytes ? bytes(value) + "/s" : String(format: "%.1f %@/s", value, unit?.rawValue ?? "")
     }
 
     static func pretty(_ value: JSONValue) -> String {
@@ -75,18 +83,22 @@ enum Format {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func gate(_ verdict: JSONValue) -> String {
-        var lines = ["gate: \(string(verdict["status"]).uppercased())"]
-        guard case let .array(sources)? = verdict["sources"] else { return lines.joined(separator: "\n") }
-        for source in sources {
-            let state = string(source["state"])
-            let lag = "lag \(seconds(source["lag_seconds"])) s (budget \(seconds(source["lag_budget_seconds"])) s)"
-            let ratio = source["ratio"].map { "ratio \(string($0))" } ?? "ratio -"
-            lines.append("  \(string(source["source"]))  \(string(source["status"]).uppercased())  state \(state), \(lag), \(ratio)")
-            if case let .array(reasons)? = source["reasons"] {
-                lines += reasons.map { "      - \(string($0))" }
-            }
+    static func gate(_ verdict: GateVerdict) -> String {
+        var lines = ["gate: \(verdict.status.rawValue.uppercased())"]
+        for source in verdict.sources {
+            let lag = "lag \(seconds(source.lagSeconds)) s (budget \(seconds(source.lagBudgetSeconds)) s)"
+            lines.append("  \(source.source)  \(source.status.rawValue.uppercased())  state \(source.state?.rawValue ?? "-"), \(lag), ratio \(number(source.ratio))")
+            lines += source.reasons.map { "      - \(DisplayText.escape($0))" }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// An answer of syncd as the DTO both sides share; a mismatch is syncctl's or syncd's error.
+    static func decode<T: Decodable>(_ value: JSONValue, as type: T.Type) throws -> T {
+        do {
+            return try value.decoded(as: type)
+        } catch {
+            throw CLIError(message: "syncd answered something this syncctl does not understand (\(T.self)): \(error); are both the same version?")
+        }
     }
 }

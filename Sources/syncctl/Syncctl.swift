@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncCore
+import SyncManager
 
 /// Exit codes pipelines can use (SPEC §5): 0 pass/success, 1 gate fail, 2 error.
 @main
@@ -93,21 +94,16 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let body = try options.expectOK(try await options.withClient { try await $0.request("GET", "/v1/status") })
         if options.json { print(Format.pretty(body)); return }
-        guard case let .array(sources)? = body["sources"] else { throw CLIError(message: "unexpected answer from syncd") }
+        let sources = try Format.decode(body["sources"] ?? .null, as: [SourceStatus].self)
         let rows = sources.map { source -> [String] in
-            let latest = source["latest"]
-            let verdict = source["verdict"]
-            let reasons: String
-            if case let .array(list)? = verdict?["reasons"], !list.isEmpty {
-                reasons = "fail: " + list.map { Format.string($0) }.joined(separator: "; ")
-            } else {
-                reasons = Format.string(verdict?["status"])
-            }
-            return [Format.string(source["name"]), Format.string(source["kind"]), Format.string(latest?["topology"]),
-                    Format.string(latest?["state"]), Format.seconds(latest?["lag_seconds"]),
-                    Format.volume(latest?["lag_volume"], unit: latest?["unit"]),
-                    Format.rate(latest?["throughput"], unit: latest?["unit"]),
-                    Format.checkSummary(source["latest_check"], age: verdict?["check_age_seconds"]), reasons]
+            let latest = source.latest
+            let verdict = source.verdict
+            let reasons = verdict.reasons.isEmpty ? verdict.status.rawValue
+                : "fail: " + verdict.reasons.map(DisplayText.escape).joined(separator: "; ")
+            return [source.name, source.kind.rawValue, latest?.topology ?? "-", latest?.state.rawValue ?? "-",
+                    Format.seconds(latest?.lagSeconds), Format.volume(latest?.lagVolume, unit: latest?.unit),
+                    Format.rate(latest?.throughput, unit: latest?.unit),
+                    Format.checkSummary(source.latestCheck, age: verdict.checkAgeSeconds), reasons]
         }
         print(Format.table(["SOURCE", "KIND", "TOPOLOGY", "STATE", "LAG(s)", "BEHIND", "THROUGHPUT", "CHECK", "GATE"], rows))
     }
@@ -123,8 +119,9 @@ struct Gate: AsyncParsableCommand {
         let query = sources.map { ["sources": $0] } ?? [:]
         let response = try await options.withClient { try await $0.request("GET", "/v1/gate/verdict", query: query) }
         let body = try options.expectOK(response)
-        print(options.json ? Format.pretty(body) : Format.gate(body))
-        guard case .string("pass")? = body["status"] else { throw ExitCode(1) }
+        let verdict = try Format.decode(body, as: GateVerdict.self)
+        print(options.json ? Format.pretty(body) : Format.gate(verdict))
+        guard verdict.status == .pass else { throw ExitCode(1) }
     }
 }
 
@@ -150,7 +147,9 @@ extension ControlCommand {
         let (path, query, timeout) = ("/v1/sources/\(target.source)/\(action)", self.query, requestTimeout)
         let response = try await options.withClient { try await $0.request("POST", path, query: query, timeout: timeout) }
         let body = try options.expectOK(response)
-        print(options.json ? Format.pretty(body) : "\(target.source): \(Format.string(body["message"])) (state now \(Format.string(body["state"])))")
+        if options.json { print(Format.pretty(body)); return }
+        let outcome = try Format.decode(body, as: ControlOutcome.self)
+        print("\(target.source): \(outcome.message) (state now \(outcome.state?.rawValue ?? "-"))")
     }
 }
 
@@ -208,10 +207,11 @@ struct JournalCommand: AsyncParsableCommand {
         if let kind { query["kind"] = kind }
         let body = try options.expectOK(try await options.withClient { [query] in try await $0.request("GET", "/v1/journal", query: query) })
         if options.json { print(Format.pretty(body)); return }
-        guard case let .array(entries)? = body["entries"] else { throw CLIError(message: "unexpected answer from syncd") }
+        let entries = try Format.decode(body["entries"] ?? .null, as: [JournalEntry].self)
+        let times = ISO8601DateFormatter()
         let rows = entries.map { entry -> [String] in
             var summary = ""
-            if let detail = entry["detail"] {
+            if let detail = entry.detail {
                 summary = Format.string(detail["message"] ?? detail["error"])
                 if summary == "-", case let .array(sources)? = detail["sources"] {
                     summary = sources.compactMap { source -> String? in
@@ -220,8 +220,8 @@ struct JournalCommand: AsyncParsableCommand {
                     }.joined(separator: " | ")
                 }
             }
-            return [Format.string(entry["time"]), Format.string(entry["kind"]), Format.string(entry["source"]),
-                    Format.string(entry["actor"]), Format.string(entry["action"]), Format.string(entry["outcome"]), summary]
+            return [times.string(from: entry.time), entry.kind, entry.source ?? "-", DisplayText.escape(entry.actor), entry.action, entry.outcome,
+                    DisplayText.escape(summary)]
         }
         print(Format.table(["TIME", "KIND", "SOURCE", "ACTOR", "ACTION", "OUTCOME", "DETAIL"], rows))
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SyncCore
+import SyncManager
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,11 +51,12 @@ struct Verify: AsyncParsableCommand {
             if let text = lines.finish() { FileHandle.standardError.write(Data(text.utf8)) }
             return job
         }
-        guard job["status"] == .string("done"), let result = job["result"] else {
-            throw CLIError(message: "the check failed: \(Format.string(job["error"]))")
+        let decoded = try Format.decode(job, as: CheckJob.self)
+        guard decoded.status == .done, let result = decoded.result, let raw = job["result"] else {
+            throw CLIError(message: "the check \(decoded.status == .cancelled ? "was cancelled" : "failed"): \(decoded.error ?? "no result")")
         }
-        print(options.json ? Format.pretty(result) : Format.check(result))
-        guard result["status"] == .string("pass") else { throw ExitCode(1) }
+        print(options.json ? Format.pretty(raw) : Format.check(result))
+        guard result.status == .pass else { throw ExitCode(1) }
     }
 }
 
@@ -92,53 +94,38 @@ struct ProgressLines {
 }
 
 extension Format {
-    static func ratio(_ value: JSONValue?) -> String {
-        guard case let .number(number)? = value else { return "-" }
-        return String(format: "%.7f", number)
-    }
-
-    static func check(_ result: JSONValue) -> String {
-        let words = words(result["words"])
+    static func check(_ result: CheckResult) -> String {
+        let words = result.words ?? .tables
         var lines = [
-            "verify \(string(result["source"])): \(string(result["status"]).uppercased())  ratio \(ratio(result["ratio"])) (threshold \(ratio(result["threshold"])))  count-only ratio \(ratio(result["count_ratio"]))",
-            "compared \(words.items): primary \(string(result["primary_rows"])), DR \(string(result["dr_rows"]));  missing \(string(result["missing"])), extra \(string(result["extra"])), changed \(string(result["changed"]))",
+            "verify \(result.source): \(result.status.rawValue.uppercased())  ratio \(ratio(result.ratio)) (threshold \(ratio(result.threshold)))  count-only ratio \(ratio(result.countRatio))",
+            "compared \(words.items): primary \(result.primaryRows), DR \(result.drRows);  missing \(result.missing), extra \(result.extra), changed \(result.changed)",
             "",
         ]
-        if case let .array(tables)? = result["tables"] {
-            let rows = tables.map { table -> [String] in
-                let name = DisplayText.cell(string(table["table"]))
-                let note = table["reason"].map { DisplayText.escape(string($0)) } ?? ""
-                // A scope the check did not reach has no counts, only its place in the list.
-                if table["status"] == .string(TableCheckStatus.notCompared.rawValue) {
-                    return [name, string(table["status"]), "-", "-", "-", "-", "-", "-", "-", note]
-                }
-                return [name, string(table["status"]), string(table["primary_rows"]), string(table["dr_rows"]),
-                        string(table["missing"]), string(table["extra"]), string(table["changed"]), string(table["segments_compared"]),
-                        String(format: "%.2fs", { if case let .number(n)? = table["duration_seconds"] { return n }; return 0 }()), note]
+        let rows = result.tables.map { table -> [String] in
+            let name = DisplayText.cell(table.table)
+            let note = table.reason.map(DisplayText.escape) ?? ""
+            // A scope the check did not reach has no counts, only its place in the list.
+            if table.status == .notCompared {
+                return [name, table.status.rawValue, "-", "-", "-", "-", "-", "-", "-", note]
             }
-            lines.append(table([words.scope.uppercased(), "STATUS", "PRIMARY", "DR", "MISSING", "EXTRA", "CHANGED", words.segments.uppercased(), "TIME", "NOTE"], rows))
+            return [name, table.status.rawValue, String(table.primaryRows), String(table.drRows), String(table.missing), String(table.extra),
+                    String(table.changed), String(table.segmentsCompared), String(format: "%.2fs", table.durationSeconds), note]
         }
-        if case let .array(diffs)? = result["diffs"], !diffs.isEmpty {
+        lines.append(table([words.scope.uppercased(), "STATUS", "PRIMARY", "DR", "MISSING", "EXTRA", "CHANGED", words.segments.uppercased(), "TIME", "NOTE"], rows))
+        if !result.diffs.isEmpty {
             lines.append("")
-            lines.append(result["diffs_truncated"] == .bool(true) ? "differences (first \(diffs.count)):" : "differences:")
-            let rows = diffs.map { diff in
-                [DisplayText.cell(string(diff["table"])), keyText(diff["key"]), string(diff["kind"]), diff["detail"].map { DisplayText.escape(string($0)) } ?? ""]
+            lines.append(result.diffsTruncated ? "differences (first \(result.diffs.count)):" : "differences:")
+            let rows = result.diffs.map { diff in
+                [DisplayText.cell(diff.table), keyText(diff.key), diff.kind.rawValue, diff.detail.map(DisplayText.escape) ?? ""]
             }
             lines.append(table([words.scope.uppercased(), "KEY", "KIND", "DETAIL"], rows))
         }
         lines.append("")
-        var footer = "\(string(result["rounds"])) round(s), \(String(format: "%.2f", { if case let .number(n)? = result["duration_seconds"] { return n }; return 0 }())) s, \(string(result["rows_per_second"])) \(words.items)/s"
-        if result["stopped_early"] == .bool(true) { footer += "; stopped early once a pass was impossible (totals are lower bounds; --full-diff lists all)" }
+        var footer = "\(result.rounds) round(s), \(String(format: "%.2f", result.durationSeconds)) s, \(number(result.rowsPerSecond)) \(words.items)/s"
+        if result.stoppedEarly { footer += "; stopped early once a pass was impossible (totals are lower bounds; --full-diff lists all)" }
         lines.append(footer)
-        if case let .array(notes)? = result["notes"] { lines += notes.map { "note: \(DisplayText.escape(string($0)))" } }
+        lines += result.notes.map { "note: \(DisplayText.escape($0))" }
         return lines.joined(separator: "\n")
-    }
-
-    /// The source's words from a result or plan; PostgreSQL's for results written before words existed.
-    static func words(_ value: JSONValue?) -> SourceWords {
-        guard let value, let data = try? JSONCoding.encoder.encode(value),
-              let words = try? JSONCoding.decoder.decode(SourceWords.self, from: data) else { return .tables }
-        return words
     }
 
     static func keyText(_ key: JSONValue?) -> String {

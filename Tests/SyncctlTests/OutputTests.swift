@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import syncctl
 @testable import SyncCore
+@testable import SyncManager
 
 @Suite struct ProgressLinesTests {
     @Test("on a pipe: one line per change, at most one every 2 s, never a terminal escape")
@@ -43,16 +44,17 @@ import Testing
 @Suite struct StatusCheckCellTests {
     @Test("the status table's CHECK cell says when only partial checks ran or a full one stopped early")
     func checkCellShowsPartialAndIncomplete() {
+        let now = Date()
         #expect(Format.checkSummary(nil, age: nil) == "none")
-        #expect(Format.checkSummary(.object(["ratio": .number(1), "partial": .bool(false), "complete": .bool(true)]), age: .number(12)) == "1.0000000, 12.0 s ago")
-        #expect(Format.checkSummary(.object(["ratio": .number(0.5), "partial": .bool(true), "complete": .bool(true)]), age: .number(3)) == "0.5000000, 3.0 s ago, partial")
-        #expect(Format.checkSummary(.object(["ratio": .null, "partial": .bool(false), "complete": .bool(false)]), age: nil) == "-, incomplete")
-        #expect(Format.checkSummary(.object(["error": .string("boom")]), age: nil) == "error")
+        #expect(Format.checkSummary(CheckSummary(finishedAt: now, ratio: 1, countRatio: 1, partial: false, complete: true), age: 12) == "1.0000000, 12.0 s ago")
+        #expect(Format.checkSummary(CheckSummary(finishedAt: now, ratio: 0.5, countRatio: 1, partial: true, complete: true), age: 3) == "0.5000000, 3.0 s ago, partial")
+        #expect(Format.checkSummary(CheckSummary(finishedAt: now, ratio: nil, countRatio: nil, partial: false, complete: false), age: nil) == "-, incomplete")
+        #expect(Format.checkSummary(CheckSummary(finishedAt: now, ratio: nil, countRatio: nil, error: "boom"), age: nil) == "error")
     }
 }
 
 @Suite struct CheckTextTests {
-    static func redisResult(stoppedEarly: Bool = false) throws -> JSONValue {
+    static func redisResult(stoppedEarly: Bool = false) throws -> CheckResult {
         let keys: [[UInt8]] = [Array("line\nbreak".utf8), Array("tab\there".utf8), Array("esc\u{1B}[31m".utf8), Array("with space".utf8), [0x66, 0xFF]]
         let diffs = keys.map { bytes -> Diff in
             let key: JSONValue = String(validating: bytes, as: UTF8.self).map { .object(["key": .string($0)]) }
@@ -64,7 +66,8 @@ import Testing
                                           TableCheckResult(table: "db1", status: .notCompared, reason: "not compared: the check stopped early")],
                                  diffs: diffs, diffsTruncated: false, rounds: 1, stoppedEarly: stoppedEarly,
                                  startedAt: Date(), finishedAt: Date(), words: SourceWords(scope: "database", scopes: "databases", item: "key", items: "keys", segments: "batches"))
-        return try JSONValue.from(result)
+        // Through JSON and back, as syncctl gets it from syncd.
+        return try JSONValue.from(result).decoded(as: CheckResult.self)
     }
 
     @Test("a Redis result speaks of databases, keys and batches; every scope is listed, the ones not compared marked")
@@ -99,7 +102,8 @@ import Testing
             ReconcileBatch(table: "db0", number: 1, upsertKeys: [.object(["key": .string("line\nbreak")])], deleteKeys: [],
                            statements: ["RESTORE \(escaped) <PTTL> <DUMP \(escaped)> REPLACE"]),
         ], words: SourceWords(scope: "database", scopes: "databases", item: "key", items: "keys", segments: "batches"))
-        let text = Format.reconcile(.object(["source": .string("cache"), "mode": .string("dry-run"), "plan": try JSONValue.from(plan)]))
+        let report = try JSONValue.from(ReconcileReport(source: "cache", mode: "dry-run", plan: plan, outcome: nil)).decoded(as: ReconcileReport.self)
+        let text = Format.reconcile(report)
         #expect(text.contains("1 key(s) to copy"), "\(text)")
         #expect(text.contains("batch 1 of database db0"))
         #expect(text.contains("RESTORE line\\nbreak"))
