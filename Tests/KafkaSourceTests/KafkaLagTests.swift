@@ -30,10 +30,13 @@ extension KafkaClusters {
             #expect(first.lagVolume == 7)
             let interval = TestKafka.pollInterval
             #expect((first.lagSeconds ?? 0) >= interval, "records behind never show a lag under one poll interval: \(first)")
-            try await Task.sleep(for: .milliseconds(1200))
-            let later = await adapter.sample()
+            // The lag counts from when syncd first saw the source pass the DR end, so it grows with time.
+            var later = await adapter.sample()
+            #expect(try await eventually(timeout: .seconds(10), every: .milliseconds(200)) {
+                later = await adapter.sample()
+                return (later.lagSeconds ?? 0) >= 1.2
+            }, "\(later)")
             #expect(later.lagVolume == 7)
-            #expect((later.lagSeconds ?? 0) >= 1.2, "the lag counts from when syncd first saw the source pass the DR end: \(later)")
             #expect(later.details["partition \(topic)[0]"]?.contains("lag ") == true, "\(later.details)")
 
             try await TestKafka.produce(.dr, "primary.\(topic)", partition: 0, Array(records.suffix(7)))

@@ -33,7 +33,6 @@ extension KafkaClusters {
 
             try await adapter.pause()
             #expect(await adapter.sample().state == .paused)
-            try await Task.sleep(for: .milliseconds(1500))
             try await TestKafka.produce(.primary, topic, partition: 1, (0..<40).map { TestKafka.record("p\($0)", "late") })
             let paused = await adapter.sample()
             #expect(paused.state == .paused)
@@ -43,8 +42,7 @@ extension KafkaClusters {
             // Lag counts from when syncd first saw the source pass the DR end (record timestamps are
             // not used): at least one poll interval at once, and growing while nothing is mirrored.
             #expect((paused.lagSeconds ?? 0) >= TestKafka.pollInterval)
-            try await Task.sleep(for: .milliseconds(1000))
-            #expect((await adapter.sample().lagSeconds ?? 0) >= 1)
+            #expect(try await eventually(timeout: .seconds(10), every: .milliseconds(200)) { (await adapter.sample().lagSeconds ?? 0) >= 1 })
             await #expect(throws: SyncError.self) { _ = try await adapter.waitForDrain(timeout: .seconds(5)) }
             #expect(try await TestKafka.highWatermark(.dr, topic, partition: 1) == 50)
 

@@ -19,12 +19,15 @@ extension SeaweedClusters {
             try await TestS3.script("sync-stop")
             do {
                 for index in 0..<5 { try await TestS3.put(primary, "\(prefix)file-\(index)", "payload \(index)") }
-                try await Task.sleep(for: .milliseconds(2100))
-                let behind = await adapter.sample()
+                // The lag is the age of the oldest missing object: it grows past a second.
+                var behind = await adapter.sample()
+                #expect(try await eventually(timeout: .seconds(10), every: .milliseconds(200)) {
+                    behind = await adapter.sample()
+                    return (behind.lagSeconds ?? 0) >= 1
+                })
                 #expect(behind.state == .syncing, "\(behind)")
                 #expect(behind.lagVolume == 5)
                 #expect(behind.details["backlog_bytes"] == "45")
-                #expect((behind.lagSeconds ?? 0) >= 1, "the oldest missing object is two seconds old")
                 #expect(behind.details["replication_status"]?.contains("not reported") == true)
                 await #expect { _ = try await adapter.waitForDrain(timeout: .milliseconds(800)) } throws: { error in
                     guard case let SyncError.timeout(message) = error else { return false }
@@ -72,8 +75,11 @@ extension SeaweedClusters {
 
             try await adapter.pause()
             try await TestS3.put(primary, "docs/late.txt", "late")
-            try await Task.sleep(for: .seconds(1))
-            let paused = await adapter.sample()
+            var paused = await adapter.sample()
+            #expect(try await eventually(timeout: .seconds(10), every: .milliseconds(200)) {
+                paused = await adapter.sample()
+                return paused.lagVolume == 1
+            }, "the paused copy leaves the new object missing: \(paused)")
             #expect(paused.state == .paused)
             #expect(paused.lagVolume == 1)
             await #expect(throws: SyncError.self) { _ = try await adapter.waitForDrain(timeout: .seconds(5)) }

@@ -257,7 +257,7 @@ extension RedisServers {
             let writer = try await TestRedis.connect(TestRedis.primary)
             let commands = (0..<20_000).map { RedisCommand("SET", "load:\($0)", "v0") }
             _ = try await primary.pipeline(commands) { replies in for _ in commands { _ = try replies.next() } }
-            try await Task.sleep(for: .milliseconds(500))
+            _ = try await RedisSource(config: config).waitForDrain(timeout: .seconds(20))
             // Keep writing (updates, new keys, deletes) for the whole check; it stops by itself after 30 s at most.
             let load = Task {
                 let clock = ContinuousClock()

@@ -67,10 +67,9 @@ extension RedisServers {
             await #expect(throws: SyncError.self) { try await source.pause() }
 
             try await primary.run("SET", "during-pause", "1")
-            try await Task.sleep(for: .milliseconds(300))
+            // The primary's offset moved on; the parked replica's did not, and the key never arrives.
+            #expect(try await eventually { (await source.sample().lagVolume ?? 0) > 0 })
             #expect(try await replica.run("EXISTS", "during-pause").integer == 0)
-            let behind = await source.sample()
-            #expect((behind.lagVolume ?? 0) > 0)
 
             let partialBefore = Int(try await primary.info("stats")["sync_partial_ok"] ?? "") ?? -1
             let fullBefore = Int(try await primary.info("stats")["sync_full"] ?? "") ?? -1
@@ -106,13 +105,15 @@ extension RedisServers {
             let short = await #expect(throws: SyncError.self) { _ = try await source.waitForDrain(timeout: .milliseconds(500)) }
             #expect("\(short.map { "\($0)" } ?? "")".contains("bytes still behind"))
 
+            let unpaused = UnpauseMark()
             let unpause = Task {
                 try await Task.sleep(for: .seconds(1))
+                unpaused.set()
                 try await replica.run("CLIENT", "UNPAUSE")
             }
             let result = try await source.waitForDrain(timeout: .seconds(20))
             try await unpause.value
-            #expect(result.waitedSeconds >= 0.5)
+            #expect(unpaused.isSet, "the drain waited for the replica to apply the stream")
             #expect(Int64(result.reached)! >= Int64(result.target)!)
             #expect(try await replica.run("EXISTS", "drain:199").integer == 1)
         }
@@ -183,4 +184,13 @@ extension RedisServers {
             await #expect(throws: SyncError.self) { _ = try await source.waitForDrain(timeout: .milliseconds(300)) }
         }
     }
+}
+
+/// Set just before a paused replica is released: a drain that returns must have seen it.
+final class UnpauseMark: @unchecked Sendable {
+    // @unchecked: `value` is read and written under `lock` only.
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
