@@ -7,29 +7,11 @@ import TestSupport
 /// Every suite that uses the shared mock clusters nests here, so they run one test at a time.
 @Suite(.serialized) enum KafkaClusters {}
 
-/// The two clusters started by integration/kafka.sh (librdkafka mock clusters on loopback). Their
-/// addresses come from SYNCD_KAFKA_PRIMARY / SYNCD_KAFKA_DR or the files the script writes. When
-/// they are not running, the tests fail with a message saying how to start them: they never skip.
+/// The two Kafka mock clusters of integration/kafka.sh (located by TestSupport's
+/// IntegrationServers), as the Kafka tests use them.
 enum TestKafka {
-    static let environment = ProcessInfo.processInfo.environment
-    static let stateDirectory = environment["SYNCD_KAFKA_DIR"] ?? "/var/tmp/syncd-kafka"
-
-    static func bootstrap(_ side: Side) throws -> String {
-        let variable = side == .primary ? "SYNCD_KAFKA_PRIMARY" : "SYNCD_KAFKA_DR"
-        if let value = environment[variable] { return value }
-        let file = "\(stateDirectory)/\(side == .primary ? "primary" : "dr").bootstrap"
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8), !text.isEmpty else {
-            throw TestSetupError("the Kafka mock clusters are not running (no \(file)). Start them with: integration/kafka.sh start")
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     static func endpoint(_ side: Side) throws -> EndpointConfig {
-        let address = try bootstrap(side)
-        let parts = address.split(separator: ":")
-        var endpoint = EndpointConfig(host: String(parts[0]), port: Int(parts[1]) ?? 9092, connectTimeoutSeconds: 2)
-        endpoint.bootstrap = address
-        return endpoint
+        try IntegrationServers.Kafka.endpoint(side)
     }
 
     static let pollInterval = 0.5
@@ -37,7 +19,7 @@ enum TestKafka {
     static func source(_ name: String, mode: KafkaOptions.Mode, topics: [String], policy: KafkaOptions.Policy? = nil,
                        dr: EndpointConfig? = nil, lagBudget: Double = 60) throws -> SourceConfig {
         SourceConfig(name: name, kind: .kafka, primary: try endpoint(.primary), dr: try dr ?? endpoint(.dr), pollIntervalSeconds: pollInterval,
-                     policy: GatePolicy(lagBudgetSeconds: lagBudget, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10),
+                     policy: IntegrationServers.policy(lagBudget: lagBudget),
                      kafka: KafkaOptions(mode: mode, topics: topics, policy: policy, sourceAlias: "primary", sourceName: name, batchSize: 100))
     }
 
@@ -47,11 +29,11 @@ enum TestKafka {
     }
 
     static func createTopic(_ side: Side, _ topic: String, partitions: Int) async throws {
-        try await runIntegrationScript("kafka.sh", ["create", side == .primary ? "primary" : "dr", topic, String(partitions)])
+        try await IntegrationServers.Kafka.script(["create", side == .primary ? "primary" : "dr", topic, String(partitions)])
     }
 
     static func script(_ arguments: String...) async throws {
-        try await runIntegrationScript("kafka.sh", arguments)
+        try await IntegrationServers.Kafka.script(arguments)
     }
 
     struct TestRecord: Sendable, Equatable {
@@ -110,9 +92,4 @@ enum TestKafka {
         let cluster = try KafkaCluster(side: side, endpoint: try endpoint(side), purpose: "test")
         return try await cluster.watermarks(TopicPartition(topic, partition)).high
     }
-}
-
-/// The mock clusters answer within milliseconds: poll often.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-    try await TestSupport.eventually(timeout: timeout, every: .milliseconds(100), condition)
 }

@@ -7,31 +7,25 @@ import TestSupport
 /// Every suite that uses the shared SeaweedFS clusters nests here, so they run one test at a time.
 @Suite(.serialized) enum SeaweedClusters {}
 
-/// The two SeaweedFS clusters started by integration/s3.sh. Addresses and the secret come from the
-/// environment that script exports (`integration/s3.sh env`), defaulting to its fixed ports. When
-/// they are not running, the tests fail with a message saying how to start them: they never skip.
+/// The two SeaweedFS clusters of integration/s3.sh (located by TestSupport's IntegrationServers),
+/// as the object-store tests use them.
 enum TestS3 {
-    static let environment = ProcessInfo.processInfo.environment
-    static let primaryURL = environment["SYNCD_S3_PRIMARY"] ?? "http://127.0.0.1:28333"
-    static let drURL = environment["SYNCD_S3_DR"] ?? "http://127.0.0.1:28433"
-    static let access = environment["SYNCD_S3_ACCESS"] ?? "syncd-access"
-    static let secret = environment["SYNCD_S3_SECRET"] ?? "syncd-demo-secret"
-    /// The bucket weed filer.sync replicates from the primary to the DR cluster.
-    static let replicatedBucket = environment["SYNCD_S3_SYNC_BUCKET"] ?? "replicated"
+    typealias Servers = IntegrationServers.S3
+    static let primaryURL = Servers.primaryURL
+    static let drURL = Servers.drURL
+    static let access = Servers.access
+    static let secret = Servers.secret
+    static let replicatedBucket = Servers.replicatedBucket
 
     static func endpoint(_ side: Side, bucket: String, secret: String? = nil, url: String? = nil) -> EndpointConfig {
-        let address = url ?? (side == .primary ? primaryURL : drURL)
-        let parsed = URLComponents(string: address)
-        var endpoint = EndpointConfig(host: parsed?.host ?? "127.0.0.1", port: parsed?.port ?? 80, connectTimeoutSeconds: 2)
-        endpoint.objectStore = ObjectStoreEndpoint(url: address, bucket: bucket, accessKey: Secret(access), secretKey: Secret(secret ?? self.secret))
-        return endpoint
+        Servers.endpoint(side, bucket: bucket, secret: secret, url: url)
     }
 
     static func source(_ name: String, mode: ObjectStoreOptions.Mode, primaryBucket: String, drBucket: String, prefix: String = "",
                        contentCheck: Bool = false, primary: EndpointConfig? = nil, dr: EndpointConfig? = nil) -> SourceConfig {
         SourceConfig(name: name, kind: .objectStore, primary: primary ?? endpoint(.primary, bucket: primaryBucket),
                      dr: dr ?? endpoint(.dr, bucket: drBucket), pollIntervalSeconds: 0.5,
-                     policy: GatePolicy(lagBudgetSeconds: 300, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10),
+                     policy: IntegrationServers.policy(lagBudget: 300),
                      objectStore: ObjectStoreOptions(mode: mode, prefix: prefix, contentCheck: contentCheck, concurrency: 4,
                                                      multipartThreshold: 5 << 20, partSize: 5 << 20))
     }
@@ -68,10 +62,6 @@ enum TestS3 {
     }
 
     static func script(_ arguments: String...) async throws {
-        try await runIntegrationScript("s3.sh", arguments)
+        try await Servers.script(arguments)
     }
-}
-
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-    try await TestSupport.eventually(timeout: timeout, every: .milliseconds(200), condition)
 }

@@ -130,7 +130,7 @@ import TestSupport
         do {
             let down = await monitor.poll()
             #expect(down.state == .unreachable)
-            #expect(down.errors.first?.contains("DR \(TestServers.host):\(TestServers.standby.port) is unreachable") == true)
+            #expect(down.errors.first?.contains("DR \(IntegrationServers.Postgres.host):\(TestServers.standby.port) is unreachable") == true)
             try await app.test(.router) { client in
                 try await client.execute(uri: "/v1/gate?sources=pg-physical", method: .get, headers: auth) { response in
                     #expect(response.status == .serviceUnavailable)
@@ -140,7 +140,7 @@ import TestSupport
                         Issue.record("no reasons in \(body)")
                         return
                     }
-                    #expect(reason.hasPrefix("source is unreachable: DR \(TestServers.host):\(TestServers.standby.port) is unreachable"))
+                    #expect(reason.hasPrefix("source is unreachable: DR \(IntegrationServers.Postgres.host):\(TestServers.standby.port) is unreachable"))
                 }
             }
         }
@@ -165,7 +165,7 @@ import TestSupport
             "closed", primary: TestServers.endpoint(1), dr: TestServers.standby))
         let closed = await closedPort.sample()
         #expect(closed.state == .unreachable)
-        #expect(closed.errors.first?.contains("primary \(TestServers.host):1 is unreachable") == true, "\(closed.errors)")
+        #expect(closed.errors.first?.contains("primary \(IntegrationServers.Postgres.host):1 is unreachable") == true, "\(closed.errors)")
         #expect(closed.lagSeconds == nil, "unknown lag is never reported as zero")
     }
 

@@ -4,34 +4,23 @@ import Testing
 @testable import SyncCore
 import TestSupport
 
-/// The servers started by integration/pg.sh. Addresses come from the environment that script
-/// exports (`integration/pg.sh env`), defaulting to its fixed ports. When they are not running,
-/// the tests fail with a message saying how to start them: they never skip.
+/// The PostgreSQL servers of integration/pg.sh (located by TestSupport's IntegrationServers), as
+/// the PostgreSQL tests use them.
 enum TestServers {
-    static let environment = ProcessInfo.processInfo.environment
-    static let host = environment["SYNCD_PG_HOST"] ?? "127.0.0.1"
-    static let user = environment["SYNCD_PG_USER"] ?? "syncd"
-    static let password = environment["SYNCD_PG_PASSWORD"] ?? "syncd-demo-password"
-    static let database = environment["SYNCD_PG_DATABASE"] ?? "appdb"
-
-    static func port(_ name: String, _ fallback: Int) -> Int {
-        environment["SYNCD_PG_\(name)_PORT"].flatMap(Int.init) ?? fallback
-    }
-
-    static let primary = endpoint(port("PRIMARY", 25432))
-    static let standby = endpoint(port("STANDBY", 25433))
-    static let publisher = endpoint(port("PUBLISHER", 25434))
-    static let subscriber = endpoint(port("SUBSCRIBER", 25435))
+    typealias Servers = IntegrationServers.Postgres
+    static let primary = Servers.endpoint(Servers.port("PRIMARY", 25432))
+    static let standby = Servers.endpoint(Servers.port("STANDBY", 25433))
+    static let publisher = Servers.endpoint(Servers.port("PUBLISHER", 25434))
+    static let subscriber = Servers.endpoint(Servers.port("SUBSCRIBER", 25435))
 
     static func endpoint(_ port: Int, password: String? = nil) -> EndpointConfig {
-        EndpointConfig(host: host, port: port, user: user, password: Secret(password ?? self.password), database: database,
-                       connectTimeoutSeconds: 3)
+        Servers.endpoint(port, password: password)
     }
 
     static func source(_ name: String, primary: EndpointConfig, dr: EndpointConfig, mode: PostgresOptions.Mode = .auto,
                        subscription: String? = nil, lagBudget: Double = 30) -> SourceConfig {
         SourceConfig(name: name, kind: .postgres, primary: primary, dr: dr, pollIntervalSeconds: 0.2,
-                     policy: GatePolicy(lagBudgetSeconds: lagBudget, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10),
+                     policy: IntegrationServers.policy(lagBudget: lagBudget),
                      postgres: PostgresOptions(mode: mode, subscription: subscription))
     }
 
@@ -49,7 +38,7 @@ enum TestServers {
 
     /// Runs integration/pg.sh (e.g. to stop and start the standby).
     static func script(_ arguments: String...) async throws {
-        try await runIntegrationScript("pg.sh", arguments, path: environment["SYNCD_PG_SCRIPT"])
+        try await Servers.script(arguments)
     }
 }
 

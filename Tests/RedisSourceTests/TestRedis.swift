@@ -8,31 +8,23 @@ import TestSupport
 /// `swift test` runs suites in parallel.
 @Suite(.serialized) enum RedisServers {}
 
-/// The servers started by integration/redis.sh. Addresses come from the environment that script
-/// exports (`integration/redis.sh env`), defaulting to its fixed ports. When they are not running,
-/// the tests fail with a message saying how to start them: they never skip.
+/// The Redis servers of integration/redis.sh (located by TestSupport's IntegrationServers), as
+/// the Redis tests use them.
 enum TestRedis {
-    static let environment = ProcessInfo.processInfo.environment
-    static let host = environment["SYNCD_REDIS_HOST"] ?? "127.0.0.1"
-    static let user = environment["SYNCD_REDIS_USER"] ?? "syncd"
-    static let password = environment["SYNCD_REDIS_PASSWORD"] ?? "syncd-demo-password"
-
-    static func port(_ name: String, _ fallback: Int) -> Int {
-        environment["SYNCD_REDIS_\(name)_PORT"].flatMap(Int.init) ?? fallback
-    }
-
-    static let primary = endpoint(port("PRIMARY", 26379))
-    static let replica = endpoint(port("REPLICA", 26380))
-    static let independent = endpoint(port("INDEPENDENT", 26381))
+    typealias Servers = IntegrationServers.Redis
+    static let host = Servers.host
+    static let primary = Servers.endpoint(Servers.port("PRIMARY", 26379))
+    static let replica = Servers.endpoint(Servers.port("REPLICA", 26380))
+    static let independent = Servers.endpoint(Servers.port("INDEPENDENT", 26381))
 
     static func endpoint(_ port: Int, password: String? = nil) -> EndpointConfig {
-        EndpointConfig(host: host, port: port, user: user, password: Secret(password ?? self.password), connectTimeoutSeconds: 2)
+        Servers.endpoint(port, password: password)
     }
 
     static func source(_ name: String, dr: EndpointConfig, mode: RedisOptions.Mode, primary: EndpointConfig = TestRedis.primary,
                        databases: [Int] = [0], heartbeatKey: String? = nil, lagBudget: Double = 5) -> SourceConfig {
         SourceConfig(name: name, kind: .redis, primary: primary, dr: dr, pollIntervalSeconds: 0.2,
-                     policy: GatePolicy(lagBudgetSeconds: lagBudget, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10),
+                     policy: IntegrationServers.policy(lagBudget: lagBudget),
                      redis: RedisOptions(mode: mode, databases: databases, heartbeatKey: heartbeatKey))
     }
 
@@ -50,13 +42,8 @@ enum TestRedis {
 
     /// Runs integration/redis.sh (reset, freeze, thaw).
     static func script(_ arguments: String...) async throws {
-        try await runIntegrationScript("redis.sh", arguments)
+        try await Servers.script(arguments)
     }
-}
-
-/// Redis answers within milliseconds: poll often.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    try await TestSupport.eventually(timeout: timeout, every: .milliseconds(100), condition)
 }
 
 extension RedisConnection {

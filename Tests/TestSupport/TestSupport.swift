@@ -12,7 +12,7 @@ public struct TestSetupError: Error, CustomStringConvertible {
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-public func eventually(timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(200),
+public func eventually(timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(100),
                        _ condition: () async throws -> Bool) async throws -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
