@@ -184,6 +184,20 @@ extension ObjectStoreSource {
         return ReconcilePlan(source: name, basedOnCheck: check.finishedAt, batches: batches, notes: notes, words: .objectStore)
     }
 
+    /// Objects only in the DR bucket are deleted only when the operator asks (`--delete`).
+    public func planReconcile(from check: CheckResult, deleteExtras: Bool) async throws -> ReconcilePlan {
+        let plan = try await planReconcile(from: check)
+        guard !deleteExtras, plan.deletes > 0 else { return plan }
+        let batches = plan.batches.filter { !$0.upsertKeys.isEmpty }.map { batch in
+            var copy = batch
+            copy.deleteKeys = []
+            return copy
+        }
+        return ReconcilePlan(source: plan.source, basedOnCheck: plan.basedOnCheck, batches: batches,
+                             notes: plan.notes + ["\(plan.deletes) object(s) only on the DR side are kept: pass --delete to delete them"],
+                             words: plan.words)
+    }
+
     public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
         let started = Date()
         func keys(_ values: [JSONValue]) -> [String] { values.compactMap(Self.objectKey) }

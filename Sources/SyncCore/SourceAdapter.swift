@@ -19,6 +19,9 @@ public protocol SourceAdapter: Sendable {
     func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult
     /// The exact changes that would make the DR side match the primary for a check's differences.
     func planReconcile(from check: CheckResult) async throws -> ReconcilePlan
+    /// The same, asked for by an operator: `deleteExtras` false keeps what exists only on the DR
+    /// side where the source treats deleting it as opt-in (object stores); others ignore it.
+    func planReconcile(from check: CheckResult, deleteExtras: Bool) async throws -> ReconcilePlan
     /// Applies a plan on the DR side only, then re-verifies what it touched.
     func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome
     /// Releases connections; the adapter may be used again afterwards (it reconnects).
@@ -38,6 +41,10 @@ extension SourceAdapter {
     public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
         throw SyncError.unsupported(operation: .reconcile, reason: "\(kind.rawValue) sources cannot reconcile in this version",
                                     remedy: "repair the DR copy by other means")
+    }
+
+    public func planReconcile(from check: CheckResult, deleteExtras: Bool) async throws -> ReconcilePlan {
+        try await planReconcile(from: check)
     }
 
     public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {

@@ -339,17 +339,7 @@ extension SyncManager {
         let mode = apply ? "apply" : "dry-run"
         do {
             let check = try await latestCheck(source: name)
-            var plan = try await monitor.adapter.planReconcile(from: check)
-            if monitor.config.kind == .objectStore, !deleteExtras, plan.deletes > 0 {
-                let kept = plan.deletes
-                plan = ReconcilePlan(source: plan.source, basedOnCheck: plan.basedOnCheck,
-                                     batches: plan.batches.filter { !$0.upsertKeys.isEmpty }.map { batch in
-                                         var copy = batch
-                                         copy.deleteKeys = []
-                                         return copy
-                                     }, notes: plan.notes + ["\(kept) object(s) only on the DR side are kept: pass --delete to delete them"],
-                                     words: plan.words)
-            }
+            let plan = try await monitor.adapter.planReconcile(from: check, deleteExtras: deleteExtras)
             let outcome = apply ? try await monitor.adapter.applyReconcile(plan) : nil
             await monitor.end()
             let report = ReconcileReport(source: name, mode: mode, plan: plan, outcome: outcome)
