@@ -44,8 +44,11 @@ struct Verify: AsyncParsableCommand {
                 }
                 // A long poll: the answer comes the moment the check ends, or with fresh progress after 0.5 s.
                 job = try options.expectOK(try await client.request("GET", "/v1/checks/\(id)", query: ["wait": "500ms"]))
-                guard let progress = job["progress"] else { continue }
-                let line = "round \(Format.string(progress["round"])) · table \(Format.string(progress["tables_done"]))/\(Format.string(progress["tables_total"])) \(Format.string(progress["current_table"])) · \(Format.string(progress["rows_compared"])) rows compared"
+                guard let reported = job["progress"] else { continue }
+                let progress = try Format.decode(reported, as: CheckProgress.self)
+                // Neutral words: the source's own (tables, databases, topics, buckets) come with the result.
+                let current = progress.currentTable.map { ", now \(DisplayText.escape($0))" } ?? ""
+                let line = "round \(progress.round) · \(progress.tablesDone) of \(progress.tablesTotal) done\(current) · \(progress.rowsCompared) compared"
                 if let text = lines.text(for: line) { FileHandle.standardError.write(Data(text.utf8)) }
             }
             if let text = lines.finish() { FileHandle.standardError.write(Data(text.utf8)) }
@@ -102,7 +105,7 @@ extension Format {
             "",
         ]
         let rows = result.tables.map { table -> [String] in
-            let name = DisplayText.cell(table.table)
+            let name = DisplayText.escape(table.table)
             let note = table.reason.map(DisplayText.escape) ?? ""
             // A scope the check did not reach has no counts, only its place in the list.
             if table.status == .notCompared {
