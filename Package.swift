@@ -34,7 +34,9 @@ let package = Package(
         // Typed wrappers of the variadic curl_easy_setopt / curl_easy_getinfo.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
-        .target(name: "PostgresSource", dependencies: ["SyncCore", "CLibPQ"]),
+        // libpq behind a small safe layer, on its own so a PostgreSQL journal can share it without the adapter.
+        .target(name: "PostgresClient", dependencies: ["SyncCore", "CLibPQ"]),
+        .target(name: "PostgresSource", dependencies: ["SyncCore", "PostgresClient"]),
         .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", "CHiredisArena", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KafkaSource", dependencies: ["SyncCore", "CRdKafka"]),
         .target(name: "ObjectStoreSource", dependencies: ["SyncCore", "CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]),
@@ -83,7 +85,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresSourceTests", dependencies: [
-            "SyncCore", "PostgresSource", "SyncManager", "SyncAPI", "SQLiteJournal", "TestSupport",
+            "SyncCore", "PostgresClient", "PostgresSource", "SyncManager", "SyncAPI", "SQLiteJournal", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),

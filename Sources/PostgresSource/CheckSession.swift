@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import SyncCore
 
 /// One side of a check: its own connection, pinned session settings, and one consistent snapshot

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import SyncCore
 
 /// Compares the tables of a PostgreSQL pair: whole-table digests first (one scan per side, in

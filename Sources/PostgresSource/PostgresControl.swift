@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import SyncCore
 
 /// Pause, resume, force full sync and drain, on either topology.

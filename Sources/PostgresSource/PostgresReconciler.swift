@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import SyncCore
 
 /// Repairs a logical subscriber from a check's differences: each listed key is made to match the

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import SyncCore
 
 /// A PostgreSQL primary and its DR copy: a physical streaming standby or a logical subscriber

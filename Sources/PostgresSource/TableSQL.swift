@@ -1,3 +1,4 @@
+import PostgresClient
 import SyncCore
 
 /// A column as the checker needs it: how to normalise it and where it sits in the primary key.

@@ -4,6 +4,7 @@ import Metrics
 import SQLiteJournal
 import Testing
 import TestSupport
+@testable import PostgresClient
 @testable import PostgresSource
 @testable import SyncCore
 @testable import SyncManager

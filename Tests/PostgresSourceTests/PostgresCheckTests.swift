@@ -6,6 +6,7 @@ import Prometheus
 import SQLiteJournal
 import Testing
 import TestSupport
+@testable import PostgresClient
 @testable import PostgresSource
 @testable import SyncAPI
 @testable import SyncCore

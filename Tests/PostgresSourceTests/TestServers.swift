@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PostgresClient
 @testable import PostgresSource
 @testable import SyncCore
 import TestSupport
