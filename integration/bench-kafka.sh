@@ -73,7 +73,8 @@ SYNCD_TOKEN=bench "$BIN/syncctl" drain --server http://127.0.0.1:8492 --source b
 mirror_seconds=$(echo "$(now) - $start" | bc -l)
 
 verify() { # prints "seconds primary_records differing" from the check's own result
-  SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8492 --source bench --full-diff --json \
+  # Progress lines (stderr) go to a log: the table shows figures only.
+  SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8492 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.3f %d %d" % (r["duration_seconds"], r["primary_rows"], r["missing"]+r["extra"]+r["changed"]))'
 }
 floors=(); checks=()

@@ -88,7 +88,8 @@ YAML
 
 verify() { # prints "seconds differing"
   local t0 out; t0=$(now)
-  out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8490 --source bench --full-diff --json || true)
+  # Progress lines (stderr) go to a log: the table shows figures only.
+  out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8490 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" || true)
   local t1; t1=$(now)
   echo "$(elapsed "$t0" "$t1") $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["missing"]+r["extra"]+r["changed"])')"
 }

@@ -94,7 +94,8 @@ YAML
 
 verify() { # source -> "seconds objects differing" (wall clock of the command, like rclone's)
   local start; start=$(now)
-  local out; out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8495 --source "$1" --json --rounds 1)
+  # Progress lines (stderr) go to a log: the table shows figures only.
+  local out; out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8495 --source "$1" --json --rounds 1 2>>"$STATE/verify-progress.log")
   echo "$(echo "$(now) - $start" | bc -l) $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["primary_rows"], r["missing"]+r["extra"]+r["changed"])')"
 }
 
