@@ -8,6 +8,10 @@ import SyncManager
 public struct HungServerObservation: Sendable {
     /// From the freeze to the first failing verdict.
     public var secondsToFail: Double
+    /// From the freeze to the first verdict naming the source unreachable (nil: none while frozen).
+    /// At the very limit the latest sample can turn stale a few ms before the deadline's verdict
+    /// lands; both fail the gate, and the deadline's must follow at once.
+    public var secondsToUnreachable: Double?
     /// The limit the gate promises: one poll interval plus `poll_timeout`.
     public var limit: Double
     public var reasons: [String]
@@ -21,8 +25,12 @@ public struct HungServerObservation: Sendable {
         if secondsToFail > limit + 0.3 {
             broken.append("the gate failed \(secondsToFail) s after the freeze (limit: poll interval + poll_timeout = \(limit) s)")
         }
-        if !reasons.contains(where: { $0.contains("source is unreachable") }) {
-            broken.append("the failing verdict does not say the source is unreachable: \(reasons)")
+        if let unreachable = secondsToUnreachable {
+            if unreachable > limit + 0.3 {
+                broken.append("the source was reported unreachable only \(unreachable) s after the freeze (limit \(limit) s)")
+            }
+        } else {
+            broken.append("no verdict said the source is unreachable while it was frozen: \(reasons)")
         }
         if !recovered { broken.append("the source did not reconnect and pass again within 30 s of the thaw") }
         return broken
@@ -52,24 +60,38 @@ public func observeHungServer(config: SourceConfig, adapter: any SourceAdapter,
     try await freeze()
     let frozen = ContinuousClock.now
     var failing: SourceVerdict?
+    var failedAfter: Duration?
+    var unreachableAfter: Duration?
     do {
         while frozen.duration(to: .now) < .seconds(limit * 3 + 5) {
             let current = await verdict()
-            if current.status == .fail { failing = current; break }
+            if current.status == .fail, failing == nil {
+                failing = current
+                failedAfter = frozen.duration(to: .now)
+            }
+            if current.reasons.contains(where: { $0.contains("source is unreachable") }) {
+                unreachableAfter = frozen.duration(to: .now)
+                break
+            }
+            // Once failing, the deadline's verdict must follow within the limit's slack.
+            if let failedAfter, frozen.duration(to: .now) > failedAfter + .seconds(1) { break }
             try await Task.sleep(for: .milliseconds(50))
         }
     } catch {
         try? await thaw()
         throw error
     }
-    let elapsed = frozen.duration(to: .now)
+    let elapsed = failedAfter ?? frozen.duration(to: .now)
     try await thaw()
     let recovered = try await eventually(timeout: .seconds(30), every: .milliseconds(100), { await verdict().status == .pass })
     guard let failing else {
         throw TestSetupError("the gate of \(config.name) kept passing for \(elapsed) with the server frozen")
     }
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return HungServerObservation(secondsToFail: seconds, limit: limit, reasons: failing.reasons, recovered: recovered)
+    func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+    return HungServerObservation(secondsToFail: seconds(elapsed), secondsToUnreachable: unreachableAfter.map(seconds), limit: limit,
+                                 reasons: failing.reasons, recovered: recovered)
 }
 
 /// The source with a short poll interval and `poll_timeout`, and the gate's freshness limit they give.
