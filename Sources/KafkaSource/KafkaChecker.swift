@@ -255,24 +255,18 @@ extension KafkaSource {
     /// Waits (up to `timeout`) until the DR side holds every record up to each compared range's end,
     /// and gives up at once when it cannot progress (paused mirror, position unchanged over 3 polls).
     func waitForCatchUp(_ comparisons: [PartitionComparison], timeout: Duration) async -> CatchUpOutcome {
-        if let mirror, mirror.isHosted, mirror.isPaused { return .cannotProgress("the built-in mirror is paused, so the DR side cannot catch up") }
         var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let observation = try? await observe() else { return .timedOut }
-            var positions: [Int64] = []
-            let behind = comparisons.contains { comparison in
-                guard let state = observation.partitions.first(where: { $0.source == comparison.state.source }) else { return false }
-                return state.applied < comparison.end
+        let ends = Dictionary(comparisons.map { ($0.state.source, $0.end) }, uniquingKeysWith: max)
+        do {
+            return try await Poll.first(every: .milliseconds(200), timeout: timeout, timedOut: { "" }) { () -> CatchUpOutcome? in
+                if let mirror, mirror.isHosted, mirror.isPaused { return .cannotProgress("the built-in mirror is paused, so the DR side cannot catch up") }
+                let compared = try await observe().partitions.filter { ends[$0.source] != nil }
+                if !compared.contains(where: { $0.applied < (ends[$0.source] ?? 0) }) { return .caughtUp }
+                return watch.stalled(at: compared.map(\.drHigh)) ? .cannotProgress(watch.stallNote) : nil
             }
-            if !behind { return .caughtUp }
-            for comparison in comparisons {
-                positions.append(observation.partitions.first { $0.source == comparison.state.source }?.drHigh ?? -1)
-            }
-            if let mirror, mirror.isHosted, mirror.isPaused { return .cannotProgress("the built-in mirror was paused while waiting, so the DR side cannot catch up") }
-            if watch.stalled(at: positions) { return .cannotProgress(watch.stallNote) }
-            try? await Task.sleep(for: .milliseconds(200))
+        } catch {
+            // The whole wait passed (or the clusters could not be read): the round re-reads what it can.
+            return .timedOut
         }
-        return .timedOut
     }
 }

@@ -28,12 +28,8 @@ public struct CatchUpWatch: Sendable {
 
     /// The note's words for a stall.
     public var stallNote: String {
-        "the DR side's position did not change over \(Self.stallPolls) polls (\(stallAfter.seconds.formatted1) s) while behind, so the check stopped waiting for it"
+        "the DR side's position did not change over \(Self.stallPolls) polls (\(Gate.format(stallAfter.seconds)) s) while behind, so the check stopped waiting for it"
     }
-}
-
-extension Double {
-    var formatted1: String { String(format: "%.1f", self) }
 }
 
 /// How a re-check round's wait for the DR side ended.
