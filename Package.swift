@@ -77,7 +77,11 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
 
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"]),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "TestSupport"]),
+        // The config file as the executables read it: every kind's keys through its descriptor.
+        .testTarget(name: "SourceRegistryTests", dependencies: [
+            "SyncCore", "SourceRegistry", "PostgresClient", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource",
+        ]),
         // Helpers shared by the tests that drive the real servers of integration/.
         .target(name: "TestSupport", dependencies: [
             "SyncCore", "SyncManager", "SQLiteJournal",

@@ -38,13 +38,13 @@ public struct KafkaClientSettings: Sendable {
             ("socket.connection.setup.timeout.ms", String(max(1, endpoint.connectTimeoutSeconds) * 1000)),
         ]
         if let user = endpoint.user {
-            properties += [("security.protocol", endpoint.tls ? "sasl_ssl" : "sasl_plaintext"),
-                           ("sasl.mechanisms", endpoint.saslMechanism ?? "PLAIN"), ("sasl.username", user)]
+            properties += [("security.protocol", endpoint.kafka.tls ? "sasl_ssl" : "sasl_plaintext"),
+                           ("sasl.mechanisms", endpoint.kafka.saslMechanism ?? "PLAIN"), ("sasl.username", user)]
             if let password = endpoint.password { properties.append(("sasl.password", password.value)) }
-        } else if endpoint.tls {
+        } else if endpoint.kafka.tls {
             properties.append(("security.protocol", "ssl"))
         }
-        if endpoint.tls { properties.append(("enable.ssl.certificate.verification", "true")) }
+        if endpoint.kafka.tls { properties.append(("enable.ssl.certificate.verification", "true")) }
     }
 }
 

@@ -6,6 +6,7 @@ import SyncCore
 public actor KafkaSource: SourceAdapter {
     public nonisolated let name: String
     public nonisolated let kind: SourceKind = .kafka
+    public nonisolated let volumeUnit: VolumeUnit = .records
     let config: SourceConfig
     let options: KafkaOptions
     let topicMapping: TopicMapping

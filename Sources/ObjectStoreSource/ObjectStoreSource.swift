@@ -6,6 +6,7 @@ import SyncCore
 public actor ObjectStoreSource: SourceAdapter {
     public nonisolated let name: String
     public nonisolated let kind: SourceKind = .objectStore
+    public nonisolated let volumeUnit: VolumeUnit = .objects
     let config: SourceConfig
     let options: ObjectStoreOptions
     nonisolated let primary: S3Bucket

@@ -7,6 +7,7 @@ import SyncCore
 public actor PostgresSource: SourceAdapter {
     public nonisolated let name: String
     public nonisolated let kind: SourceKind = .postgres
+    public nonisolated let volumeUnit: VolumeUnit = .bytes
     let config: SourceConfig
     let options: PostgresOptions
     var connections: [Side: PGConnection] = [:]

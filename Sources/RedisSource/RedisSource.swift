@@ -6,6 +6,7 @@ import SyncCore
 public actor RedisSource: SourceAdapter {
     public nonisolated let name: String
     public nonisolated let kind: SourceKind = .redis
+    public nonisolated let volumeUnit: VolumeUnit = .bytes
     let config: SourceConfig
     let options: RedisOptions
     private var connections: [Side: RedisConnection] = [:]

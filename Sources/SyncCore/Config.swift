@@ -9,6 +9,8 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     public var debugDescription: String { "<redacted>" }
 }
 
+/// How to reach one side of a source. The fields every kind has; a kind's own endpoint keys
+/// (S3 bucket, Kafka bootstrap list, PostgreSQL sslmode) ride in `options`.
 public struct EndpointConfig: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -16,29 +18,28 @@ public struct EndpointConfig: Sendable, Equatable {
     public var password: Secret?
     public var database: String?
     public var connectTimeoutSeconds: Int
-    public var sslmode: String?
-    /// Kafka: the bootstrap broker list ("h1:9092,h2:9092"); host/port name its first broker.
-    public var bootstrap: String?
-    /// Kafka: SASL mechanism when `user` is set (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
-    public var saslMechanism: String?
-    /// Kafka: connect with TLS (certificates verified).
-    public var tls: Bool = false
-    /// Object store: the S3 endpoint and bucket.
-    public var objectStore: ObjectStoreEndpoint?
+    public var options: (any KindOptions)?
 
     public init(host: String, port: Int, user: String? = nil, password: Secret? = nil, database: String? = nil,
-                connectTimeoutSeconds: Int = 5, sslmode: String? = nil) {
+                connectTimeoutSeconds: Int = 5, options: (any KindOptions)? = nil) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.database = database
         self.connectTimeoutSeconds = connectTimeoutSeconds
-        self.sslmode = sslmode
+        self.options = options
+    }
+
+    public static func == (lhs: EndpointConfig, rhs: EndpointConfig) -> Bool {
+        lhs.host == rhs.host && lhs.port == rhs.port && lhs.user == rhs.user && lhs.password == rhs.password
+            && lhs.database == rhs.database && lhs.connectTimeoutSeconds == rhs.connectTimeoutSeconds
+            && optionsEqual(lhs.options, rhs.options)
     }
 }
 
-/// PostgreSQL-specific options of a source.
+/// One source: a primary, its DR copy, how often to poll and what the gate demands. The kind's
+/// own settings ride in `options`; its adapter reads them back.
 public struct SourceConfig: Sendable, Equatable {
     public var name: String
     public var kind: SourceKind
@@ -48,25 +49,24 @@ public struct SourceConfig: Sendable, Equatable {
     /// A poll that has not answered by then makes the source unreachable.
     public var pollTimeoutSeconds: Double
     public var policy: GatePolicy
-    public var postgres: PostgresOptions?
-    public var redis: RedisOptions?
-    public var kafka: KafkaOptions?
-    public var objectStore: ObjectStoreOptions?
+    public var options: (any KindOptions)?
 
     public init(name: String, kind: SourceKind, primary: EndpointConfig, dr: EndpointConfig,
-                pollIntervalSeconds: Double, pollTimeoutSeconds: Double? = nil, policy: GatePolicy, postgres: PostgresOptions? = nil,
-                redis: RedisOptions? = nil, kafka: KafkaOptions? = nil, objectStore: ObjectStoreOptions? = nil) {
+                pollIntervalSeconds: Double, pollTimeoutSeconds: Double, policy: GatePolicy, options: (any KindOptions)? = nil) {
         self.name = name
         self.kind = kind
         self.primary = primary
         self.dr = dr
         self.pollIntervalSeconds = pollIntervalSeconds
-        self.pollTimeoutSeconds = pollTimeoutSeconds ?? kind.defaultPollTimeout
+        self.pollTimeoutSeconds = pollTimeoutSeconds
         self.policy = policy
-        self.postgres = postgres
-        self.redis = redis
-        self.kafka = kafka
-        self.objectStore = objectStore
+        self.options = options
+    }
+
+    public static func == (lhs: SourceConfig, rhs: SourceConfig) -> Bool {
+        lhs.name == rhs.name && lhs.kind == rhs.kind && lhs.primary == rhs.primary && lhs.dr == rhs.dr
+            && lhs.pollIntervalSeconds == rhs.pollIntervalSeconds && lhs.pollTimeoutSeconds == rhs.pollTimeoutSeconds
+            && lhs.policy == rhs.policy && optionsEqual(lhs.options, rhs.options)
     }
 }
 
@@ -101,7 +101,8 @@ public struct ConfigError: Error, Equatable, CustomStringConvertible {
 public enum ConfigLoader {
     /// Reads and validates a config file. Relative paths inside it (journal, secret files) are
     /// resolved against the file's own directory, so the file means the same from any cwd.
-    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SyncdConfig {
+    public static func load(file: String, kinds: [SourceDescriptor],
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SyncdConfig {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
@@ -109,10 +110,11 @@ public enum ConfigLoader {
             throw ConfigError(file: file, line: nil, keyPath: "", message: "cannot read the config file: \(error.localizedDescription)")
         }
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
-        return try parse(yaml: text, file: file, baseDirectory: directory, environment: environment)
+        return try parse(yaml: text, file: file, baseDirectory: directory, environment: environment, kinds: kinds)
     }
 
-    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String]) throws -> SyncdConfig {
+    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String],
+                             kinds: [SourceDescriptor]) throws -> SyncdConfig {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -124,33 +126,40 @@ public enum ConfigLoader {
         } catch {
             throw ConfigError(file: file, line: nil, keyPath: "", message: "not valid YAML: \(error)")
         }
-        let reader = Reader(file: file, baseDirectory: baseDirectory, environment: environment)
-        return try reader.config(ConfigNode(node: root, path: ""))
+        let reader = ConfigReader(file: file, baseDirectory: baseDirectory, environment: environment)
+        return try reader.config(ConfigNode(node: root, path: ""), kinds: kinds)
     }
 }
 
 /// A node plus where it sits, so every error can name its key path and line.
-struct ConfigNode {
+public struct ConfigNode {
     let node: Node
-    let path: String
+    public let path: String
 
-    var line: Int? { node.mark.map { $0.line } }
+    init(node: Node, path: String) {
+        self.node = node
+        self.path = path
+    }
+
+    public var line: Int? { node.mark.map { $0.line } }
 
     func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 }
 
-struct Reader {
+/// Reads typed values out of config nodes; every error names the file, the line and the key path.
+/// Adapters read their own keys with it (see `SourceDescriptor`).
+public struct ConfigReader {
     let file: String
     let baseDirectory: String
     let environment: [String: String]
 
-    func fail(_ at: ConfigNode, _ message: String) -> ConfigError {
+    public func fail(_ at: ConfigNode, _ message: String) -> ConfigError {
         ConfigError(file: file, line: at.line, keyPath: at.path, message: message)
     }
 
     // MARK: shapes
 
-    func mapping(_ at: ConfigNode, allowed: [String]) throws -> [String: ConfigNode] {
+    public func mapping(_ at: ConfigNode, allowed: [String]) throws -> [String: ConfigNode] {
         guard case let .mapping(mapping) = at.node else {
             throw fail(at, "expected a mapping of keys (\(allowed.joined(separator: ", "))), got \(describe(at.node))")
         }
@@ -168,7 +177,7 @@ struct Reader {
         return result
     }
 
-    func required(_ map: [String: ConfigNode], _ key: String, in parent: ConfigNode) throws -> ConfigNode {
+    public func required(_ map: [String: ConfigNode], _ key: String, in parent: ConfigNode) throws -> ConfigNode {
         guard let node = map[key] else { throw fail(parent, "missing required key '\(key)'") }
         return node
     }
@@ -181,20 +190,72 @@ struct Reader {
         }
     }
 
-    func string(_ at: ConfigNode) throws -> String {
+    public func string(_ at: ConfigNode) throws -> String {
         guard case let .scalar(scalar) = at.node else { throw fail(at, "expected a string, got \(describe(at.node))") }
         guard !scalar.string.isEmpty else { throw fail(at, "must not be empty") }
         return scalar.string
     }
 
-    func stringList(_ at: ConfigNode) throws -> [String] {
+    public func stringList(_ at: ConfigNode) throws -> [String] {
         guard case let .sequence(sequence) = at.node else { throw fail(at, "expected a list of names, got \(describe(at.node))") }
         let items = try sequence.enumerated().map { try string(ConfigNode(node: $1, path: "\(at.path)[\($0)]")) }
         guard !items.isEmpty else { throw fail(at, "the list must not be empty") }
         return items
     }
 
-    func int(_ at: ConfigNode, range: ClosedRange<Int>) throws -> Int {
+    /// A non-empty list of integers, each in `range`, none twice; `what` names one item in errors.
+    public func intList(_ at: ConfigNode, range: ClosedRange<Int>, what: String) throws -> [Int] {
+        guard case let .sequence(sequence) = at.node, !sequence.isEmpty else {
+            throw fail(at, "expected a non-empty list of \(what) numbers, e.g. [0, 1]")
+        }
+        let values = try sequence.enumerated().map { try int(ConfigNode(node: $1, path: "\(at.path)[\($0)]"), range: range) }
+        guard Set(values).count == values.count else { throw fail(at, "a \(what) is listed twice") }
+        return values
+    }
+
+    /// Sizes as operators write them: 5MiB, 64MiB, 1GiB, or a number of bytes; `why` says what
+    /// sets the minimum.
+    public func byteSize(_ at: ConfigNode, minimum: Int64, why: String) throws -> Int64 {
+        let text = try string(at)
+        let units: [(String, Int64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30)]
+        var value: Int64?
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            value = Int64(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * factor }
+        }
+        if value == nil { value = Int64(text) }
+        guard let bytes = value else { throw fail(at, "expected a size like 16MiB or 1GiB, got '\(text)'") }
+        guard bytes >= minimum else { throw fail(at, "must be at least \(minimum >> 20)MiB (\(why)), got '\(text)'") }
+        return bytes
+    }
+
+    /// One of a fixed set of words; the error lists them.
+    public func choice<Value: RawRepresentable>(_ at: ConfigNode, _ what: String, of type: Value.Type) throws -> Value
+    where Value: CaseIterable, Value.RawValue == String {
+        let text = try string(at)
+        guard let value = Value(rawValue: text) else {
+            throw fail(at, "unknown \(what) '\(text)' (known: \(Value.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return value
+    }
+
+    /// The keys every endpoint has (host, port, user, password, connect_timeout) plus `extra`
+    /// ones, which the caller reads from the returned map.
+    public func endpoint(_ at: ConfigNode, defaultPort: Int, extra: [String]) throws -> (EndpointConfig, [String: ConfigNode]) {
+        let map = try mapping(at, allowed: ["host", "port", "user", "password", "connect_timeout"] + extra)
+        var endpoint = EndpointConfig(host: try string(try required(map, "host", in: at)), port: defaultPort)
+        endpoint.port = try map["port"].map { try int($0, range: 1...65535) } ?? defaultPort
+        endpoint.user = try map["user"].map(string)
+        endpoint.password = try map["password"].map(secret)
+        if let node = map["connect_timeout"] { endpoint.connectTimeoutSeconds = try connectTimeout(node) }
+        return (endpoint, map)
+    }
+
+    /// Whole seconds, at least one: the C clients take connect timeouts in seconds.
+    public func connectTimeout(_ at: ConfigNode) throws -> Int {
+        max(1, Int(try duration(at).rounded(.up)))
+    }
+
+    public func int(_ at: ConfigNode, range: ClosedRange<Int>) throws -> Int {
         guard case let .scalar(scalar) = at.node, let value = Int(scalar.string) else {
             throw fail(at, "expected an integer, got \(describe(at.node))")
         }
@@ -202,21 +263,21 @@ struct Reader {
         return value
     }
 
-    func bool(_ at: ConfigNode) throws -> Bool {
+    public func bool(_ at: ConfigNode) throws -> Bool {
         guard case let .scalar(scalar) = at.node, let value = Bool(scalar.string.lowercased()) else {
             throw fail(at, "expected true or false, got \(describe(at.node))")
         }
         return value
     }
 
-    func double(_ at: ConfigNode) throws -> Double {
+    public func double(_ at: ConfigNode) throws -> Double {
         guard case let .scalar(scalar) = at.node, let value = Double(scalar.string), value.isFinite else {
             throw fail(at, "expected a number, got \(describe(at.node))")
         }
         return value
     }
 
-    func duration(_ at: ConfigNode) throws -> Double {
+    public func duration(_ at: ConfigNode) throws -> Double {
         guard case let .scalar(scalar) = at.node, let seconds = DurationText.parse(scalar.string) else {
             throw fail(at, "expected a duration like 500ms, 30s, 5m or 1h, got \(describe(at.node))")
         }
@@ -224,12 +285,12 @@ struct Reader {
         return seconds
     }
 
-    func resolvePath(_ path: String) -> String {
+    public func resolvePath(_ path: String) -> String {
         path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).path
     }
 
     /// Secrets are references, never inline: `{env: NAME}` or `{file: PATH}`.
-    func secret(_ at: ConfigNode) throws -> Secret {
+    public func secret(_ at: ConfigNode) throws -> Secret {
         guard case .mapping = at.node else {
             throw fail(at, "secrets must be a reference, {env: VARIABLE} or {file: PATH}; inline values are not accepted")
         }
@@ -258,7 +319,7 @@ struct Reader {
 
     // MARK: the document
 
-    func config(_ root: ConfigNode) throws -> SyncdConfig {
+    func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
         let top = try mapping(root, allowed: ["listen", "tokens", "journal", "history", "sources"])
         let listen = try required(top, "listen", in: root)
         let (host, port) = try hostPort(listen)
@@ -278,7 +339,7 @@ struct Reader {
         guard !sequence.isEmpty else { throw fail(sourcesNode, "at least one source is required") }
         var sources: [SourceConfig] = []
         for (index, item) in sequence.enumerated() {
-            let source = try self.source(ConfigNode(node: item, path: "sources[\(index)]"))
+            let source = try self.source(ConfigNode(node: item, path: "sources[\(index)]"), kinds: kinds)
             if sources.contains(where: { $0.name == source.name }) {
                 throw fail(ConfigNode(node: item, path: "sources[\(index)].name"), "duplicate source name '\(source.name)'")
             }
@@ -288,11 +349,11 @@ struct Reader {
                            journalPath: journal, historySize: history, sources: sources)
     }
 
-    func hostPort(_ at: ConfigNode) throws -> (String, Int) {
+    public func hostPort(_ at: ConfigNode) throws -> (String, Int) {
         try hostPort(try string(at), at: at)
     }
 
-    func hostPort(_ text: String, at: ConfigNode) throws -> (String, Int) {
+    public func hostPort(_ text: String, at: ConfigNode) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":") else { throw fail(at, "expected host:port, got '\(text)'") }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -304,7 +365,7 @@ struct Reader {
 
     static let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
-    func source(_ at: ConfigNode) throws -> SourceConfig {
+    func source(_ at: ConfigNode, kinds: [SourceDescriptor]) throws -> SourceConfig {
         guard case let .mapping(mapping) = at.node else { throw fail(at, "expected a mapping describing one source") }
         // Kind first: it decides which other keys are allowed.
         var kindNode: ConfigNode?
@@ -313,53 +374,35 @@ struct Reader {
         }
         guard let kindNode else { throw fail(at, "missing required key 'kind'") }
         let kindText = try string(kindNode)
-        guard let kind = SourceKind(rawValue: kindText) else {
-            throw fail(kindNode, "unknown kind '\(kindText)' (known: \(SourceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        guard let kind = kinds.first(where: { $0.kind.rawValue == kindText }) else {
+            throw fail(kindNode, "unknown kind '\(kindText)' (known: \(kinds.map(\.kind.rawValue).joined(separator: ", ")))")
         }
 
         let common = ["name", "kind", "primary", "dr", "poll_interval", "poll_timeout", "lag_budget", "check_max_age", "ratio_threshold"]
-        let specific: [String] = switch kind {
-        case .postgres: ["mode", "subscription", "tables", "schemas"]
-        case .redis: ["mode", "databases", "heartbeat_key", "ttl_tolerance"]
-        case .kafka: ["mode", "topics", "topic_pattern", "replication_policy", "source_alias", "target_alias", "separator",
-                      "offset_syncs_topic", "offset_syncs_cluster", "batch_size", "compression"]
-        case .objectStore: ["mode", "prefix", "content_check", "concurrency", "multipart_threshold", "part_size"]
-        }
-        let map = try self.mapping(at, allowed: common + specific)
+        let map = try self.mapping(at, allowed: common + kind.optionKeys)
         let nameNode = try required(map, "name", in: at)
         let name = try string(nameNode)
-        guard name.unicodeScalars.allSatisfy({ Reader.nameCharacters.contains($0) }) else {
+        guard name.unicodeScalars.allSatisfy({ ConfigReader.nameCharacters.contains($0) }) else {
             throw fail(nameNode, "'\(name)' may contain only letters, digits, '_', '.' and '-' (it appears in URLs)")
         }
-        let endpoint = switch kind {
-        case .postgres: postgresEndpoint
-        case .redis: redisEndpoint
-        case .kafka: kafkaEndpoint
-        case .objectStore: objectStoreEndpoint
-        }
-        let primary = try endpoint(try required(map, "primary", in: at))
-        let dr = try endpoint(try required(map, "dr", in: at))
-        let poll = try map["poll_interval"].map(duration) ?? kind.defaultPollInterval
-        let budget = try map["lag_budget"].map(duration) ?? kind.defaultLagBudget
+        let primary = try kind.readEndpoint(self, try required(map, "primary", in: at))
+        let dr = try kind.readEndpoint(self, try required(map, "dr", in: at))
+        let poll = try map["poll_interval"].map(duration) ?? kind.defaults.pollIntervalSeconds
+        let budget = try map["lag_budget"].map(duration) ?? kind.defaults.lagBudgetSeconds
         let maxAge = try map["check_max_age"].map(duration) ?? SyncdConfig.defaultCheckMaxAgeSeconds
         var threshold = GatePolicy.defaultRatioThreshold
         if let node = map["ratio_threshold"] {
             threshold = try double(node)
             guard threshold > 0, threshold <= 1 else { throw fail(node, "must be greater than 0 and at most 1, got \(threshold)") }
         }
-        let timeout = try map["poll_timeout"].map(duration) ?? kind.defaultPollTimeout
+        let timeout = try map["poll_timeout"].map(duration) ?? kind.defaults.pollTimeoutSeconds
         // A sample is evidence of the present for one interval plus the time the next poll may take.
         let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
                                 sampleMaxAgeSeconds: GatePolicy.sampleMaxAge(pollInterval: poll, pollTimeout: timeout))
-        var source = SourceConfig(name: name, kind: kind, primary: primary, dr: dr, pollIntervalSeconds: poll,
-                                  pollTimeoutSeconds: timeout, policy: policy)
-        switch kind {
-        case .redis: source.redis = try redisOptions(map, in: at)
-        case .kafka: source.kafka = try kafkaOptions(map, in: at, sourceName: name)
-        case .objectStore: source.objectStore = try objectStoreOptions(map, in: at)
-        case .postgres: source.postgres = try postgresOptions(map)
-        }
-        return source
+        let own = map.filter { !common.contains($0.key) }
+        let options = try kind.readOptions(self, SourceSection(name: name, node: at, keys: own))
+        return SourceConfig(name: name, kind: kind.kind, primary: primary, dr: dr, pollIntervalSeconds: poll,
+                            pollTimeoutSeconds: timeout, policy: policy, options: options)
     }
 }
 

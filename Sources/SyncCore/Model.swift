@@ -1,50 +1,22 @@
 import Foundation
 
 /// The kinds of data store syncd knows. Each kind has its own adapter module.
-public enum SourceKind: String, Sendable, Codable, CaseIterable {
-    case postgres
-    case redis
-    case kafka
-    case objectStore = "s3"
+/// A source kind's name as configs, journals and the API spell it ("postgres", "redis", ...).
+/// SyncCore knows no kind: each adapter module declares its own and registers a `SourceDescriptor`.
+public struct SourceKind: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// Defaults from SPEC §1 (lag budgets seen in practice) and the issues (poll intervals).
-    public var defaultPollInterval: Double {
-        switch self {
-        case .postgres: 1
-        case .redis: 0.5
-        case .kafka: 2
-        case .objectStore: 5
-        }
+    public init(from decoder: Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
     }
 
-    /// How long one poll may take before the source counts as unreachable (SPEC §4: a hung server
-    /// fails the gate at once). An S3 poll lists the bucket, so it gets longer.
-    public var defaultPollTimeout: Double {
-        switch self {
-        case .postgres: 5
-        case .redis: 5
-        case .kafka: 10
-        case .objectStore: 60
-        }
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 
-    public var defaultLagBudget: Double {
-        switch self {
-        case .postgres: 30
-        case .redis: 5
-        case .kafka: 60
-        case .objectStore: 300
-        }
-    }
-
-    public var volumeUnit: VolumeUnit {
-        switch self {
-        case .postgres: .bytes
-        case .redis: .bytes
-        case .kafka: .records
-        case .objectStore: .objects
-        }
-    }
+    public var description: String { rawValue }
 }
 
 /// Replication state of one source, as the gate and operators see it.

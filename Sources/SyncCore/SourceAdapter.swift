@@ -6,6 +6,8 @@ import Foundation
 public protocol SourceAdapter: Sendable {
     var name: String { get }
     var kind: SourceKind { get }
+    /// What the source's lag volume and throughput count.
+    var volumeUnit: VolumeUnit { get }
     /// What the detected topology allows; the manager refuses the rest with a clear error.
     func capabilities() async -> Set<SourceOperation>
     func sample() async -> Sample

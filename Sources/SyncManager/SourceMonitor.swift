@@ -22,7 +22,7 @@ public actor SourceMonitor {
         self.config = config
         self.adapter = adapter
         self.historySize = max(1, historySize)
-        metrics = SourceMetrics(source: config.name, unit: config.kind.volumeUnit, factory: metricsFactory)
+        metrics = SourceMetrics(source: config.name, unit: adapter.volumeUnit, factory: metricsFactory)
         var logger = logger
         logger[metadataKey: "source"] = "\(config.name)"
         self.logger = logger
@@ -85,7 +85,7 @@ public actor SourceMonitor {
 
     private func unanswered(since started: Date, message: String) -> Sample {
         // Stamped now: the verdict is about the present, and the last answer's lag is unknown.
-        Sample(time: Date(), state: .unreachable, unit: config.kind.volumeUnit, topology: samples.last?.topology,
+        Sample(time: Date(), state: .unreachable, unit: adapter.volumeUnit, topology: samples.last?.topology,
                errors: ["\(config.name): \(message)"])
     }
 

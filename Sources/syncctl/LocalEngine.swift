@@ -16,7 +16,7 @@ enum LocalEngine {
     static func run<T: Sendable>(config path: String, _ body: @escaping @Sendable (APIClient) async throws -> T) async throws -> T {
         let settings: SyncdConfig
         do {
-            settings = try ConfigLoader.load(file: path)
+            settings = try SourceRegistry.loadConfig(file: path)
         } catch {
             throw CLIError(message: "invalid configuration: \(error)")
         }
@@ -30,9 +30,15 @@ enum LocalEngine {
         } catch {
             throw CLIError(message: "\(error)")
         }
+        let sources: [(SourceConfig, any SourceAdapter)]
+        do {
+            sources = try SourceRegistry.adapters(for: settings.sources)
+        } catch {
+            throw CLIError(message: "invalid configuration: \(error)")
+        }
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
-            sources: settings.sources.map { ($0, SourceRegistry.adapter(for: $0)) }, journal: journal,
+            sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
         await manager.restoreLatestChecks()
         // One fresh sample per source, so status and the gate judge the present (two for throughput).

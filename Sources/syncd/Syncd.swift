@@ -31,8 +31,10 @@ struct Syncd: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let settings: SyncdConfig
+        let sources: [(SourceConfig, any SourceAdapter)]
         do {
-            settings = try ConfigLoader.load(file: config)
+            settings = try SourceRegistry.loadConfig(file: config)
+            sources = try SourceRegistry.adapters(for: settings.sources)
         } catch {
             printError("syncd: invalid configuration: \(error)")
             throw ExitCode(2)
@@ -61,7 +63,7 @@ struct Syncd: AsyncParsableCommand {
 
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
-            sources: settings.sources.map { ($0, SourceRegistry.adapter(for: $0)) }, journal: journal,
+            sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
         let router = SyncAPI.router(manager: manager, readToken: settings.readToken, adminToken: settings.adminToken, registry: registry)
         let app = Application(

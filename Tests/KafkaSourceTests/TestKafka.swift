@@ -11,7 +11,10 @@ import TestSupport
 /// IntegrationServers), as the Kafka tests use them.
 enum TestKafka {
     static func endpoint(_ side: Side) throws -> EndpointConfig {
-        try IntegrationServers.Kafka.endpoint(side)
+        let address = try IntegrationServers.Kafka.bootstrap(side)
+        var endpoint = try IntegrationServers.Kafka.endpoint(side)
+        endpoint.bootstrap = address
+        return endpoint
     }
 
     static let pollInterval = 0.5
@@ -19,8 +22,9 @@ enum TestKafka {
     static func source(_ name: String, mode: KafkaOptions.Mode, topics: [String], policy: KafkaOptions.Policy? = nil,
                        dr: EndpointConfig? = nil, lagBudget: Double = 60) throws -> SourceConfig {
         SourceConfig(name: name, kind: .kafka, primary: try endpoint(.primary), dr: try dr ?? endpoint(.dr), pollIntervalSeconds: pollInterval,
+                     pollTimeoutSeconds: KafkaSource.descriptor.defaults.pollTimeoutSeconds,
                      policy: IntegrationServers.policy(lagBudget: lagBudget),
-                     kafka: KafkaOptions(mode: mode, topics: topics, policy: policy, sourceAlias: "primary", sourceName: name, batchSize: 100))
+                     options: KafkaOptions(mode: mode, topics: topics, policy: policy, sourceAlias: "primary", sourceName: name, batchSize: 100))
     }
 
     /// A topic name no other test uses (the mock clusters live as long as the script's process).

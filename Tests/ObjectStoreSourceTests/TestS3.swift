@@ -18,15 +18,19 @@ enum TestS3 {
     static let replicatedBucket = Servers.replicatedBucket
 
     static func endpoint(_ side: Side, bucket: String, secret: String? = nil, url: String? = nil) -> EndpointConfig {
-        Servers.endpoint(side, bucket: bucket, secret: secret, url: url)
+        var endpoint = Servers.endpoint(side, url: url)
+        endpoint.objectStore = ObjectStoreEndpoint(url: url ?? Servers.url(side), bucket: bucket, accessKey: Secret(access),
+                                                   secretKey: Secret(secret ?? self.secret))
+        return endpoint
     }
 
     static func source(_ name: String, mode: ObjectStoreOptions.Mode, primaryBucket: String, drBucket: String, prefix: String = "",
                        contentCheck: Bool = false, primary: EndpointConfig? = nil, dr: EndpointConfig? = nil) -> SourceConfig {
         SourceConfig(name: name, kind: .objectStore, primary: primary ?? endpoint(.primary, bucket: primaryBucket),
                      dr: dr ?? endpoint(.dr, bucket: drBucket), pollIntervalSeconds: 0.5,
+                     pollTimeoutSeconds: ObjectStoreSource.descriptor.defaults.pollTimeoutSeconds,
                      policy: IntegrationServers.policy(lagBudget: 300),
-                     objectStore: ObjectStoreOptions(mode: mode, prefix: prefix, contentCheck: contentCheck, concurrency: 4,
+                     options: ObjectStoreOptions(mode: mode, prefix: prefix, contentCheck: contentCheck, concurrency: 4,
                                                      multipartThreshold: 5 << 20, partSize: 5 << 20))
     }
 

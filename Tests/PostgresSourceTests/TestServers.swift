@@ -21,8 +21,9 @@ enum TestServers {
     static func source(_ name: String, primary: EndpointConfig, dr: EndpointConfig, mode: PostgresOptions.Mode = .auto,
                        subscription: String? = nil, lagBudget: Double = 30) -> SourceConfig {
         SourceConfig(name: name, kind: .postgres, primary: primary, dr: dr, pollIntervalSeconds: 0.2,
+                     pollTimeoutSeconds: PostgresSource.descriptor.defaults.pollTimeoutSeconds,
                      policy: IntegrationServers.policy(lagBudget: lagBudget),
-                     postgres: PostgresOptions(mode: mode, subscription: subscription))
+                     options: PostgresOptions(mode: mode, subscription: subscription))
     }
 
     static var physical: SourceConfig { source("pg-physical", primary: primary, dr: standby, mode: .physical) }

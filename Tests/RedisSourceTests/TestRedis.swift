@@ -24,8 +24,9 @@ enum TestRedis {
     static func source(_ name: String, dr: EndpointConfig, mode: RedisOptions.Mode, primary: EndpointConfig = TestRedis.primary,
                        databases: [Int] = [0], heartbeatKey: String? = nil, lagBudget: Double = 5) -> SourceConfig {
         SourceConfig(name: name, kind: .redis, primary: primary, dr: dr, pollIntervalSeconds: 0.2,
+                     pollTimeoutSeconds: RedisSource.descriptor.defaults.pollTimeoutSeconds,
                      policy: IntegrationServers.policy(lagBudget: lagBudget),
-                     redis: RedisOptions(mode: mode, databases: databases, heartbeatKey: heartbeatKey))
+                     options: RedisOptions(mode: mode, databases: databases, heartbeatKey: heartbeatKey))
     }
 
     static var replicaPair: SourceConfig { source("redis-replica", dr: replica, mode: .replica) }

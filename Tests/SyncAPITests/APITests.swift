@@ -23,7 +23,7 @@ struct Harness {
         self.journalPath = path
         adapter = ScriptedAdapter(name: "pg")
         let endpoint = EndpointConfig(host: "127.0.0.1", port: 1)
-        let config = SourceConfig(name: "pg", kind: .postgres, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1,
+        let config = SourceConfig(name: "pg", kind: ScriptedAdapter.scriptedKind, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1, pollTimeoutSeconds: 5,
                                   policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10))
         registry = PrometheusCollectorRegistry()
         manager = SyncManager(sources: [(config, adapter)], journal: try SQLiteJournal(path: path), historySize: 100,

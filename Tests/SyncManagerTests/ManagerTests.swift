@@ -12,7 +12,7 @@ import TestSupport
 @Suite struct ManagerTests {
     static func config(pollInterval: Double = 0.2, pollTimeout: Double = 0.3) -> SourceConfig {
         let endpoint = EndpointConfig(host: "127.0.0.1", port: 1)
-        return withPollTiming(SourceConfig(name: "scripted", kind: .postgres, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1,
+        return withPollTiming(SourceConfig(name: "scripted", kind: ScriptedAdapter.scriptedKind, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1, pollTimeoutSeconds: 5,
                                            policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10)),
                               interval: pollInterval, timeout: pollTimeout)
     }

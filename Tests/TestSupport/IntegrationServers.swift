@@ -75,9 +75,8 @@ public enum IntegrationServers {
         public static func endpoint(_ side: Side) throws -> EndpointConfig {
             let address = try bootstrap(side)
             let parts = address.split(separator: ":")
-            var endpoint = EndpointConfig(host: String(parts[0]), port: Int(parts[1]) ?? 9092, connectTimeoutSeconds: 2)
-            endpoint.bootstrap = address
-            return endpoint
+            // The adapter's own endpoint options (the bootstrap list) are set by the Kafka tests.
+            return EndpointConfig(host: String(parts[0]), port: Int(parts[1]) ?? 9092, connectTimeoutSeconds: 2)
         }
 
         public static func script(_ arguments: [String]) async throws {
@@ -94,12 +93,12 @@ public enum IntegrationServers {
         /// The bucket weed filer.sync replicates from the primary to the DR cluster.
         public static let replicatedBucket = value("SYNCD_S3_SYNC_BUCKET", "replicated")
 
-        public static func endpoint(_ side: Side, bucket: String, secret: String? = nil, url: String? = nil) -> EndpointConfig {
-            let address = url ?? (side == .primary ? primaryURL : drURL)
-            let parsed = URLComponents(string: address)
-            var endpoint = EndpointConfig(host: parsed?.host ?? "127.0.0.1", port: parsed?.port ?? 80, connectTimeoutSeconds: 2)
-            endpoint.objectStore = ObjectStoreEndpoint(url: address, bucket: bucket, accessKey: Secret(access), secretKey: Secret(secret ?? self.secret))
-            return endpoint
+        public static func url(_ side: Side) -> String { side == .primary ? primaryURL : drURL }
+
+        /// Host and port of a side's S3 endpoint; the bucket and keys are the object-store tests' own options.
+        public static func endpoint(_ side: Side, url: String? = nil) -> EndpointConfig {
+            let parsed = URLComponents(string: url ?? self.url(side))
+            return EndpointConfig(host: parsed?.host ?? "127.0.0.1", port: parsed?.port ?? 80, connectTimeoutSeconds: 2)
         }
 
         public static func script(_ arguments: [String]) async throws {

@@ -5,7 +5,10 @@ import SyncCore
 /// and the poll loop, not about a data store (adapters are tested against real servers).
 public actor ScriptedAdapter: SourceAdapter {
     public nonisolated let name: String
-    public nonisolated let kind: SourceKind = .postgres
+    public nonisolated let kind: SourceKind = ScriptedAdapter.scriptedKind
+    public nonisolated let volumeUnit: VolumeUnit = .bytes
+    /// A kind no adapter module declares: the manager and the API must not care which one it is.
+    public static let scriptedKind = SourceKind(rawValue: "scripted")
     public private(set) var state: SyncState = .inSync
     public private(set) var pauses = 0
     /// How many polls have started, and how many are still waiting for their answer.

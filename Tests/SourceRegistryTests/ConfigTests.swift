@@ -1,4 +1,10 @@
 import Foundation
+import KafkaSource
+import ObjectStoreSource
+import PostgresClient
+import PostgresSource
+import RedisSource
+import SourceRegistry
 import Testing
 @testable import SyncCore
 
@@ -25,7 +31,8 @@ private struct Fixture {
     }
 
     func parse(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret", "PG_PASSWORD": "pw"]) throws -> SyncdConfig {
-        try ConfigLoader.parse(yaml: yaml, file: "test.yaml", baseDirectory: directory.path, environment: environment)
+        try ConfigLoader.parse(yaml: yaml, file: "test.yaml", baseDirectory: directory.path, environment: environment,
+                               kinds: SourceRegistry.descriptors)
     }
 
     /// The ConfigError a document raises; fails the test if it parses.
@@ -67,13 +74,16 @@ private struct Fixture {
         #expect(source.policy.sampleMaxAgeSeconds == 6, "freshness is one poll interval plus poll_timeout")
     }
 
-    @Test("poll_timeout defaults per kind, can be set, and bounds the gate's freshness limit",
+    @Test("poll_timeout defaults per kind and bounds the gate's freshness limit",
           arguments: [(SourceKind.postgres, 5.0), (.redis, 5), (.kafka, 10), (.objectStore, 60)])
     func pollTimeoutDefaults(kind: SourceKind, seconds: Double) throws {
-        #expect(kind.defaultPollTimeout == seconds)
-        #expect(SourceConfig(name: "x", kind: kind, primary: EndpointConfig(host: "h", port: 1), dr: EndpointConfig(host: "h", port: 2),
-                             pollIntervalSeconds: 1, policy: GatePolicy(lagBudgetSeconds: 1, checkMaxAgeSeconds: 1, ratioThreshold: 1, sampleMaxAgeSeconds: 1))
-            .pollTimeoutSeconds == seconds)
+        let descriptor = try #require(SourceRegistry.descriptors.first { $0.kind == kind })
+        #expect(descriptor.defaults.pollTimeoutSeconds == seconds)
+    }
+
+    @Test func theRegistryKnowsEachKindOnce() {
+        let names = SourceRegistry.descriptors.map(\.kind.rawValue)
+        #expect(names == ["postgres", "redis", "kafka", "s3"])
     }
 
     @Test func pollTimeoutIsReadAndSetsTheFreshnessLimit() throws {
@@ -177,7 +187,7 @@ private struct Fixture {
     @Test func malformedYAMLAndMissingFileAreConfigErrors() throws {
         let malformed = try #require(try Fixture().error("listen: [unclosed"))
         #expect(malformed.message.contains("not valid YAML"))
-        #expect(throws: ConfigError.self) { try ConfigLoader.load(file: "/nonexistent/syncd.yaml") }
+        #expect(throws: ConfigError.self) { try SourceRegistry.loadConfig(file: "/nonexistent/syncd.yaml") }
     }
 }
 
