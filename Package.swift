@@ -37,9 +37,13 @@ let package = Package(
         // libpq behind a small safe layer, on its own so a PostgreSQL journal can share it without the adapter.
         .target(name: "PostgresClient", dependencies: ["SyncCore", "CLibPQ"]),
         .target(name: "PostgresSource", dependencies: ["SyncCore", "PostgresClient"]),
-        .target(name: "RedisSource", dependencies: ["SyncCore", "CHiredis", "CHiredisArena", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "KafkaSource", dependencies: ["SyncCore", "CRdKafka"]),
-        .target(name: "ObjectStoreSource", dependencies: ["SyncCore", "CCurl", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]),
+        // hiredis, librdkafka and libcurl likewise: each C library behind one client module that owns its pointers.
+        .target(name: "RedisClient", dependencies: ["SyncCore", "CHiredis", "CHiredisArena"]),
+        .target(name: "KafkaClient", dependencies: ["SyncCore", "CRdKafka"]),
+        .target(name: "CurlClient", dependencies: ["SyncCore", "CCurl", "CCurlShim"]),
+        .target(name: "RedisSource", dependencies: ["SyncCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "KafkaSource", dependencies: ["SyncCore", "KafkaClient"]),
+        .target(name: "ObjectStoreSource", dependencies: ["SyncCore", "CurlClient", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The audit journal in an SQLite file, behind SyncCore's JournalStore.
         .target(name: "SQLiteJournal", dependencies: ["SyncCore", "CSQLite"]),
@@ -80,7 +84,7 @@ let package = Package(
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "TestSupport"]),
         // The config file as the executables read it: every kind's keys through its descriptor.
         .testTarget(name: "SourceRegistryTests", dependencies: [
-            "SyncCore", "SourceRegistry", "PostgresClient", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource",
+            "SyncCore", "SourceRegistry", "PostgresClient", "PostgresSource", "RedisSource", "KafkaClient", "KafkaSource", "ObjectStoreSource",
         ]),
         // Helpers shared by the tests that drive the real servers of integration/.
         .target(name: "TestSupport", dependencies: [
@@ -94,13 +98,13 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .testTarget(name: "RedisSourceTests", dependencies: [
-            "SyncCore", "RedisSource", "SyncManager", "SQLiteJournal", "TestSupport",
+            "SyncCore", "RedisClient", "RedisSource", "SyncManager", "SQLiteJournal", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaSource", "SyncCore", "TestSupport"]),
+        .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaClient", "KafkaSource", "SyncCore", "TestSupport"]),
         .testTarget(name: "ObjectStoreSourceTests", dependencies: [
-            "ObjectStoreSource", "SyncCore", "SyncManager", "SQLiteJournal", "TestSupport",
+            "CurlClient", "ObjectStoreSource", "SyncCore", "SyncManager", "SQLiteJournal", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import SyncCore
 
 /// What one partition's comparison found; offsets are source offsets unless named DR.
@@ -110,17 +111,15 @@ struct KafkaChecker {
 
     static func readChunk(_ reader: KafkaRangeReader, _ partition: TopicPartition, from: Int64, to: Int64) async throws -> Chunk {
         do {
-            return try await reader.handle.perform {
-                var digests: [UInt64] = []
-                var offsets: [Int64] = []
-                digests.reserveCapacity(min(chunkSize, Int(max(0, to - from))))
-                offsets.reserveCapacity(digests.capacity)
-                let next = try reader.readBlocking(partition, from: from, to: to, limit: chunkSize) { record in
-                    digests.append(record.digest)
-                    offsets.append(record.offset)
-                }
-                return Chunk(digests: digests, offsets: offsets, next: next)
+            var empty = Chunk(digests: [], offsets: [], next: from)
+            empty.digests.reserveCapacity(min(chunkSize, Int(max(0, to - from))))
+            empty.offsets.reserveCapacity(empty.digests.capacity)
+            var (chunk, next) = try await reader.read(partition, from: from, to: to, limit: chunkSize, into: empty) { chunk, record in
+                chunk.digests.append(record.digest)
+                chunk.offsets.append(record.offset)
             }
+            chunk.next = next
+            return chunk
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
         }

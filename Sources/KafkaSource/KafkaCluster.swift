@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import SyncCore
 
 /// One side's cluster as syncd reads it: metadata, watermarks, records. Every call runs on the
@@ -7,12 +8,12 @@ final class KafkaCluster: Sendable {
     let side: Side
     let label: String
     let reader: KafkaRangeReader
-    let timeoutMs: Int32
+    let timeout: Duration
 
     init(side: Side, endpoint: EndpointConfig, purpose: String, timeout: Duration = .seconds(5)) throws {
         self.side = side
         label = describeSide(side, endpoint)
-        timeoutMs = Int32(timeout.seconds * 1000)
+        self.timeout = timeout
         do {
             reader = try KafkaRangeReader(settings: KafkaClientSettings(endpoint: endpoint, clientID: "syncd-\(purpose)"), label: label)
         } catch let error as KafkaError {
@@ -20,11 +21,10 @@ final class KafkaCluster: Sendable {
         }
     }
 
-    /// Runs a blocking reader call on the reader's queue, translating librdkafka errors.
-    func run<T: Sendable>(_ body: @escaping @Sendable (KafkaRangeReader) throws -> T) async throws -> T {
-        let reader = self.reader
+    /// Runs a reader call, translating librdkafka errors.
+    func run<T: Sendable>(_ body: (KafkaRangeReader) async throws -> T) async throws -> T {
         do {
-            return try await reader.handle.perform { try body(reader) }
+            return try await body(reader)
         } catch let error as KafkaError {
             if error.isUnreachable {
                 throw SyncError.unreachable(side: label, message: error.message.replacingOccurrences(of: "\(label): ", with: ""))
@@ -34,13 +34,11 @@ final class KafkaCluster: Sendable {
     }
 
     func topics() async throws -> [String: Int] {
-        let timeout = timeoutMs
-        return try await run { try $0.topicPartitionsBlocking(timeoutMs: timeout) }
+        try await run { try await $0.topicPartitions(timeout: timeout) }
     }
 
     func watermarks(_ partition: TopicPartition) async throws -> (low: Int64, high: Int64) {
-        let timeout = timeoutMs
-        return try await run { try $0.watermarksBlocking(partition, timeoutMs: timeout) }
+        try await run { try await $0.watermarks(partition, timeout: timeout) }
     }
 }
 
@@ -66,18 +64,15 @@ final class OffsetSyncReader: @unchecked Sendable {
             let (low, high) = try await cluster.watermarks(partition)
             let start = max(low, lock.withLock { nextOffsets[index] } ?? low)
             guard start < high else { continue }
-            let decoded = try await cluster.run { reader -> ([OffsetSync], Int) in
-                var syncs: [OffsetSync] = []
-                var undecodable = 0
-                try reader.readBlocking(partition, from: start, to: high) { record in
+            let (decoded, _) = try await cluster.run { reader in
+                try await reader.read(partition, from: start, to: high, into: ([OffsetSync](), 0)) { found, record in
                     guard let key = record.key, let value = record.value,
                           let sync = try? OffsetSync.decode(key: Array(key), value: Array(value)) else {
-                        undecodable += 1
+                        found.1 += 1
                         return
                     }
-                    syncs.append(sync)
+                    found.0.append(sync)
                 }
-                return (syncs, undecodable)
             }
             lock.withLock {
                 decoded.0.forEach { log.apply($0) }

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import SyncCore
 
 /// Kafka-specific options of a source.
@@ -51,24 +52,6 @@ public struct KafkaOptions: KindOptions, Equatable {
     }
 }
 
-/// A Kafka endpoint's own settings: the broker list and how to authenticate.
-public struct KafkaEndpointOptions: KindOptions, Equatable {
-    public static let saslMechanisms = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-
-    /// The bootstrap broker list ("h1:9092,h2:9092"); the endpoint's host/port name its first broker.
-    public var bootstrap: String?
-    /// SASL mechanism when the endpoint has a user (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
-    public var saslMechanism: String?
-    /// Connect with TLS (certificates verified).
-    public var tls: Bool
-
-    public init(bootstrap: String? = nil, saslMechanism: String? = nil, tls: Bool = false) {
-        self.bootstrap = bootstrap
-        self.saslMechanism = saslMechanism
-        self.tls = tls
-    }
-}
-
 extension SourceKind {
     public static let kafka = SourceKind(rawValue: "kafka")
 }
@@ -77,18 +60,6 @@ extension SourceConfig {
     public var kafka: KafkaOptions? {
         get { options as? KafkaOptions }
         set { options = newValue }
-    }
-}
-
-extension EndpointConfig {
-    public var kafka: KafkaEndpointOptions {
-        get { options as? KafkaEndpointOptions ?? KafkaEndpointOptions() }
-        set { options = newValue }
-    }
-
-    public var bootstrap: String? {
-        get { kafka.bootstrap }
-        set { kafka.bootstrap = newValue }
     }
 }
 

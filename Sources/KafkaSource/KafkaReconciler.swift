@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import SyncCore
 
 /// Reconciliation on an append-only log: the only repair possible in place is appending the
@@ -85,16 +86,7 @@ extension KafkaSource {
                 }
                 let drTopic = topic.dr
                 do {
-                    copied += try await reader.handle.performToCompletion {
-                        var count = 0
-                        try reader.readBlocking(partition, from: from, to: to) { record in
-                            try writer.produceBlocking(topic: drTopic, partition: record.partition, key: record.key, value: record.value,
-                                                       headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
-                            count += 1
-                        }
-                        try writer.flushBlocking(timeoutMs: 60000)
-                        return count
-                    }
+                    copied += try await reader.copy(partition, from: from, to: to, into: drTopic, through: writer)
                 } catch let error as KafkaError {
                     throw SyncError.failed(error.message)
                 }
@@ -121,16 +113,7 @@ extension KafkaSource {
     func recordSync(_ sync: OffsetSync, writer: KafkaWriter) async throws {
         let topic = options.offsetSyncsTopic
         do {
-            try await writer.handle.performToCompletion {
-                let key = sync.encodedKey
-                let value = sync.encodedValue
-                try key.withUnsafeBytes { keyBytes in
-                    try value.withUnsafeBytes { valueBytes in
-                        try writer.produceBlocking(topic: topic, partition: 0, key: keyBytes, value: valueBytes, headers: nil, timestamp: 0, tag: nil)
-                    }
-                }
-                try writer.flushBlocking(timeoutMs: 30000)
-            }
+            try await writer.produceAndFlush([sync.record(in: topic)])
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
         }

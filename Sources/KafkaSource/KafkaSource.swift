@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import SyncCore
 
 /// Kafka topics on a source cluster and their copies on a DR cluster, replicated by an external

@@ -1,5 +1,5 @@
-import CRdKafka
 import Foundation
+import KafkaClient
 import SyncCore
 
 /// syncd's own mirror for sites without MirrorMaker 2: consumes the source topics and produces
@@ -22,7 +22,6 @@ final class BuiltInMirror: @unchecked Sendable {
     let config: SourceConfig
     let options: KafkaOptions
     let resolveLayout: @Sendable () async throws -> [MirroredTopic]
-    private let queue: BlockingQueue
 
     private let lock = NSLock()
     private var pauseRequested = false
@@ -38,7 +37,6 @@ final class BuiltInMirror: @unchecked Sendable {
         self.config = config
         self.options = options
         self.resolveLayout = resolveLayout
-        queue = BlockingQueue(label: "syncd.kafka.mirror.\(config.name)")
     }
 
     var status: Status {
@@ -73,7 +71,7 @@ final class BuiltInMirror: @unchecked Sendable {
     /// The mirror's loop; returns when the task is cancelled.
     func run() async {
         set(.starting)
-        var session: MirrorSession?
+        var session: KafkaForwarder?
         var backoff = 1.0
         var settled = false
         while !Task.isCancelled {
@@ -87,7 +85,7 @@ final class BuiltInMirror: @unchecked Sendable {
                 if let current = session, !settled {
                     settled = true
                     // Everything handed to the producer is acknowledged and committed before "paused" shows.
-                    do { try await queue.run { try current.settleBlocking() } } catch { set(.failed, error: "\(error)") }
+                    do { try await current.settle() } catch { set(.failed, error: "\(error)") }
                 }
                 if lock.withLock({ pauseRequested }) { set(.paused) }
                 try? await Task.sleep(for: .milliseconds(100))
@@ -106,7 +104,7 @@ final class BuiltInMirror: @unchecked Sendable {
                 set(.running)
                 settled = false
                 let current = session!
-                let count = try await queue.run { try current.stepBlocking() }
+                let count = try await current.step()
                 lock.withLock { mirrored += Int64(count) }
             } catch {
                 set(.failed, error: "\(error)")
@@ -126,8 +124,8 @@ final class BuiltInMirror: @unchecked Sendable {
         set(.stopped)
     }
 
-    private func close(_ session: MirrorSession) async {
-        _ = try? await queue.run { try session.settleBlocking() }
+    private func close(_ session: KafkaForwarder) async {
+        _ = try? await session.settle()
     }
 
     func note(_ text: String) {
@@ -138,42 +136,12 @@ final class BuiltInMirror: @unchecked Sendable {
     }
 }
 
-/// One connected run of the mirror: a source consumer assigned at the resume offsets and a DR
-/// producer. Torn down and rebuilt after any failure.
-final class MirrorSession: @unchecked Sendable {
-    let consumer: KafkaHandle
-    let writer: KafkaWriter
-    let drTopics: [String: String]
-    let sourceTopics: [String: String]
-    let batchSize: Int
-    private var lastCommit = Date()
-    private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
-    private let consumerQueue: OpaquePointer
-    private var assigned: [TopicPartition] = []
-    private var wakeCursor = 0
-    /// DR topic handles by the consumer's source topic handle: no name lookups per record.
-    private var drHandles: [OpaquePointer: OpaquePointer] = [:]
-
-    private init(consumer: KafkaHandle, writer: KafkaWriter, topics: [MirroredTopic], batchSize: Int) throws {
-        self.consumer = consumer
-        self.writer = writer
-        drTopics = Dictionary(uniqueKeysWithValues: topics.map { ($0.source, $0.dr) })
-        sourceTopics = Dictionary(uniqueKeysWithValues: topics.map { ($0.dr, $0.source) })
-        self.batchSize = batchSize
-        guard let queue = rd_kafka_queue_get_consumer(consumer.rk) else { throw KafkaError(message: "\(consumer.label): no consumer queue") }
-        consumerQueue = queue
-        messages = .allocate(capacity: batchSize)
-    }
-
-    deinit {
-        drHandles.values.forEach { rd_kafka_topic_destroy($0) }
-        rd_kafka_queue_destroy(consumerQueue)
-        messages.deallocate()
-    }
-
+/// Opens a run of the mirror: works out where each partition resumes, records new positions,
+/// and hands the rest to a `KafkaForwarder`.
+enum MirrorSession {
     /// Works out every partition's resume offset from the DR side and starts consuming there.
     /// `fresh`: start a new DR position at the earliest retained source offset (force full sync).
-    static func open(mirror: BuiltInMirror, fresh: Bool) async throws -> MirrorSession {
+    static func open(mirror: BuiltInMirror, fresh: Bool) async throws -> KafkaForwarder {
         let config = mirror.config
         let options = mirror.options
         let topics = try await mirror.resolveLayout()
@@ -220,107 +188,14 @@ final class MirrorSession: @unchecked Sendable {
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
         }
-        let session = try MirrorSession(consumer: consumer, writer: writer, topics: topics, batchSize: options.batchSize)
-        let syncsTopic = options.offsetSyncsTopic
-        let pendingSyncs = newSyncs
-        let assignments = starts
-        try await mirror.queueRun {
-            // The new positions are on record before the first record that depends on them.
-            for sync in pendingSyncs {
-                let key = sync.encodedKey
-                let value = sync.encodedValue
-                try key.withUnsafeBytes { keyBytes in
-                    try value.withUnsafeBytes { valueBytes in
-                        try writer.produceBlocking(topic: syncsTopic, partition: 0, key: keyBytes, value: valueBytes, headers: nil,
-                                                   timestamp: 0, tag: nil)
-                    }
-                }
-            }
-            if !pendingSyncs.isEmpty { try writer.flushBlocking(timeoutMs: 30000) }
-            try session.assignBlocking(assignments)
-        }
-        return session
-    }
-
-    func assignBlocking(_ starts: [(TopicPartition, Int64)]) throws {
-        let list = rd_kafka_topic_partition_list_new(Int32(starts.count))
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        for (partition, offset) in starts {
-            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition).pointee.offset = offset
-        }
-        let code = rd_kafka_assign(consumer.rk, list)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw consumer.fail(code, "assigning the mirrored partitions") }
-        assigned = starts.map(\.0)
-    }
-
-    /// Mirrors up to one batch; returns how many records were handed to the producer.
-    func stepBlocking() throws -> Int {
-        let count = nextMessages(consumerQueue, messages, batchSize, timeoutMs: 100) {
-            guard !assigned.isEmpty else { return }
-            // Round robin: each wake reaches the leader of one assigned partition.
-            wakeCursor = (wakeCursor + 1) % assigned.count
-            consumer.wakeFetcher(assigned[wakeCursor])
-        }
-        if count < 0 { throw consumer.fail(rd_kafka_last_error(), "consuming the source topics") }
-        var produced = 0
-        try consumeBatch(messages, max(0, count), handle: consumer, context: "consuming the source topics") { message in
-            let record = RecordView(message: message)
-            guard let sourceHandle = message.pointee.rkt, let drTopic = drTopicHandle(for: sourceHandle) else { return }
-            try writer.produceBlocking(to: drTopic, partition: record.partition, key: record.key, value: record.value,
-                                       headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
-            produced += 1
-        }
-        writer.pollBlocking()
-        if let failure = writer.handle.events.firstFailure {
-            throw KafkaError(message: "\(writer.label): a mirrored record was not delivered: \(failure)")
-        }
-        if Date().timeIntervalSince(lastCommit) >= 1 { commitAcknowledged(async: true) }
-        return produced
-    }
-
-    private func drTopicHandle(for sourceHandle: OpaquePointer) -> OpaquePointer? {
-        if let known = drHandles[sourceHandle] { return known }
-        // Source handles are stable per topic; should they ever not be, the cache stays bounded.
-        if drHandles.count > 4 * drTopics.count + 16 {
-            drHandles.values.forEach { rd_kafka_topic_destroy($0) }
-            drHandles = [:]
-        }
-        guard let name = drTopics[String(cString: rd_kafka_topic_name(sourceHandle))], let created = writer.topicHandle(name) else { return nil }
-        drHandles[sourceHandle] = created
-        return created
-    }
-
-    /// Waits for every record in flight to be acknowledged, then commits.
-    func settleBlocking() throws {
-        try writer.flushBlocking(timeoutMs: 30000)
-        commitAcknowledged(async: false)
-    }
-
-    /// Commits, per source partition, the offset after the last record the DR side acknowledged.
-    private func commitAcknowledged(async: Bool) {
-        lastCommit = Date()
-        let acknowledged = writer.handle.events.acknowledgedTags
-        let list = rd_kafka_topic_partition_list_new(8)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        var any = false
-        for (drTopic, partitions) in acknowledged {
-            guard let sourceTopic = sourceTopics[drTopic] else { continue }
-            for (partition, offset) in partitions {
-                rd_kafka_topic_partition_list_add(list, sourceTopic, partition).pointee.offset = offset + 1
-                any = true
-            }
-        }
-        // Progress for Kafka tooling only: the resume position comes from the DR side.
-        if any { _ = rd_kafka_commit(consumer.rk, list, async ? 1 : 0) }
-    }
-}
-
-extension BuiltInMirror {
-    func queueRun(_ body: @escaping @Sendable () throws -> Void) async throws {
+        let session = try KafkaForwarder(consumer: consumer, writer: writer, topics: topics.map { ($0.source, $0.dr) }, batchSize: options.batchSize)
         do {
-            try await queue.run(body)
+            // The new positions are on record before the first record that depends on them.
+            if !newSyncs.isEmpty { try await writer.produceAndFlush(newSyncs.map { $0.record(in: options.offsetSyncsTopic) }) }
+            try await session.assign(starts)
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
         }
+        return session
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 
 /// How source topics are named on the DR cluster: the same name, or MirrorMaker 2's
 /// DefaultReplicationPolicy `<sourceAlias><separator><topic>`.
@@ -67,6 +68,11 @@ public struct OffsetSync: Sendable, Equatable {
 
     public var encodedValue: [UInt8] {
         bigEndian(UInt64(bitPattern: upstreamOffset), 8) + bigEndian(UInt64(bitPattern: downstreamOffset), 8)
+    }
+
+    /// This sync as a record of an offset-syncs topic (one partition, as MirrorMaker 2 keeps it).
+    func record(in topic: String) -> ProducedRecord {
+        ProducedRecord(topic: topic, partition: 0, key: encodedKey, value: encodedValue)
     }
 
     private func bigEndian(_ value: UInt64, _ size: Int) -> [UInt8] {

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 
 /// 64-bit FNV-1a over a record's fields, each length-prefixed so that null, empty and shifted
 /// fields differ. Each byte step is a bijection of the state, so two records of the same field

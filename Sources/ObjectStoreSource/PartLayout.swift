@@ -1,4 +1,5 @@
 import Crypto
+import CurlClient
 import Foundation
 
 /// The part size of a multipart object, so a copy can be uploaded in the same layout and get the

@@ -1,8 +1,7 @@
 import Crypto
+import CurlClient
 import Foundation
-#if canImport(FoundationXML)
 import FoundationXML
-#endif
 import SyncCore
 
 /// One object as a listing shows it.
@@ -133,9 +132,9 @@ public final class S3Bucket: Sendable {
         connectTimeout = endpoint.connectTimeoutSeconds
     }
 
-    var signing: CurlHandle.Signing? {
+    var signing: RequestSigning? {
         guard let access = store.accessKey, let secret = store.secretKey else { return nil }
-        return CurlHandle.Signing(region: store.region, accessKey: access.value, secretKey: secret.value)
+        return RequestSigning(region: store.region, accessKey: access.value, secretKey: secret.value)
     }
 
     /// RFC 3986 encoding as SigV4 wants it: everything but unreserved characters (and '/' in paths).
@@ -165,15 +164,11 @@ public final class S3Bucket: Sendable {
     func request(_ method: String, key: String? = nil, query: [(String, String)] = [], headers: [String] = [], body: RequestBody? = nil,
                  allow: Set<Int> = [], sink: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) async throws -> HTTPResponse {
         let target = url(key: key, query: query)
-        let signing = self.signing
-        let verify = store.verifyTLS
-        let connect = connectTimeout
+        let request = HTTPRequest(method: method, url: target, headers: headers, body: body, signing: signing, verifyTLS: store.verifyTLS,
+                                  connectTimeoutSeconds: connectTimeout, timeoutSeconds: Self.requestTimeout)
         let response: HTTPResponse
         do {
-            response = try await pool.run { handle in
-                try handle.perform(method: method, url: target, headers: headers, body: body, signing: signing, verifyTLS: verify,
-                                   connectTimeoutSeconds: connect, timeoutSeconds: Self.requestTimeout, sink: sink)
-            }
+            response = try await pool.perform(request, sink: sink)
         } catch let error as HTTPError where error.kind == .transport {
             throw SyncError.unreachable(side: label, message: "\(method) \(target): \(error.message)")
         }

@@ -1,3 +1,6 @@
+import RedisClient
+import SyncCore
+
 /// The keys of one batch in one buffer: a SCAN batch of 1000 keys costs two allocations instead of
 /// a thousand, and the check passes keys on to pipelines without copying them one by one.
 struct KeyList: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import SyncCore
 
 /// One side's view of one key.

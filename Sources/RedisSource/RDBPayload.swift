@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 
 /// Canonical digests read straight from DUMP payloads, for the types whose serialized order
 /// follows each server's random hash seed: hashtable-encoded sets and hashes. Their bytes differ

@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import SyncCore
 
 /// The Redis consistency check, bidirectional in one run, per configured database:

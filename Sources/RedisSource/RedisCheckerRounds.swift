@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import SyncCore
 
 /// The DR → primary pass (keys only on the DR side) and the re-check rounds.

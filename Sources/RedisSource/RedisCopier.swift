@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import SyncCore
 
 /// Writes into a writable DR instance: reconcile (the keys a check found) and the independent

@@ -1,3 +1,4 @@
+import RedisClient
 import SyncCore
 
 /// Redis-specific options of a source.

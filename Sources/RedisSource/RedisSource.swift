@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import SyncCore
 
 /// A Redis primary and its DR instance: a native replica (REPLICAOF) or an independent writable

@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 
 /// `INFO <section>` text as key → value (section headers and blank lines dropped).
 public func parseInfo(_ text: String) -> [String: String] {

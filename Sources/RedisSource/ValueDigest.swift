@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RedisClient
 
 /// The Redis data types syncd compares, by the name `TYPE` and `SCAN ... TYPE` use.
 public enum RedisType: String, Sendable, CaseIterable {

@@ -1,3 +1,4 @@
+import RedisClient
 import SyncCore
 
 extension SourceWords {

@@ -1,4 +1,5 @@
 import Testing
+@testable import KafkaClient
 @testable import KafkaSource
 @testable import SyncCore
 

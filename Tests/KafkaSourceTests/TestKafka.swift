@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import KafkaClient
 @testable import KafkaSource
 @testable import SyncCore
 import TestSupport
@@ -57,23 +58,9 @@ enum TestKafka {
     static func produce(_ side: Side, _ topic: String, partition: Int32, _ records: [TestRecord]) async throws {
         let writer = try KafkaWriter(settings: KafkaClientSettings(endpoint: try endpoint(side), clientID: "syncd-test"),
                                      label: "test \(side)", batchSize: 500, compression: "none")
-        try await writer.handle.performToCompletion {
-            for record in records {
-                let headers: OpaquePointer? = record.headers.isEmpty ? nil : makeHeaders(record.headers)
-                try withBytes(record.key) { key in
-                    try withBytes(record.value) { value in
-                        try writer.produceBlocking(topic: topic, partition: partition, key: key, value: value, headers: headers,
-                                                   timestamp: record.timestamp, tag: nil)
-                    }
-                }
-            }
-            try writer.flushBlocking(timeoutMs: 20000)
-        }
-    }
-
-    static func withBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
-        guard let bytes else { return try body(nil) }
-        return try bytes.withUnsafeBytes { try body($0) }
+        try await writer.produceAndFlush(records.map {
+            ProducedRecord(topic: topic, partition: partition, key: $0.key, value: $0.value, headers: $0.headers, timestamp: $0.timestamp)
+        }, timeout: .seconds(20))
     }
 
     /// Every record of one partition, in order.
@@ -82,13 +69,11 @@ enum TestKafka {
         let tp = TopicPartition(topic, partition)
         let (low, high) = try await cluster.watermarks(tp)
         return try await cluster.run { reader in
-            var records: [TestRecord] = []
-            try reader.readBlocking(tp, from: low, to: high) { view in
+            try await reader.read(tp, from: low, to: high, into: [TestRecord]()) { records, view in
                 var headers: [String: [UInt8]] = [:]
                 view.forEachHeader { name, value in headers[String(cString: name)] = value.map { Array($0) } ?? [] }
                 records.append(TestRecord(key: view.key.map { Array($0) }, value: view.value.map { Array($0) }, headers: headers, timestamp: view.timestamp))
-            }
-            return records
+            }.0
         }
     }
 

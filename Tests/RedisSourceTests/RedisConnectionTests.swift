@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
+@testable import RedisClient
 @testable import RedisSource
 
 extension RedisServers {
@@ -54,6 +56,27 @@ extension RedisServers {
             }
             #expect(partial == words[0])
             #expect(try await connection.run("ECHO", "after").text == "after")
+        }
+
+        @Test("cancelling a call that waits on the server interrupts it at once and retires the connection")
+        func cancellingAWaitingCallInterruptsIt() async throws {
+            let connection = try await TestRedis.connect(TestRedis.independent)
+            let observer = try await TestRedis.connect(TestRedis.independent)
+            let key = "cancel:never-pushed:\(UUID().uuidString)"
+            // BLPOP holds the reply for 30 s (the command timeout is 15 s): only the cancel can end it sooner.
+            let call = try await cancel(once: {
+                (try await observer.run("CLIENT", "LIST").text ?? "").contains("cmd=blpop")
+            }) {
+                _ = try await connection.run("BLPOP", key, "30")
+            }
+            #expect(call.threwCancellation, "\(String(describing: call.error))")
+            #expect(call.afterCancel < .seconds(2), "the cancelled call ran on for \(call.afterCancel)")
+            #expect(connection.isBroken, "a connection whose reply was abandoned must not be reused")
+            let blocked = try await eventually(timeout: .seconds(5)) {
+                !(try await observer.run("CLIENT", "LIST").text ?? "").contains("cmd=blpop")
+            }
+            #expect(blocked, "the server should have dropped the blocked client")
+            #expect(try await TestRedis.connect(TestRedis.independent).run("PING") == .status("PONG"))
         }
     }
 }

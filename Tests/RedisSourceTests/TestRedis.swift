@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import RedisClient
 @testable import RedisSource
 @testable import SyncCore
 import TestSupport

@@ -14,5 +14,9 @@ typedef size_t (*syncd_curl_data_callback)(char *buffer, size_t size, size_t cou
 /* CURLOPT_WRITEFUNCTION, CURLOPT_READFUNCTION and CURLOPT_HEADERFUNCTION share this shape. */
 CURLcode syncd_curl_set_callback(CURL *curl, CURLoption option, syncd_curl_data_callback callback);
 
+typedef int (*syncd_curl_progress_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+/* CURLOPT_XFERINFOFUNCTION: called about once a second and on every transfer step; non-zero aborts. */
+CURLcode syncd_curl_set_progress_callback(CURL *curl, syncd_curl_progress_callback callback);
+
 CURLcode syncd_curl_get_long(CURL *curl, CURLINFO info, long *value);
 #endif

@@ -15,6 +15,11 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var message: String
 
+    package init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
     public var description: String { message }
 }
 
@@ -59,7 +64,7 @@ public struct RedisCommand: Sendable {
 /// one hiredis call and no per-argument allocations.
 public struct RESPBatch: Sendable {
     public private(set) var bytes: [UInt8] = []
-    public internal(set) var count = 0
+    public package(set) var count = 0
 
     public init(reservingCapacity capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
@@ -82,8 +87,8 @@ public struct RESPBatch: Sendable {
     /// A command with one key argument, pre-encoded around the key: `head` is the array header, the
     /// command name and the arguments before the key, `tail` the arguments after it. Appending it allocates nothing.
     public struct KeyedTemplate: Sendable {
-        let head: [UInt8]
-        let tail: [UInt8]
+        package let head: [UInt8]
+        package let tail: [UInt8]
 
         public init(_ name: String, before leading: [String] = [], after trailing: [String] = []) {
             var head = RESPBatch()
@@ -109,17 +114,17 @@ public struct RESPBatch: Sendable {
     }
 
     /// A command written argument by argument: the header, then exactly `arguments` arguments.
-    mutating func beginCommand(arguments: Int) {
+    package mutating func beginCommand(arguments: Int) {
         header(UInt8(ascii: "*"), arguments)
         count += 1
     }
 
-    mutating func appendArgument(_ argument: [UInt8]) { bulk(argument) }
+    package mutating func appendArgument(_ argument: [UInt8]) { bulk(argument) }
 
-    mutating func appendArgument(_ argument: UnsafeRawBufferPointer) { bulk(argument) }
+    package mutating func appendArgument(_ argument: UnsafeRawBufferPointer) { bulk(argument) }
 
     /// Bytes of commands counted by the caller (`append(_:eachOf:)` counts its commands up front).
-    mutating func appendRaw(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
+    package mutating func appendRaw(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
 
     private mutating func bulk(_ argument: [UInt8]) {
         argument.withUnsafeBytes { bulk($0) }
@@ -279,12 +284,16 @@ public final class RedisConnection: @unchecked Sendable {
     public let parameters: RedisConnectionParameters
     /// Set once an I/O error left the connection unusable (hiredis cannot recover a context).
     private let brokenFlag = BrokenFlag()
+    /// The connection's socket, for interrupting a blocked read from another thread (shutdown(2)
+    /// wakes it at once). Valid while this object lives: only deinit closes it.
+    private let socket: Int32
 
     private init(context: UnsafeMutablePointer<redisContext>, arena: OpaquePointer, queue: BlockingQueue, parameters: RedisConnectionParameters) {
         self.context = context
         self.arena = arena
         self.queue = queue
         self.parameters = parameters
+        socket = context.pointee.fd
     }
 
     deinit {
@@ -354,13 +363,27 @@ public final class RedisConnection: @unchecked Sendable {
         return try await pipeline(batch, body)
     }
 
-    /// The same for commands already written into one RESP buffer.
+    /// The same for commands already written into one RESP buffer. Cancelling the calling task
+    /// interrupts a call waiting on the server (CancellationError) and retires the connection: its
+    /// replies can no longer be matched to commands.
     public func pipeline<T: Sendable>(_ batch: RESPBatch,
                                       _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
+        let flag = brokenFlag
+        let socket = self.socket
+        return try await withTaskCancellationHandler {
+            try await run(batch, body)
+        } onCancel: {
+            flag.value = true
+            _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+        }
+    }
+
+    private func run<T: Sendable>(_ batch: RESPBatch, _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
         let box = ContextBox(context: context, arena: arena)
         let flag = brokenFlag
-        return try await queue.runCancellable {
+        return try await queue.runCancellable { token in
             guard !flag.value else {
+                if token.isCancelled { throw CancellationError() }
                 throw RedisError(kind: .connection, message: "the connection was lost earlier; reconnect")
             }
             do {
@@ -384,6 +407,7 @@ public final class RedisConnection: @unchecked Sendable {
                 return result
             } catch let error as RedisError where error.kind == .connection {
                 flag.value = true
+                if token.isCancelled { throw CancellationError() }
                 throw error
             }
         }

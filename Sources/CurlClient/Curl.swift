@@ -12,6 +12,13 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var code: String?
     public var message: String
 
+    public init(kind: Kind, status: Int, code: String? = nil, message: String) {
+        self.kind = kind
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
     public var description: String {
         switch kind {
         case .transport: message
@@ -21,11 +28,11 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Where a request's body comes from: bytes in memory or a byte range of a file, streamed.
-enum RequestBody: Sendable {
+public enum RequestBody: Sendable {
     case bytes([UInt8])
     case file(path: String, offset: Int64, length: Int64)
 
-    var length: Int64 {
+    public var length: Int64 {
         switch self {
         case let .bytes(bytes): Int64(bytes.count)
         case let .file(_, _, length): length
@@ -33,12 +40,49 @@ enum RequestBody: Sendable {
     }
 }
 
-struct HTTPResponse: Sendable {
-    var status: Int
+public struct HTTPResponse: Sendable {
+    public var status: Int
     /// Lower-cased header names.
-    var headers: [String: String]
+    public var headers: [String: String]
     /// The body, unless it went to a sink.
-    var body: [UInt8]
+    public var body: [UInt8]
+}
+
+/// How libcurl signs a request (AWS SigV4, CURLOPT_AWS_SIGV4).
+public struct RequestSigning: Sendable {
+    public var region: String
+    public var accessKey: String
+    public var secretKey: String
+
+    public init(region: String, accessKey: String, secretKey: String) {
+        self.region = region
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+    }
+}
+
+/// One HTTP request as the pool runs it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [String]
+    public var body: RequestBody?
+    public var signing: RequestSigning?
+    public var verifyTLS: Bool
+    public var connectTimeoutSeconds: Int
+    public var timeoutSeconds: Int
+
+    public init(method: String, url: String, headers: [String] = [], body: RequestBody? = nil, signing: RequestSigning? = nil,
+                verifyTLS: Bool = true, connectTimeoutSeconds: Int, timeoutSeconds: Int) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.signing = signing
+        self.verifyTLS = verifyTLS
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// State the C callbacks reach through their userdata pointer, for one transfer.
@@ -52,6 +96,8 @@ final class TransferContext {
     var upload: RequestBody?
     var uploadFile: FileHandle?
     var uploadSent: Int64 = 0
+    /// Set when the task the transfer works for is cancelled: the progress callback aborts it.
+    var cancellation: CancellationToken?
     /// Error bodies are small; anything beyond this is cut.
     static let maxCollected = 16 << 20
 }
@@ -73,20 +119,16 @@ final class CurlHandle: @unchecked Sendable {
         curl_easy_cleanup(curl)
     }
 
-    struct Signing: Sendable {
-        var region: String
-        var accessKey: String
-        var secretKey: String
-    }
-
-    /// One blocking HTTP request. Signs with libcurl's own AWS SigV4 when `signing` is given.
-    func perform(method: String, url: String, headers: [String] = [], body: RequestBody? = nil, signing: Signing?,
-                 verifyTLS: Bool, connectTimeoutSeconds: Int, timeoutSeconds: Int,
-                 sink: ((UnsafeRawBufferPointer) -> Bool)? = nil) throws -> HTTPResponse {
+    /// One blocking HTTP request. Signs with libcurl's own AWS SigV4 when the request says how;
+    /// aborted within about a second once `cancellation` is set.
+    func perform(_ request: HTTPRequest, cancellation: CancellationToken?, sink: ((UnsafeRawBufferPointer) -> Bool)? = nil) throws -> HTTPResponse {
+        let (method, url, headers, body, signing) = (request.method, request.url, request.headers, request.body, request.signing)
+        let (verifyTLS, connectTimeoutSeconds, timeoutSeconds) = (request.verifyTLS, request.connectTimeoutSeconds, request.timeoutSeconds)
         curl_easy_reset(curl)
         let context = TransferContext()
         context.sink = sink
         context.upload = body
+        context.cancellation = cancellation
         if case let .file(path, offset, _) = body {
             guard let file = FileHandle(forReadingAtPath: path) else {
                 throw HTTPError(kind: .transport, status: 0, message: "cannot open \(path) to upload it")
@@ -126,6 +168,10 @@ final class CurlHandle: @unchecked Sendable {
         check(syncd_curl_set_pointer(curl, CURLOPT_HEADERDATA, userdata))
         check(syncd_curl_set_callback(curl, CURLOPT_WRITEFUNCTION, curlWriteCallback))
         check(syncd_curl_set_pointer(curl, CURLOPT_WRITEDATA, userdata))
+        if cancellation != nil {
+            check(syncd_curl_set_progress_callback(curl, curlProgressCallback))
+            check(syncd_curl_set_pointer(curl, CURLOPT_XFERINFODATA, userdata))
+        }
         if let body {
             check(syncd_curl_set_long(curl, CURLOPT_UPLOAD, 1))
             check(syncd_curl_set_off_t(curl, CURLOPT_INFILESIZE_LARGE, curl_off_t(body.length)))
@@ -138,6 +184,7 @@ final class CurlHandle: @unchecked Sendable {
             throw HTTPError(kind: .transport, status: 0, message: "curl setup: \(String(cString: curl_easy_strerror(failure)))")
         }
         let code = curl_easy_perform(curl)
+        if code == CURLE_ABORTED_BY_CALLBACK, cancellation?.isCancelled == true { throw CancellationError() }
         if context.sinkFailed {
             throw HTTPError(kind: .transport, status: context.status, message: "the transfer was aborted by its consumer")
         }
@@ -166,6 +213,11 @@ private func curlHeaderCallback(_ buffer: UnsafeMutablePointer<CChar>?, _ size: 
     return size * count
 }
 
+private func curlProgressCallback(_ userdata: UnsafeMutableRawPointer?, _: curl_off_t, _: curl_off_t, _: curl_off_t, _: curl_off_t) -> Int32 {
+    guard let userdata else { return 0 }
+    return Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue().cancellation?.isCancelled == true ? 1 : 0
+}
+
 private func curlWriteCallback(_ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ userdata: UnsafeMutableRawPointer?) -> Int {
     guard let buffer, let userdata else { return 0 }
     let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
@@ -191,7 +243,8 @@ private func curlReadCallback(_ buffer: UnsafeMutablePointer<CChar>?, _ size: In
     case let .bytes(bytes):
         let start = Int(context.uploadSent)
         bytes.withUnsafeBytes { source in
-            UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + start, byteCount: room)
+            guard let base = source.baseAddress else { return }
+            UnsafeMutableRawPointer(buffer).copyMemory(from: base + start, byteCount: room)
         }
         context.uploadSent += Int64(room)
         return room
@@ -199,7 +252,10 @@ private func curlReadCallback(_ buffer: UnsafeMutablePointer<CChar>?, _ size: In
         guard let file = context.uploadFile, let data = try? file.read(upToCount: room), !data.isEmpty else {
             return Int(CURL_READFUNC_ABORT)
         }
-        data.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: data.count) }
+        data.withUnsafeBytes { source in
+            guard let base = source.baseAddress else { return }
+            UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: data.count)
+        }
         context.uploadSent += Int64(data.count)
         return data.count
     }
@@ -207,13 +263,13 @@ private func curlReadCallback(_ buffer: UnsafeMutablePointer<CChar>?, _ size: In
 
 /// A bounded pool of curl handles, each used by one transfer at a time on its own thread:
 /// at most `size` transfers run at once.
-actor CurlPool {
+public actor CurlPool {
     private var idle: [(CurlHandle, BlockingQueue)] = []
     private var created = 0
     private let size: Int
     private var waiters: [CheckedContinuation<(CurlHandle, BlockingQueue), Never>] = []
 
-    init(size: Int) {
+    public init(size: Int) {
         self.size = max(1, size)
     }
 
@@ -230,11 +286,13 @@ actor CurlPool {
         if waiters.isEmpty { idle.append(entry) } else { waiters.removeFirst().resume(returning: entry) }
     }
 
-    /// Runs a blocking transfer on a pooled handle, off the cooperative pool.
-    func run<T: Sendable>(_ body: @escaping @Sendable (CurlHandle) throws -> T) async throws -> T {
+    /// Runs one request on a pooled handle, off the cooperative pool. Cancelling the calling task
+    /// aborts the transfer (CancellationError). `sink` streams a 2xx body instead of collecting it;
+    /// returning false aborts the transfer.
+    public func perform(_ request: HTTPRequest, sink: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) async throws -> HTTPResponse {
         let entry = try await acquire()
         defer { release(entry) }
         let handle = entry.0
-        return try await entry.1.runCancellable { try body(handle) }
+        return try await entry.1.runCancellable { token in try handle.perform(request, cancellation: token, sink: sink) }
     }
 }

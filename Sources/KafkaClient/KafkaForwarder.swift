@@ -1,0 +1,127 @@
+import CRdKafka
+import Foundation
+
+/// Consumes assigned partitions of one cluster and produces every record to the same partition of
+/// its mapped topic on another (key, value, headers and timestamp kept); commits, per source
+/// partition, the offset after the last record the target acknowledged. One connected run of the
+/// built-in mirror, torn down and rebuilt after any failure. Blocking: call it from one queue.
+public final class KafkaForwarder: @unchecked Sendable {
+    let consumer: KafkaHandle
+    let writer: KafkaWriter
+    /// Target topic by source topic, and back.
+    let targetTopics: [String: String]
+    let sourceTopics: [String: String]
+    let batchSize: Int
+    private var lastCommit = Date()
+    private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    private let consumerQueue: OpaquePointer
+    private var assigned: [TopicPartition] = []
+    private var wakeCursor = 0
+    /// Target topic handles by the consumer's source topic handle: no name lookups per record.
+    private var targetHandles: [OpaquePointer: OpaquePointer] = [:]
+
+    /// `topics`: each source topic with the target topic its records go to.
+    public init(consumer: KafkaHandle, writer: KafkaWriter, topics: [(source: String, target: String)], batchSize: Int) throws {
+        self.consumer = consumer
+        self.writer = writer
+        targetTopics = Dictionary(uniqueKeysWithValues: topics.map { ($0.source, $0.target) })
+        sourceTopics = Dictionary(uniqueKeysWithValues: topics.map { ($0.target, $0.source) })
+        self.batchSize = batchSize
+        guard let queue = rd_kafka_queue_get_consumer(consumer.rk) else { throw KafkaError(message: "\(consumer.label): no consumer queue") }
+        consumerQueue = queue
+        messages = .allocate(capacity: batchSize)
+    }
+
+    /// Starts consuming each partition at its offset.
+    public func assign(_ starts: [(TopicPartition, Int64)]) async throws {
+        try await consumer.performToCompletion { try self.assignBlocking(starts) }
+    }
+
+    /// Forwards up to one batch; returns how many records were handed to the producer.
+    public func step() async throws -> Int {
+        try await consumer.performToCompletion { try self.stepBlocking() }
+    }
+
+    /// Waits for every record in flight to be acknowledged, then commits.
+    public func settle() async throws {
+        try await consumer.performToCompletion { try self.settleBlocking() }
+    }
+
+    deinit {
+        targetHandles.values.forEach { rd_kafka_topic_destroy($0) }
+        rd_kafka_queue_destroy(consumerQueue)
+        messages.deallocate()
+    }
+
+    func assignBlocking(_ starts: [(TopicPartition, Int64)]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(starts.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (partition, offset) in starts {
+            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition).pointee.offset = offset
+        }
+        let code = rd_kafka_assign(consumer.rk, list)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw consumer.fail(code, "assigning the mirrored partitions") }
+        assigned = starts.map(\.0)
+    }
+
+    /// Mirrors up to one batch; returns how many records were handed to the producer.
+    func stepBlocking() throws -> Int {
+        let count = nextMessages(consumerQueue, messages, batchSize, timeoutMs: 100) {
+            guard !assigned.isEmpty else { return }
+            // Round robin: each wake reaches the leader of one assigned partition.
+            wakeCursor = (wakeCursor + 1) % assigned.count
+            consumer.wakeFetcher(assigned[wakeCursor])
+        }
+        if count < 0 { throw consumer.fail(rd_kafka_last_error(), "consuming the source topics") }
+        var produced = 0
+        try consumeBatch(messages, max(0, count), handle: consumer, context: "consuming the source topics") { message in
+            let record = RecordView(message: message)
+            guard let sourceHandle = message.pointee.rkt, let target = targetHandle(for: sourceHandle) else { return }
+            try writer.produceBlocking(to: target, partition: record.partition, key: record.key, value: record.value,
+                                       headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
+            produced += 1
+        }
+        writer.pollBlocking()
+        if let failure = writer.handle.events.firstFailure {
+            throw KafkaError(message: "\(writer.label): a mirrored record was not delivered: \(failure)")
+        }
+        if Date().timeIntervalSince(lastCommit) >= 1 { commitAcknowledged(async: true) }
+        return produced
+    }
+
+    private func targetHandle(for sourceHandle: OpaquePointer) -> OpaquePointer? {
+        if let known = targetHandles[sourceHandle] { return known }
+        // Source handles are stable per topic; should they ever not be, the cache stays bounded.
+        if targetHandles.count > 4 * targetTopics.count + 16 {
+            targetHandles.values.forEach { rd_kafka_topic_destroy($0) }
+            targetHandles = [:]
+        }
+        guard let name = targetTopics[String(cString: rd_kafka_topic_name(sourceHandle))], let created = writer.topicHandle(name) else { return nil }
+        targetHandles[sourceHandle] = created
+        return created
+    }
+
+    /// Waits for every record in flight to be acknowledged, then commits.
+    func settleBlocking() throws {
+        try writer.flushBlocking(timeoutMs: 30000)
+        commitAcknowledged(async: false)
+    }
+
+    /// Commits, per source partition, the offset after the last record the DR side acknowledged.
+    private func commitAcknowledged(async: Bool) {
+        lastCommit = Date()
+        let acknowledged = writer.handle.events.acknowledgedTags
+        let list = rd_kafka_topic_partition_list_new(8)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        var any = false
+        for (targetTopic, partitions) in acknowledged {
+            guard let sourceTopic = sourceTopics[targetTopic] else { continue }
+            for (partition, offset) in partitions {
+                rd_kafka_topic_partition_list_add(list, sourceTopic, partition).pointee.offset = offset + 1
+                any = true
+            }
+        }
+        // Progress for Kafka tooling only: the resume position comes from the DR side.
+        if any { _ = rd_kafka_commit(consumer.rk, list, async ? 1 : 0) }
+    }
+}
