@@ -101,11 +101,12 @@ public final class KafkaHandle: @unchecked Sendable {
     /// Both can block (a consumer's close leaves its group, destroy joins librdkafka's threads):
     /// they run on a queue of their own, never on the thread that dropped the last reference.
     deinit {
-        let closing = ClosingHandle(rk: rk, consumer: role == .consumer, events: eventsRetained)
+        // Used once, on the closing queue, after the handle is gone.
+        let closing = UnsafeTransfer((rk: rk, consumer: role == .consumer, events: eventsRetained))
         KafkaHandle.closer.async {
-            if closing.consumer { rd_kafka_consumer_close(closing.rk) }
-            rd_kafka_destroy(closing.rk)
-            closing.events.release()
+            if closing.value.consumer { rd_kafka_consumer_close(closing.value.rk) }
+            rd_kafka_destroy(closing.value.rk)
+            closing.value.events.release()
         }
     }
 
@@ -187,12 +188,4 @@ public final class KafkaHandle: @unchecked Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw fail(code, "reading the watermarks of \(topic)[\(partition)]") }
         return (low, high)
     }
-}
-
-/// What a dropped handle's close needs, carried to the closing queue.
-private struct ClosingHandle: @unchecked Sendable {
-    // @unchecked: used once, on the closing queue, after the handle is gone.
-    let rk: OpaquePointer
-    let consumer: Bool
-    let events: Unmanaged<HandleEvents>
 }

@@ -106,7 +106,7 @@ public final class PGConnection: @unchecked Sendable {
         let queue = BlockingQueue(label: "syncd.libpq.\(parameters.displayName)")
         var deadline = ContinuousClock.now + .seconds(parameters.connectTimeoutSeconds)
         if let call = CallDeadline.current, call < deadline { deadline = call }
-        let box = try await queue.run { [deadline] () throws -> HandleBox in
+        let box = try await queue.run { [deadline] () throws -> UnsafeTransfer<OpaquePointer> in
             let pairs = parameters.keywordValues
             let handle = withCStringArray(pairs.map(\.0)) { keywords in
                 withCStringArray(pairs.map(\.1)) { values in
@@ -123,9 +123,9 @@ public final class PGConnection: @unchecked Sendable {
                 throw PostgresError(kind: error.kind == .timeout ? .timeout : .connection,
                                     message: "cannot connect to \(parameters.displayName): \(error.message)")
             }
-            return HandleBox(handle: handle)
+            return UnsafeTransfer(handle)
         }
-        return PGConnection(handle: box.handle, queue: queue, parameters: parameters)
+        return PGConnection(handle: box.value, queue: queue, parameters: parameters)
     }
 
     /// Drives `PQconnectPoll` (libpq ignores connect_timeout there, so the deadline is ours).
@@ -151,8 +151,8 @@ public final class PGConnection: @unchecked Sendable {
 
     /// True while the connection is usable; a failed or abandoned one must be dropped and reopened.
     public func isHealthy() async -> Bool {
-        let box = HandleBox(handle: handle)
-        return (try? await queue.run { !self.abandoned && PQstatus(box.handle) == CONNECTION_OK }) ?? false
+        let box = UnsafeTransfer(handle)
+        return (try? await queue.run { !self.abandoned && PQstatus(box.value) == CONNECTION_OK }) ?? false
     }
 
     /// Runs one statement with bind parameters (text format); NULL parameters are nil. The statement
@@ -161,7 +161,7 @@ public final class PGConnection: @unchecked Sendable {
     /// `.cancelled` within 0.1 s. Both cancel the statement on the server and abandon the connection.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
-        let box = HandleBox(handle: handle)
+        let box = UnsafeTransfer(handle)
         let deadline = CallDeadline.current
         let cancelled = CancellationToken()
         return try await withTaskCancellationHandler {
@@ -171,10 +171,10 @@ public final class PGConnection: @unchecked Sendable {
                 }
                 guard !cancelled.isCancelled else { throw CancellationError() }
                 do {
-                    return try PGConnection.execute(box.handle, sql, parameters, deadline: deadline, cancelled: cancelled)
+                    return try PGConnection.execute(box.value, sql, parameters, deadline: deadline, cancelled: cancelled)
                 } catch let error as PostgresError where error.kind == .timeout || error.kind == .cancelled {
                     self.abandoned = true
-                    PGCancelSender.send(for: box.handle)
+                    PGCancelSender.send(for: box.value)
                     if error.kind == .cancelled { throw CancellationError() }
                     throw error
                 }
@@ -299,11 +299,11 @@ enum PGCancelSender {
         }
         outstanding += 1
         lock.unlock()
-        let box = HandleBox(handle: cancel)
+        let box = UnsafeTransfer(cancel)
         Thread.detachNewThread {
             var message = [CChar](repeating: 0, count: 256)
-            _ = PQcancel(box.handle, &message, Int32(message.count))
-            PQfreeCancel(box.handle)
+            _ = PQcancel(box.value, &message, Int32(message.count))
+            PQfreeCancel(box.value)
             lock.lock()
             outstanding -= 1
             lock.unlock()
@@ -311,13 +311,13 @@ enum PGCancelSender {
     }
 }
 
-/// Carries a libpq handle into the connection's queue; only that queue dereferences it.
-private struct HandleBox: @unchecked Sendable {
-    let handle: OpaquePointer
-}
-
 private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
     defer { copies.forEach { free($0) } }
-    return copies.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress!) }
+    let pointers = copies.map { UnsafePointer($0) }
+    return pointers.withUnsafeBufferPointer { buffer in
+        // The array always holds its terminating nil, so it has storage.
+        guard let base = buffer.baseAddress else { preconditionFailure("an empty C string array") }
+        return body(base)
+    }
 }

@@ -184,12 +184,14 @@ public indirect enum RedisValue: Sendable, Equatable {
 /// A reply still owned by hiredis: valid only inside the closure that received it, so large
 /// replies are digested in place instead of being copied into Swift values.
 public struct RedisReplyRef {
-    let pointer: UnsafeMutablePointer<redisReply>
+    /// nil stands for an element hiredis did not fill in; it reads as a null reply.
+    let pointer: UnsafeMutablePointer<redisReply>?
 
     public enum Kind { case string, array, integer, null, status, error }
 
     public var kind: Kind {
-        switch pointer.pointee.type {
+        guard let pointer else { return .null }
+        return switch pointer.pointee.type {
         case REDIS_REPLY_STRING: .string
         case REDIS_REPLY_ARRAY: .array
         case REDIS_REPLY_INTEGER: .integer
@@ -199,18 +201,23 @@ public struct RedisReplyRef {
         }
     }
 
-    public var integer: Int64 { Int64(pointer.pointee.integer) }
+    public var integer: Int64 { Int64(pointer?.pointee.integer ?? 0) }
 
     /// The bytes of a string, status or error reply.
     public var bytes: UnsafeRawBufferPointer {
-        guard let str = pointer.pointee.str else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard let pointer, let str = pointer.pointee.str else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: str, count: pointer.pointee.len)
     }
 
-    public var count: Int { pointer.pointee.type == REDIS_REPLY_ARRAY ? pointer.pointee.elements : 0 }
+    public var count: Int {
+        guard let pointer, pointer.pointee.type == REDIS_REPLY_ARRAY, pointer.pointee.element != nil else { return 0 }
+        return pointer.pointee.elements
+    }
 
+    /// Element `index` of an array reply; out of range, or not an array, it reads as null.
     public subscript(index: Int) -> RedisReplyRef {
-        RedisReplyRef(pointer: pointer.pointee.element[index]!)
+        guard index >= 0, index < count, let elements = pointer?.pointee.element else { return RedisReplyRef(pointer: nil) }
+        return RedisReplyRef(pointer: elements[index])
     }
 
     public var errorMessage: String? {
@@ -306,7 +313,7 @@ public final class RedisConnection: @unchecked Sendable {
     /// Connects, authenticates (AUTH [username] password) and selects the database.
     public static func connect(_ parameters: RedisConnectionParameters) async throws -> RedisConnection {
         let queue = BlockingQueue(label: "syncd.hiredis.\(parameters.displayName)")
-        let box = try await queue.run { () throws -> ContextBox in
+        let box = try await queue.run { () throws -> UnsafeTransfer<(context: UnsafeMutablePointer<redisContext>, arena: OpaquePointer)> in
             let context = redisConnectWithTimeout(parameters.host, Int32(parameters.port), timeval(parameters.connectTimeout))
             guard let context else {
                 throw RedisError(kind: .connection, message: "hiredis could not allocate a connection")
@@ -325,9 +332,9 @@ public final class RedisConnection: @unchecked Sendable {
                 redisFree(context)
                 throw RedisError(kind: .connection, message: "out of memory for the reply arena of \(parameters.displayName)")
             }
-            return ContextBox(context: context, arena: arena)
+            return UnsafeTransfer((context: context, arena: arena))
         }
-        let connection = RedisConnection(context: box.context, arena: box.arena, queue: queue, parameters: parameters)
+        let connection = RedisConnection(context: box.value.context, arena: box.value.arena, queue: queue, parameters: parameters)
         if let password = parameters.password {
             var words = ["AUTH"]
             if let username = parameters.username { words.append(username) }
@@ -379,7 +386,7 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private func run<T: Sendable>(_ batch: RESPBatch, _ body: @escaping @Sendable (inout RedisReplies) throws -> T) async throws -> T {
-        let box = ContextBox(context: context, arena: arena)
+        let box = UnsafeTransfer((context: context, arena: arena))
         let flag = brokenFlag
         return try await queue.runCancellable { token in
             guard !flag.value else {
@@ -389,11 +396,11 @@ public final class RedisConnection: @unchecked Sendable {
             do {
                 if batch.count > 0 {
                     let status = batch.bytes.withUnsafeBufferPointer { buffer in
-                        buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(box.context, $0.baseAddress, $0.count) }
+                        buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(box.value.context, $0.baseAddress, $0.count) }
                     }
-                    guard status == REDIS_OK else { throw RedisError(kind: .connection, message: RedisConnection.contextError(box.context)) }
+                    guard status == REDIS_OK else { throw RedisError(kind: .connection, message: RedisConnection.contextError(box.value.context)) }
                 }
-                var replies = RedisReplies(context: box.context, arena: box.arena, remaining: batch.count)
+                var replies = RedisReplies(context: box.value.context, arena: box.value.arena, remaining: batch.count)
                 let result: T
                 do {
                     result = try body(&replies)
@@ -415,8 +422,8 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Bytes the reply arena holds now (it shrinks back after a big reply).
     func replyArenaBytes() async throws -> Int {
-        let box = ContextBox(context: context, arena: arena)
-        return try await queue.run { Int(syncd_arena_capacity(box.arena)) }
+        let box = UnsafeTransfer((context: context, arena: arena))
+        return try await queue.run { Int(syncd_arena_capacity(box.value.arena)) }
     }
 
     static func contextError(_ context: UnsafeMutablePointer<redisContext>) -> String {
@@ -442,11 +449,6 @@ private final class BrokenFlag: @unchecked Sendable {
     }
 }
 
-/// Carries a hiredis context and its arena into the connection's queue; only that queue dereferences them.
-private struct ContextBox: @unchecked Sendable {
-    let context: UnsafeMutablePointer<redisContext>
-    let arena: OpaquePointer
-}
 
 private func timeval(_ duration: Duration) -> Glibc.timeval {
     let (seconds, attoseconds) = duration.components
