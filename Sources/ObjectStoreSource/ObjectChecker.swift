@@ -57,77 +57,8 @@ extension ObjectStoreSource {
     }
 
     public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
-        let started = Date()
-        let table = dr.store.bucket == primary.store.bucket ? primary.store.bucket : "\(primary.store.bucket) -> \(dr.store.bucket)"
-        let label = options.prefix.isEmpty ? table : "\(table) (prefix \(options.prefix))"
-        if let wanted = checkOptions.tables, wanted != [primary.store.bucket], wanted != [label] {
-            throw SyncError.invalidState("'\(name)' has one bucket to check, '\(primary.store.bucket)' (asked for \(wanted.joined(separator: ", ")))")
-        }
-        let threshold = config.policy.ratioThreshold
-        let listed = try await scan(collectSameSize: options.contentCheck)
-        progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: Int64(listed.primaryCount + listed.drCount)))
-        var differences = listed.differences
-        var notes: [String] = ["compared key (as bytes), size and ETag from ListObjectsV2 of both buckets"]
-        var stoppedEarly = false
-        let allowed = Ratio.allowedDifferences(primary: Int64(listed.primaryCount), threshold: threshold)
-        if options.contentCheck {
-            let listingProblems = differences.values.filter { !$0.detail.hasPrefix("multipart") }.count
-            if !checkOptions.fullDiff, Int64(listingProblems) > allowed {
-                stoppedEarly = true
-                notes.append("content was not hashed: the listing already shows more differences than the threshold allows")
-            } else {
-                // Every object on both sides with the same size: the listing cannot prove equal content.
-                let common = listed.sameSize.sorted { $0.byteKey < $1.byteKey }
-                let hashed = RunningTotal()
-                let content = try await contentDifferences(common) { count in
-                    progress(CheckProgress(tablesDone: 0, tablesTotal: 1, currentTable: label, round: 1, rowsCompared: hashed.add(Int64(count))))
-                }
-                for key in common { differences[key.byteKey] = content[key.byteKey] }
-                notes.append("content mode: \(common.count) object(s) present on both sides with equal sizes were streamed through SHA-256 on both sides (\(options.concurrency) at a time); ETags were not trusted")
-            }
-        }
-
-        // Re-check rounds: replication may still be copying what differed.
-        var rounds = 1
-        while rounds < max(1, checkOptions.rounds), !differences.isEmpty, !stoppedEarly {
-            rounds += 1
-            try await Task.sleep(for: .seconds(1))
-            let again = try await scan(collectSameSize: options.contentCheck)
-            let nowDiffering = again.differences
-            var sameSizeNow: [ByteKey: String] = [:]
-            for key in again.sameSize { sameSizeNow[key.byteKey] = key }
-            var persisting: [ByteKey: KeyDifference] = [:]
-            var hashAgain: [String] = []
-            for key in differences.keys {
-                guard let difference = nowDiffering[key] else {
-                    if options.contentCheck, let name = sameSizeNow[key] { hashAgain.append(name) }
-                    continue
-                }
-                if options.contentCheck, difference.detail.hasPrefix("multipart"), let name = sameSizeNow[key] {
-                    hashAgain.append(name)
-                    continue
-                }
-                persisting[key] = difference
-            }
-            if !hashAgain.isEmpty {
-                for (key, difference) in try await contentDifferences(hashAgain, progress: { _ in }) { persisting[key] = difference }
-            }
-            differences = persisting
-        }
-        if rounds > 1 { notes.append("differing objects were re-listed (and re-hashed in content mode) in up to \(rounds) rounds, 1 s apart; only what persisted is reported") }
-
-        let sortedKeys = differences.keys.sorted()
-        let count = { (kind: DiffKind) in Int64(differences.values.filter { $0.kind == kind }.count) }
-        let finished = Date()
-        let result = TableCheckResult(table: label, status: differences.isEmpty ? .equal : .different, primaryRows: Int64(listed.primaryCount),
-                                      drRows: Int64(listed.drCount), missing: count(.missing), extra: count(.extra), changed: count(.changed),
-                                      segmentsCompared: (listed.primaryCount + 999) / 1000 + (listed.drCount + 999) / 1000,
-                                      durationSeconds: finished.timeIntervalSince(started))
-        let diffs = sortedKeys.prefix(checkOptions.maxDiffs).map { key in
-            Diff(table: label, key: Self.jsonKey(key.lossyString), kind: differences[key]!.kind, detail: differences[key]!.detail)
-        }
-        return CheckResult(source: name, threshold: threshold, tables: [result], diffs: Array(diffs), diffsTruncated: differences.count > diffs.count,
-                           rounds: rounds, stoppedEarly: stoppedEarly, startedAt: started, finishedAt: finished, notes: notes, words: .objectStore)
+        var strategy = ObjectStoreCheck(source: self, checkOptions: checkOptions)
+        return try await CheckEngine.run(&strategy, source: name, threshold: config.policy.ratioThreshold, options: checkOptions, progress: progress)
     }
 
     static func jsonKey(_ key: String) -> JSONValue { .object(["key": .string(key)]) }
