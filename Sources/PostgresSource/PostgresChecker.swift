@@ -2,14 +2,14 @@ import Foundation
 import PostgresClient
 import SyncCore
 
-/// Compares the tables of a PostgreSQL pair: whole-table digests first (one scan per side, in
-/// parallel), then bisection of unequal tables down to the differing keys, then re-checks of the
-/// differing keys after the DR side caught up, so in-flight writes are not reported.
-struct PostgresChecker {
+/// Compares the tables of a PostgreSQL pair (`CheckEngine` runs the rounds): whole-table digests
+/// first (one scan per side, in parallel), then bisection of unequal tables down to the differing
+/// keys, then re-checks of the differing keys after the DR side caught up, so in-flight writes are
+/// not reported.
+struct PostgresChecker: CheckStrategy {
     let source: String
     let config: SourceConfig
     let options: CheckOptions
-    let progress: @Sendable (CheckProgress) -> Void
     /// Waits until the DR side has applied the primary's WAL up to a position.
     let waitUntilApplied: @Sendable (Int64, Duration) async throws -> Void
 
@@ -28,106 +28,116 @@ struct PostgresChecker {
         var reason: String?
     }
 
-    func run() async throws -> CheckResult {
-        let started = Date()
-        var primary = try await CheckSession.open(config.primary, side: .primary, source: source)
-        var dr: CheckSession
-        do {
-            dr = try await CheckSession.open(config.dr, side: .dr, source: source)
-        } catch {
-            await primary.close()
-            throw error
+    var primarySession: CheckSession?
+    var drSession: CheckSession?
+    var states: [TableState] = []
+    /// Tables that cannot be compared (no primary key); listed after the others.
+    var skipped: [TableCheckResult] = []
+    var ownNotes: [String] = []
+    var clock = PhaseClock()
+    var phase = "bisection"
+
+    init(source: String, config: SourceConfig, options: CheckOptions, waitUntilApplied: @escaping @Sendable (Int64, Duration) async throws -> Void) {
+        self.source = source
+        self.config = config
+        self.options = options
+        self.waitUntilApplied = waitUntilApplied
+    }
+
+    var words: SourceWords { .postgres }
+
+    func sessions() throws -> (CheckSession, CheckSession) {
+        guard let primarySession, let drSession else { throw SyncError.failed("the check's sessions are not open") }
+        return (primarySession, drSession)
+    }
+
+    /// Opens a snapshot on each side, finds the tables and takes both sides' whole-table digests.
+    mutating func prepare(_ reporter: CheckReporter) async throws -> [String] {
+        primarySession = try await CheckSession.open(config.primary, side: .primary, source: source)
+        drSession = try await CheckSession.open(config.dr, side: .dr, source: source)
+        let (primary, dr) = try sessions()
+        (states, skipped) = try await discover(primary: primary, dr: dr)
+        let labels = states.map(\.sql.displayName) + skipped.map(\.table)
+        // Round 1, pass 1: whole-table digests, both sides at once.
+        for index in states.indices {
+            let at = reporter.at(states[index].sql.displayName)
+            at.announce()
+            if states[index].status == .error {
+                // Nothing to compare against, but the primary's rows still count (as missing when the table is).
+                let (sql, parameters) = try states[index].sql.digest(.all)
+                states[index].primary = Digest(row: try await primary.connection.query(sql, parameters).rows.first ?? [])
+                continue
+            }
+            let tableStarted = Date()
+            try await firstPass(&states[index], primary: primary, dr: dr)
+            states[index].seconds += Date().timeIntervalSince(tableStarted)
+            at.compared(states[index].primary.count + states[index].dr.count)
         }
-        var states: [TableState] = []
-        var skipped: [TableCheckResult] = []
-        var stoppedEarly = false
-        var rounds = 1
-        var notes: [String] = []
-        do {
-            (states, skipped) = try await discover(primary: primary, dr: dr)
-            var report = CheckProgress(tablesTotal: states.count + skipped.count)
-            progress(report)
+        clock.lap("whole-table digests")
+        return labels
+    }
 
-            var clock = PhaseClock()
-            // Round 1, pass 1: whole-table digests, both sides at once.
-            for index in states.indices {
-                report.currentTable = states[index].sql.displayName
-                progress(report)
-                if states[index].status == .error {
-                    // Nothing to compare against, but the primary's rows still count (as missing when the table is).
-                    let (sql, parameters) = try states[index].sql.digest(.all)
-                    states[index].primary = Digest(row: try await primary.connection.query(sql, parameters).rows.first ?? [])
-                    continue
-                }
-                let tableStarted = Date()
-                try await firstPass(&states[index], primary: primary, dr: dr)
-                states[index].seconds += Date().timeIntervalSince(tableStarted)
-                report.rowsCompared += states[index].primary.count + states[index].dr.count
-            }
-            clock.lap("whole-table digests")
-            let totalPrimary = states.reduce(Int64(0)) { $0 + $1.primary.count }
-            let allowed = Ratio.allowedDifferences(primary: totalPrimary, threshold: config.policy.ratioThreshold)
+    var primaryItems: Int64 { states.reduce(Int64(0)) { $0 + $1.primary.count } }
 
-            // Round 1, pass 2: bisect the unequal tables down to keys.
-            var found: Int64 = 0
-            for index in states.indices where states[index].status == .different {
-                if !options.fullDiff && found > allowed {
-                    stoppedEarly = true
-                    break
-                }
-                report.currentTable = states[index].sql.displayName
-                progress(report)
-                // With a budget, bisection stops (leaving `bisected` false) once a pass is impossible.
-                let tableStarted = Date()
-                try await bisect(&states[index], primary: primary, dr: dr, budget: options.fullDiff ? nil : allowed - found)
-                states[index].seconds += Date().timeIntervalSince(tableStarted)
-                found += Int64(states[index].diffs.count)
-                if states[index].relocalised {
-                    notes.append("\(states[index].sql.displayName): a difference the quick fingerprints cannot see (e.g. a sign or -0); narrowed again with full fingerprints")
-                }
-                report.tablesDone += 1
-                progress(report)
-            }
+    /// Equal digests, a table missing on the DR side, or no primary key: pass 1 said all there is.
+    func isSettled(_ scope: Int) -> Bool { scope >= states.count || states[scope].status != .different }
 
-            clock.lap("bisection")
-            // Later rounds: wait for the DR side to pass where the primary stood, re-check what differed.
-            while rounds < options.rounds, states.contains(where: { !$0.diffs.isEmpty }) {
-                rounds += 1
-                report.round = rounds
-                progress(report)
-                // The DR snapshot is taken only once the DR side has applied everything the primary's
-                // snapshot holds, so rows still in flight cannot show up as differences.
-                await primary.close()
-                await dr.close()
-                primary = try await CheckSession.open(config.primary, side: .primary, source: source)
-                clock.lap("re-checks")
-                do {
-                    try await waitUntilApplied(primary.snapshotPosition ?? 0, options.catchUpTimeout)
-                    clock.lap("waiting for the DR side to catch up")
-                } catch let error as SyncError {
-                    // A paused or stalled DR side cannot catch up: what differs now is the answer.
-                    notes.append("re-check round \(rounds) skipped: \(error); the differences are those of round \(rounds - 1)")
-                    rounds -= 1
-                    dr = try await CheckSession.open(config.dr, side: .dr, source: source)
-                    break
-                }
-                dr = try await CheckSession.open(config.dr, side: .dr, source: source)
-                for index in states.indices where !states[index].diffs.isEmpty {
-                    let tableStarted = Date()
-                    try await recheck(&states[index], primary: primary, dr: dr)
-                    states[index].seconds += Date().timeIntervalSince(tableStarted)
-                }
-            }
-            clock.lap("re-checks")
-            notes.append("time spent: " + clock.summary)
-        } catch {
-            await primary.close()
-            await dr.close()
-            throw error
+    /// Round 1, pass 2: bisects an unequal table down to keys; with a budget it stops (leaving
+    /// `bisected` false) once a pass is impossible.
+    mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool {
+        guard scope < states.count, states[scope].status == .different else { return false }
+        let (primary, dr) = try sessions()
+        let tableStarted = Date()
+        try await bisect(&states[scope], primary: primary, dr: dr, budget: budget)
+        states[scope].seconds += Date().timeIntervalSince(tableStarted)
+        if states[scope].relocalised {
+            ownNotes.append("\(states[scope].sql.displayName): a difference the quick fingerprints cannot see (e.g. a sign or -0); narrowed again with full fingerprints")
         }
-        await primary.close()
-        await dr.close()
-        return result(states: states, skipped: skipped, rounds: rounds, stoppedEarly: stoppedEarly, notes: notes, started: started)
+        return !states[scope].bisected
+    }
+
+    func budgetUsed(_ scope: Int) -> Int64 { scope < states.count ? Int64(states[scope].diffs.count) : 0 }
+
+    func needsRecheck(_ scope: Int) -> Bool { scope < states.count && !states[scope].diffs.isEmpty }
+
+    /// The DR snapshot is taken only once the DR side has applied everything the primary's new
+    /// snapshot holds, so rows still in flight cannot show up as differences.
+    mutating func catchUp(before round: Int, timeout: Duration) async throws -> CatchUpOutcome {
+        clock.lap(phase)
+        phase = "re-checks"
+        await primarySession?.close()
+        await drSession?.close()
+        primarySession = try await CheckSession.open(config.primary, side: .primary, source: source)
+        var outcome = CatchUpOutcome.caughtUp
+        do {
+            try await waitUntilApplied(primarySession?.snapshotPosition ?? 0, timeout)
+            clock.lap("waiting for the DR side to catch up")
+        } catch let error as SyncError {
+            // A paused or stalled DR side cannot catch up: what differs now is the answer.
+            outcome = .cannotProgress("\(error)")
+        }
+        drSession = try await CheckSession.open(config.dr, side: .dr, source: source)
+        return outcome
+    }
+
+    mutating func recheck(_ scope: Int, round: Int, reporter: CheckReporter) async throws {
+        let (primary, dr) = try sessions()
+        let tableStarted = Date()
+        try await recheck(&states[scope], primary: primary, dr: dr)
+        states[scope].seconds += Date().timeIntervalSince(tableStarted)
+    }
+
+    func notes(rounds: Int) -> [String] {
+        var clock = self.clock
+        clock.lap(phase)
+        return ownNotes + ["time spent: " + clock.summary]
+    }
+
+    mutating func close() async {
+        await primarySession?.close()
+        await drSession?.close()
+        primarySession = nil
+        drSession = nil
     }
 
     // MARK: discovery
@@ -389,43 +399,34 @@ struct PostgresChecker {
 
     // MARK: result
 
-    func result(states: [TableState], skipped: [TableCheckResult], rounds: Int, stoppedEarly: Bool, notes: [String], started: Date) -> CheckResult {
-        var tables: [TableCheckResult] = []
-        var diffs: [Diff] = []
-        var total = 0
-        for state in states {
-            var missing = Int64(state.diffs.filter { $0.kind == .missing }.count)
-            var extra = Int64(state.diffs.filter { $0.kind == .extra }.count)
-            let changed = Int64(state.diffs.filter { $0.kind == .changed }.count)
-            var status = state.status
-            var reason = state.reason
-            if status == .error, state.reason == "the table does not exist on the DR side" {
-                // Every row is missing; the keys are not listed.
-                status = .different
-                missing = state.primary.count
-            } else if status == .different && !state.bisected {
-                // Not narrowed down (stopped early): the count difference is a lower bound.
-                missing = max(missing, state.primary.count - state.dr.count)
-                extra = max(extra, state.dr.count - state.primary.count)
-                reason = "stopped early: a pass was already impossible; totals are lower bounds (use --full-diff for all)"
-            } else if status == .different && state.diffs.isEmpty {
-                status = .equal
-                reason = rounds > 1 ? "differences seen in round 1 settled once the DR side caught up" : nil
-            }
-            tables.append(TableCheckResult(
-                table: state.sql.displayName, status: status, reason: reason, primaryRows: state.primary.count, drRows: state.dr.count,
-                missing: missing, extra: extra, changed: changed, segmentsCompared: state.segments,
-                durationSeconds: state.seconds))
-            for diff in state.diffs {
-                total += 1
-                guard diffs.count < options.maxDiffs else { continue }
-                diffs.append(Diff(table: state.sql.displayName, key: keyObject(state.sql, diff.key), kind: diff.kind))
-            }
+    /// Tables the check did not reach are reported too: their whole-table digests were compared.
+    func report(_ scope: Int, compared: Bool, rounds: Int, limit: Int) -> ScopeReport? {
+        guard scope < states.count else { return ScopeReport(result: skipped[scope - states.count], diffs: [], differing: 0) }
+        let state = states[scope]
+        var missing = Int64(state.diffs.filter { $0.kind == .missing }.count)
+        var extra = Int64(state.diffs.filter { $0.kind == .extra }.count)
+        let changed = Int64(state.diffs.filter { $0.kind == .changed }.count)
+        var status = state.status
+        var reason = state.reason
+        let unbisected = status == .different && !state.bisected
+        if status == .error, state.reason == "the table does not exist on the DR side" {
+            // Every row is missing; the keys are not listed.
+            status = .different
+            missing = state.primary.count
+        } else if unbisected {
+            // Not narrowed down (stopped early): the count difference is a lower bound.
+            missing = max(missing, state.primary.count - state.dr.count)
+            extra = max(extra, state.dr.count - state.primary.count)
+            reason = "stopped early: a pass was already impossible; totals are lower bounds (use --full-diff for all)"
+        } else if status == .different && state.diffs.isEmpty {
+            status = .equal
+            reason = rounds > 1 ? "differences seen in round 1 settled once the DR side caught up" : nil
         }
-        let anyStopped = stoppedEarly || states.contains { $0.status == .different && !$0.bisected }
-        return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables + skipped, diffs: diffs,
-                           diffsTruncated: total > diffs.count || anyStopped, rounds: rounds, stoppedEarly: anyStopped,
-                           startedAt: started, finishedAt: Date(), notes: notes, words: .postgres)
+        let result = TableCheckResult(
+            table: state.sql.displayName, status: status, reason: reason, primaryRows: state.primary.count, drRows: state.dr.count,
+            missing: missing, extra: extra, changed: changed, segmentsCompared: state.segments, durationSeconds: state.seconds)
+        let diffs = state.diffs.prefix(limit).map { Diff(table: state.sql.displayName, key: keyObject(state.sql, $0.key), kind: $0.kind) }
+        return ScopeReport(result: result, diffs: Array(diffs), differing: Int64(state.diffs.count), stoppedEarly: unbisected)
     }
 
     /// The primary key as a JSON object; integer columns as numbers.

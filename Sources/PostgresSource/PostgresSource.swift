@@ -73,13 +73,13 @@ public actor PostgresSource: SourceAdapter {
 
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         let topology = try await topology()
-        let checker = PostgresChecker(
-            source: name, config: config, options: options, progress: progress,
+        var checker = PostgresChecker(
+            source: name, config: config, options: options,
             waitUntilApplied: { target, timeout in
                 _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round",
                                                     stopWhenStalled: true)
             })
-        return try await checker.run()
+        return try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: options, progress: progress)
     }
 
     public func shutdown() async {

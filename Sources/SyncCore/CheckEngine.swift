@@ -13,6 +13,9 @@ public protocol CheckStrategy: Sendable {
     mutating func prepare(_ reporter: CheckReporter) async throws -> [String]
     /// What the primary holds over every scope: the budget of differences comes from it.
     var primaryItems: Int64 { get }
+    /// A scope `prepare` already judged in full (equal whole-table digests, say): round 1 has
+    /// nothing left to compare there, so a spent budget does not stop the check before it.
+    func isSettled(_ scope: Int) -> Bool
     /// Round 1 of one scope. With a budget it may stop once more items differ than that; returns
     /// true when it stopped (a pass is impossible).
     mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool
@@ -32,6 +35,10 @@ public protocol CheckStrategy: Sendable {
     func notes(rounds: Int) -> [String]
     /// Releases connections; called once, after success or failure.
     mutating func close() async
+}
+
+extension CheckStrategy {
+    public func isSettled(_ scope: Int) -> Bool { false }
 }
 
 /// One scope's verdict.
@@ -108,6 +115,10 @@ public enum CheckEngine {
         var reached = 0
         var stopped = false
         for index in labels.indices {
+            if strategy.isSettled(index) {
+                reached = index + 1
+                continue
+            }
             let used = (0..<index).reduce(Int64(0)) { $0 + strategy.budgetUsed($1) }
             if !options.fullDiff, used > allowed {
                 stopped = true

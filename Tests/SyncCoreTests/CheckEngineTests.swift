@@ -144,3 +144,39 @@ private func run(_ strategy: inout PlannedStrategy, _ options: CheckOptions, thr
         #expect(bad.closed.isSet)
     }
 }
+
+/// Scopes `prepare` already judged need no comparison, so a spent budget does not stop the check at them.
+private struct PrejudgedStrategy: CheckStrategy {
+    var inner: PlannedStrategy
+    let settled: Set<Int>
+
+    var words: SourceWords { inner.words }
+    var primaryItems: Int64 { inner.primaryItems }
+    func isSettled(_ scope: Int) -> Bool { settled.contains(scope) }
+    mutating func prepare(_ reporter: CheckReporter) async throws -> [String] { try await inner.prepare(reporter) }
+    mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool {
+        try await inner.compare(scope, budget: budget, reporter: reporter)
+    }
+    func budgetUsed(_ scope: Int) -> Int64 { inner.budgetUsed(scope) }
+    func needsRecheck(_ scope: Int) -> Bool { inner.needsRecheck(scope) }
+    mutating func catchUp(before round: Int, timeout: Duration) async throws -> CatchUpOutcome { try await inner.catchUp(before: round, timeout: timeout) }
+    mutating func recheck(_ scope: Int, round: Int, reporter: CheckReporter) async throws { try await inner.recheck(scope, round: round, reporter: reporter) }
+    func report(_ scope: Int, compared: Bool, rounds: Int, limit: Int) -> ScopeReport? {
+        inner.report(scope, compared: compared || settled.contains(scope), rounds: rounds, limit: limit)
+    }
+    func notes(rounds: Int) -> [String] { inner.notes(rounds: rounds) }
+    mutating func close() async { await inner.close() }
+}
+
+extension CheckEngineTests {
+    @Test func aSettledScopeAfterASpentBudgetIsNotAStop() async throws {
+        var strategy = PrejudgedStrategy(inner: PlannedStrategy(scopes: [.init(label: "a", primary: 1000, differingByRound: [5]),
+                                                                         .init(label: "b", primary: 1000, differingByRound: [0]),
+                                                                         .init(label: "c", primary: 1000, differingByRound: [0])]),
+                                         settled: [1])
+        let result = try await CheckEngine.run(&strategy, source: "p", threshold: 0.999, options: CheckOptions(rounds: 1)) { _ in }
+        #expect(strategy.inner.compared == [0], "the settled scope is not compared again")
+        #expect(result.tables.map(\.status) == [.different, .equal, .notCompared])
+        #expect(result.stoppedEarly, "the unsettled scope after the spent budget stops the check")
+    }
+}
