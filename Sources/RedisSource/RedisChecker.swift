@@ -11,14 +11,27 @@ import SyncCore
 ///    `EXISTS k1 … kn` per batch; only a batch whose count falls short is looked at key by key.
 ///    This finds keys only on the DR side.
 /// 3. Keys that differed are re-read whole on both sides over several rounds, with the DR side given
-///    time to catch up in between; only differences that persist are reported.
-struct RedisChecker {
+///    time to catch up in between; only differences that persist are reported. They are settled
+///    as they are found (in chunks), so the early stop works on confirmed counts: the engine
+///    (`CheckEngine`) has no rounds of its own to run for Redis.
+struct RedisChecker: CheckStrategy {
     let source: String
     let config: SourceConfig
     let checkOptions: CheckOptions
-    let progress: @Sendable (CheckProgress) -> Void
     /// Waits between re-check rounds (drain for a replica, a pause for an independent instance).
     let settle: @Sendable () async throws -> Void
+
+    /// The databases compared, and what each one's comparison found.
+    var databases: [Int] = []
+    var primaryKeys: [Int64] = []
+    var found: [Int: (state: DatabaseState, seconds: Double, stopped: Bool)] = [:]
+
+    init(source: String, config: SourceConfig, checkOptions: CheckOptions, settle: @escaping @Sendable () async throws -> Void) {
+        self.source = source
+        self.config = config
+        self.checkOptions = checkOptions
+        self.settle = settle
+    }
 
     static let scanCount = 1000
     /// Round-1 suspects are settled in chunks of this many, so early stop works on confirmed counts.
@@ -65,90 +78,98 @@ struct RedisChecker {
     /// of connections, so neither server waits while syncd judges a batch.
     static let readerLanes = 3
 
-    func run() async throws -> CheckResult {
-        let started = Date()
-        let rounds = max(1, checkOptions.rounds)
-        var tables: [TableCheckResult] = []
-        var diffs: [Diff] = []
-        var notes: [String] = []
-        var stoppedEarly = false
-        var allowedLeft: Int64?
-        var byBytes: Int64 = 0
-        var byDigest: Int64 = 0
-        if let key = options.heartbeatKey { notes.append("the heartbeat key '\(key)' is excluded: it changes on every poll") }
-        let databases = try selectedDatabases()
-        for (index, database) in databases.enumerated() {
-            let tableStarted = Date()
-            let label = "db\(database)"
-            progress(CheckProgress(tablesDone: index, tablesTotal: databases.count, currentTable: label))
-            let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-            let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
-            if allowedLeft == nil {
-                let size = (try await primary.command(RedisCommand("DBSIZE")).integer) ?? 0
-                allowedLeft = Ratio.allowedDifferences(primary: size, threshold: config.policy.ratioThreshold)
-            }
-            let state = DatabaseState()
-            let limit = checkOptions.fullDiff ? nil : allowedLeft
-            // The DR → primary pass runs alongside on its own connections: it mostly loads the DR
-            // side, which the primary → DR pass leaves the less busy of the two.
-            let extraPrimary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-            let extraDR = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
-            let extraScan = Task { try await drPass(primary: extraPrimary, dr: extraDR) }
-            let sizing = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-            let sizer = KeySizer(connection: sizing, replica: try await replicaForSizing(primary: sizing, database: database), excluded: excluded)
-            var stopped: Bool
-            do {
-                stopped = try await primaryPass(sizer: sizer, state: state, database: database, rounds: rounds, label: label, index: index,
-                                                total: databases.count, limit: limit)
-            } catch {
-                extraScan.cancel()
-                throw error
-            }
-            if stopped { extraScan.cancel() }
-            let extras = try await extraScan.value
-            state.drKeys = extras.drKeys
-            for key in extras.keys where state.suspects[key] == nil {
-                state.suspects[key] = KeyVerdict(kind: .extra, detail: "only on the DR side")
-            }
-            state.extra += extras.beyondCap
-            if !stopped { try await settle(state, primary: primary, dr: dr, rounds: rounds) }
-            if let limit, state.total > limit { stopped = true }
-            stoppedEarly = stoppedEarly || stopped
-            byBytes += state.byBytes
-            byDigest += state.byDigest
-            if let left = allowedLeft { allowedLeft = max(0, left - state.total) }
-            let status: TableCheckStatus = state.total > 0 ? .different : .equal
-            var reason: String?
-            if stopped {
-                reason = "stopped early: more keys differ than the threshold allows; totals are lower bounds (run with --full-diff to list them all)"
-            } else if state.uncomparable > 0 {
-                reason = "\(state.uncomparable) key(s) of module types serialize differently and have no canonical digest here: counted as differing"
-            } else if state.settledAway > 0 {
-                reason = "\(state.settledAway) key(s) that differed in round 1 settled in later rounds (writes in flight)"
-            }
-            tables.append(TableCheckResult(table: label, status: status, reason: reason, primaryRows: state.primaryKeys, drRows: state.drKeys,
-                                           missing: state.missing, extra: state.extra, changed: state.changed,
-                                           segmentsCompared: state.batches, durationSeconds: Date().timeIntervalSince(tableStarted)))
-            for (key, verdict) in state.confirmed.sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
-                guard diffs.count < checkOptions.maxDiffs else { continue }
-                diffs.append(Diff(table: label, key: keyJSON(key), kind: verdict.kind, detail: verdict.detail))
-            }
-            if stopped {
-                // The databases not reached are listed too: unchecked, so the gate cannot pass on them.
-                for later in databases.dropFirst(index + 1) {
-                    tables.append(TableCheckResult(table: "db\(later)", status: .notCompared,
-                                                   reason: "not compared: the check stopped early once a pass was impossible (run with --full-diff to compare every database)"))
-                }
-                break
-            }
+    var words: SourceWords { .redis }
+    var rounds: Int { max(1, checkOptions.rounds) }
+
+    mutating func prepare(_ reporter: CheckReporter) async throws -> [String] {
+        databases = try selectedDatabases()
+        // The budget of differences is a share of every compared database's keys.
+        for database in databases {
+            let connection = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+            primaryKeys.append((try await connection.command(RedisCommand("DBSIZE")).integer) ?? 0)
         }
-        notes.append("round 1 compared \(byBytes) key(s) by their serialized bytes (DUMP) and \(byDigest) by canonical digest (hashtable sets and hashes from their DUMP payload; big keys and other differing bytes read whole)")
-        let total = tables.reduce(Int64(0)) { $0 + $1.missing + $1.extra + $1.changed }
-        if rounds > 1 { notes.append("differing keys were re-read whole in up to \(rounds) rounds; only differences present in every round are reported") }
-        return CheckResult(source: source, threshold: config.policy.ratioThreshold, tables: tables, diffs: diffs,
-                           diffsTruncated: total > Int64(diffs.count) || stoppedEarly, rounds: rounds, stoppedEarly: stoppedEarly,
-                           startedAt: started, finishedAt: Date(), notes: notes, words: .redis)
+        return databases.map { "db\($0)" }
     }
+
+    var primaryItems: Int64 { primaryKeys.reduce(0, +) }
+
+    mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool {
+        let database = databases[scope]
+        let started = Date()
+        let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+        let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+        let state = DatabaseState()
+        // The DR → primary pass runs alongside on its own connections: it mostly loads the DR
+        // side, which the primary → DR pass leaves the less busy of the two.
+        let extraPrimary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+        let extraDR = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+        let checker = self
+        let extraScan = Task { try await checker.drPass(primary: extraPrimary, dr: extraDR) }
+        let sizing = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
+        let sizer = KeySizer(connection: sizing, replica: try await replicaForSizing(primary: sizing, database: database), excluded: excluded)
+        var stopped: Bool
+        do {
+            stopped = try await primaryPass(sizer: sizer, state: state, database: database, rounds: rounds, reporter: reporter, limit: budget)
+        } catch {
+            extraScan.cancel()
+            throw error
+        }
+        if stopped { extraScan.cancel() }
+        let extras = try await extraScan.value
+        state.drKeys = extras.drKeys
+        for key in extras.keys where state.suspects[key] == nil {
+            state.suspects[key] = KeyVerdict(kind: .extra, detail: "only on the DR side")
+        }
+        state.extra += extras.beyondCap
+        if !stopped { try await settle(state, primary: primary, dr: dr, rounds: rounds) }
+        if let budget, state.total > budget { stopped = true }
+        found[scope] = (state, Date().timeIntervalSince(started), stopped)
+        return stopped
+    }
+
+    func budgetUsed(_ scope: Int) -> Int64 { found[scope]?.state.total ?? 0 }
+
+    /// Suspects were settled in `compare`'s own rounds.
+    func needsRecheck(_ scope: Int) -> Bool { false }
+
+    mutating func catchUp(before round: Int, timeout: Duration) async throws -> CatchUpOutcome { .caughtUp }
+
+    mutating func recheck(_ scope: Int, round: Int, reporter: CheckReporter) async throws {}
+
+    func roundsRun(_ engineRounds: Int) -> Int { rounds }
+
+    func report(_ scope: Int, compared: Bool, rounds: Int, limit: Int) -> ScopeReport? {
+        guard compared, let (state, seconds, stopped) = found[scope] else { return nil }
+        let status: TableCheckStatus = state.total > 0 ? .different : .equal
+        var reason: String?
+        if stopped {
+            reason = "stopped early: more keys differ than the threshold allows; totals are lower bounds (run with --full-diff to list them all)"
+        } else if state.uncomparable > 0 {
+            reason = "\(state.uncomparable) key(s) of module types serialize differently and have no canonical digest here: counted as differing"
+        } else if state.settledAway > 0 {
+            reason = "\(state.settledAway) key(s) that differed in round 1 settled in later rounds (writes in flight)"
+        }
+        let label = "db\(databases[scope])"
+        let result = TableCheckResult(table: label, status: status, reason: reason, primaryRows: state.primaryKeys, drRows: state.drKeys,
+                                      missing: state.missing, extra: state.extra, changed: state.changed,
+                                      segmentsCompared: state.batches, durationSeconds: seconds)
+        let diffs = state.confirmed.sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }).prefix(limit).map { key, verdict in
+            Diff(table: label, key: keyJSON(key), kind: verdict.kind, detail: verdict.detail)
+        }
+        return ScopeReport(result: result, diffs: Array(diffs), differing: state.total, stoppedEarly: stopped)
+    }
+
+    func notes(rounds: Int) -> [String] {
+        var notes: [String] = []
+        if let key = options.heartbeatKey { notes.append("the heartbeat key '\(key)' is excluded: it changes on every poll") }
+        let byBytes = found.values.reduce(Int64(0)) { $0 + $1.state.byBytes }
+        let byDigest = found.values.reduce(Int64(0)) { $0 + $1.state.byDigest }
+        notes.append("round 1 compared \(byBytes) key(s) by their serialized bytes (DUMP) and \(byDigest) by canonical digest (hashtable sets and hashes from their DUMP payload; big keys and other differing bytes read whole)")
+        if self.rounds > 1 { notes.append("differing keys were re-read whole in up to \(self.rounds) rounds; only differences present in every round are reported") }
+        return notes
+    }
+
+    mutating func close() async {}
 
     /// `--table db3` (or `3`) restricts a check to some of the configured databases.
     func selectedDatabases() throws -> [Int] {
@@ -170,9 +191,8 @@ struct RedisChecker {
     /// Each lane keeps its own tally (absorbed into `state` at the end) and settles its own
     /// suspects; true when the check may stop (a pass is impossible).
     private func primaryPass(sizer: KeySizer, state: DatabaseState, database: Int, rounds: Int,
-                             label: String, index: Int, total: Int, limit: Int64?) async throws -> Bool {
+                             reporter: CheckReporter, limit: Int64?) async throws -> Bool {
         let feed = BatchFeed(sizer)
-        let compared = RunningTotal()
         let lanes = try await withThrowingTaskGroup(of: (DatabaseState, Bool).self) { group in
             for _ in 0..<Self.readerLanes {
                 let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
@@ -183,8 +203,7 @@ struct RedisChecker {
                         let before = lane.primaryKeys
                         try await compareBatch(batch.small, primary: primary, dr: dr, state: lane)
                         for key in batch.big { try await judgeWhole(key, primary: primary, dr: dr, state: lane) }
-                        progress(CheckProgress(tablesDone: index, tablesTotal: total, currentTable: label, round: 1,
-                                               rowsCompared: compared.add(lane.primaryKeys - before)))
+                        reporter.compared(lane.primaryKeys - before)
                         if try await settleIfNeeded(lane, primary: primary, dr: dr, rounds: rounds, limit: limit) {
                             await feed.stop()
                             return (lane, true)

@@ -416,7 +416,7 @@ public actor RedisSource: SourceAdapter {
 
     public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         let mode = options.mode
-        let checker = RedisChecker(source: name, config: config, checkOptions: checkOptions, progress: progress,
+        var checker = RedisChecker(source: name, config: config, checkOptions: checkOptions,
                                    settle: { [self] in
                                        // Between rounds: let in-flight writes land on the DR side. A replica
                                        // that drained has them all; a paused one changes nothing, so only the
@@ -433,7 +433,7 @@ public actor RedisSource: SourceAdapter {
                                            try await Task.sleep(for: .seconds(1))
                                        }
                                    })
-        return try await checker.run()
+        return try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: checkOptions, progress: progress)
     }
 
     private func requireWritableDR() throws {

@@ -16,6 +16,9 @@ public protocol CheckStrategy: Sendable {
     /// A scope `prepare` already judged in full (equal whole-table digests, say): round 1 has
     /// nothing left to compare there, so a spent budget does not stop the check before it.
     func isSettled(_ scope: Int) -> Bool
+    /// The rounds the result reports, given the engine's; a strategy that re-reads its suspects
+    /// within `compare` (Redis, per chunk of keys) says how many it allowed.
+    func roundsRun(_ engineRounds: Int) -> Int
     /// Round 1 of one scope. With a budget it may stop once more items differ than that; returns
     /// true when it stopped (a pass is impossible).
     mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool
@@ -39,6 +42,7 @@ public protocol CheckStrategy: Sendable {
 
 extension CheckStrategy {
     public func isSettled(_ scope: Int) -> Bool { false }
+    public func roundsRun(_ engineRounds: Int) -> Int { engineRounds }
 }
 
 /// One scope's verdict.
@@ -173,7 +177,7 @@ public enum CheckEngine {
             stoppedEarly = stoppedEarly || report.stoppedEarly
         }
         return CheckResult(source: source, threshold: threshold, tables: tables, diffs: diffs,
-                           diffsTruncated: differing > Int64(diffs.count) || stoppedEarly, rounds: rounds, stoppedEarly: stoppedEarly,
+                           diffsTruncated: differing > Int64(diffs.count) || stoppedEarly, rounds: strategy.roundsRun(rounds), stoppedEarly: stoppedEarly,
                            startedAt: started, finishedAt: Date(), notes: strategy.notes(rounds: rounds) + roundNotes, words: strategy.words)
     }
 }
