@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SyncCore
 
 @Suite struct BlockingQueueTests {
@@ -15,8 +16,9 @@ import Testing
         let queue = BlockingQueue(label: "test.blocking")
         let ran = Counter()
         // Occupies the serial queue for 0.5 s.
-        let busy = Task { try await queue.run { Thread.sleep(forTimeInterval: 0.5); return 1 } }
-        try await Task.sleep(for: .milliseconds(50))
+        let occupied = StartFlag()
+        let busy = Task { try await queue.run { occupied.set(); Thread.sleep(forTimeInterval: 0.5); return 1 } }
+        #expect(try await eventually(timeout: .seconds(5), every: .milliseconds(5)) { occupied.started(before: .zero) })
         let waiting = Task { try await queue.runCancellable { ran.add(); return 2 } }
         try await Task.sleep(for: .milliseconds(50))
         waiting.cancel()
@@ -43,8 +45,10 @@ import Testing
     func bodyWatchesItsToken() async throws {
         let queue = BlockingQueue(label: "test.blocking.token")
         let started = ContinuousClock.now
+        let working = StartFlag()
         let task = Task {
             try await queue.runCancellable { token -> Int in
+                working.set()
                 for step in 0..<100 {
                     if token.isCancelled { throw CancellationError() }
                     Thread.sleep(forTimeInterval: 0.05)
@@ -53,7 +57,8 @@ import Testing
                 return 0
             }
         }
-        try await Task.sleep(for: .milliseconds(150))
+        // Cancelled while the body runs, not before it starts.
+        #expect(try await eventually(timeout: .seconds(5), every: .milliseconds(5)) { working.started(before: .milliseconds(100)) })
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
         #expect(started.duration(to: .now) < .seconds(2), "stopped well before its 5 s of work")
