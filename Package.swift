@@ -53,6 +53,8 @@ let package = Package(
         // Links no adapter and no storage module: adapters and the journal come in through SyncCore's protocols.
         .target(name: "SyncManager", dependencies: [
             "SyncCore",
+            // SHA-256 of cutover reports.
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

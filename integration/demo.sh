@@ -119,18 +119,28 @@ SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" drain --source kafka-events --time
 echo
 echo "\$ syncctl drain --source s3-media --timeout 60s       # syncd's managed copy has copied every object"
 SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" drain --source s3-media --timeout 60s
-for source in pg-physical pg-logical redis-replica redis-dr kafka-events s3-replicated s3-media; do
-  echo
-  echo "\$ syncctl verify --source $source"
-  SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source "$source" || true
-done
 echo
-echo "\$ syncctl gate"
+echo "\$ syncctl verify --source pg-logical          # one source's check, with every table"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source pg-logical || true
+echo
+echo "\$ syncctl cutover --plan config/cutover-plan.yaml --report .demo/cutover.md   # drain, verify and gate all seven sources, journaled"
 set +e
-SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" gate
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" cutover --plan config/cutover-plan.yaml --report "$STATE/cutover.md"
 code=$?
 set -e
-echo "(exit code $code: 0 pass, 1 fail)"
+echo "(exit code $code: 0 pass, 1 fail, 2 error)"
+echo
+echo "\$ syncctl cutover verify-report .demo/cutover.md   # is this file the report the journal holds?"
+SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" cutover verify-report "$STATE/cutover.md" || true
+echo
+echo "\$ syncctl pause --source pg-physical && syncctl cutover --drill --plan config/cutover-plan.yaml   # the standby's replay paused"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" pause --source pg-physical >/dev/null
+set +e
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" cutover --drill --plan config/cutover-plan.yaml
+code=$?
+set -e
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" resume --source pg-physical >/dev/null
+echo "(exit code $code: the drill fails on pg-physical, whose replay was paused; the standby is resumed again)"
 cat <<MSG
 
 syncd is running (pid $(cat "$STATE/syncd.pid"), log $STATE/syncd.log). Try:

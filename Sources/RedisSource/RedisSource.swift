@@ -406,8 +406,15 @@ public actor RedisSource: SourceAdapter {
                 "the DR instance did not receive the heartbeat written at the call within \(timeout.seconds) s (it holds \(reached), wanted \(marker))"
             }) {
                 reached = (try await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }) ?? 0
-                return reached >= marker
-                    ? DrainResult(target: "heartbeat \(marker)", reached: "heartbeat \(reached)", waitedSeconds: (clock.now - start).seconds) : nil
+                if reached >= marker {
+                    return DrainResult(target: "heartbeat \(marker)", reached: "heartbeat \(reached)", waitedSeconds: (clock.now - start).seconds)
+                }
+                // The poll loop rewrites the heartbeat every interval: a copy that stays put means
+                // nothing copies to the DR instance continuously (a periodic full sync is no stream).
+                if watch.stalled(at: [reached]) {
+                    throw SyncError.invalidState("nothing copies to the DR instance continuously: its heartbeat copy stayed at \(reached) over \(CatchUpWatch.stallPolls) polls (\(Gate.format(watch.stallAfter.seconds)) s), so it cannot drain to the primary's position; it is as fresh as its last full copy")
+                }
+                return nil
             }
         }
     }

@@ -70,6 +70,13 @@ extension SyncError: HTTPResponseError {
     }
 }
 
+extension CutoverRequestError: HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try APIError(self).response(from: request, context: context)
+    }
+}
+
 extension UnknownSourceError: HTTPResponseError {
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -321,6 +328,55 @@ public enum SyncAPI {
                 throw APIError(.notFound, "no consistency check has run for source '\(name)'")
             }
             return jsonResponse(latest)
+        }
+
+        // Cutover runs: drain, verify and gate every source (or a plan's) in one journaled operation.
+        authed.post("/v1/cutovers") { request, context -> Response in
+            try requireAdmin(context)
+            _ = try Query(request, allowed: [])
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let cutover: CutoverRequest
+            do {
+                cutover = body.readableBytes == 0 ? CutoverRequest()
+                    : try JSONCoding.typedDecoder.decode(CutoverRequest.self, from: Data(buffer: body))
+            } catch {
+                throw APIError(.badRequest, "the body is not a cutover request: \(error)",
+                               remedy: #"send JSON such as {"sources": ["pg-main"], "drill": true} or {"plan": {"stages": [...]}}"#)
+            }
+            let run = try await manager.startCutover(cutover, actor: context.actor)
+            var response = jsonResponse(run, status: .accepted)
+            response.headers[.location] = "/v1/cutovers/\(run.id)"
+            return response
+        }
+        authed.get("/v1/cutovers") { request, _ -> Response in
+            _ = try Query(request, allowed: [])
+            return jsonResponse(["runs": await manager.cutoverRunList()])
+        }
+        authed.get("/v1/cutovers/:id") { request, context -> Response in
+            let query = try Query(request, allowed: ["wait"])
+            let wait = try query.duration("wait", max: 60) ?? 0
+            let id = try context.parameters.require("id")
+            guard let run = await manager.cutoverRun(id: id, wait: wait) else {
+                throw APIError(.notFound, "no cutover run '\(id)' (runs are kept in memory until syncd restarts; reports stay in the journal)")
+            }
+            return jsonResponse(run)
+        }
+        authed.get("/v1/cutovers/:id/digest") { request, context -> Response in
+            _ = try Query(request, allowed: [])
+            let id = try context.parameters.require("id")
+            guard let digest = try await manager.journaledCutoverDigest(id: id) else {
+                throw APIError(.notFound, "the journal holds no finished cutover run '\(id)'")
+            }
+            return jsonResponse(["id": id, "report_sha256": digest])
+        }
+        authed.delete("/v1/cutovers/:id") { request, context -> Response in
+            try requireAdmin(context)
+            _ = try Query(request, allowed: [])
+            let id = try context.parameters.require("id")
+            guard await manager.cutoverRun(id: id) != nil else {
+                throw APIError(.notFound, "no cutover run '\(id)' (runs are kept in memory until syncd restarts; reports stay in the journal)")
+            }
+            return jsonResponse(try await manager.cancelCutover(id: id, actor: context.actor))
         }
 
         authed.get("/v1/journal") { request, _ -> Response in

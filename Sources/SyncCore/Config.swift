@@ -80,9 +80,12 @@ public struct SyncdConfig: Sendable, Equatable {
     /// Samples kept per source (a ring buffer).
     public var historySize: Int
     public var sources: [SourceConfig]
+    /// Sources a cutover run works on at once.
+    public var cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency
 
     public static let defaultCheckMaxAgeSeconds: Double = 900
     public static let defaultHistorySize = 3600
+    public static let defaultCutoverConcurrency = 4
 }
 
 /// An invalid configuration: names the file, the line, the key path and what is wrong.
@@ -320,7 +323,7 @@ public struct ConfigReader {
     // MARK: the document
 
     func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
-        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "history", "sources"])
+        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "history", "cutover_concurrency", "sources"])
         let listen = try required(top, "listen", in: root)
         let (host, port) = try hostPort(listen)
 
@@ -345,8 +348,10 @@ public struct ConfigReader {
             }
             sources.append(source)
         }
-        return SyncdConfig(file: file, listenHost: host, listenPort: port, readToken: readToken, adminToken: adminToken,
-                           journalPath: journal, historySize: history, sources: sources)
+        var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readToken: readToken, adminToken: adminToken,
+                                 journalPath: journal, historySize: history, sources: sources)
+        if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
+        return config
     }
 
     public func hostPort(_ at: ConfigNode) throws -> (String, Int) {

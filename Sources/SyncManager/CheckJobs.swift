@@ -17,21 +17,33 @@ public struct CheckJob: Sendable, Codable {
     public var error: String?
 }
 
-/// Running and recent check jobs (the newest 100 are kept in memory; results live in the journal).
+/// Something the manager runs in the background and clients follow by id.
+protocol BackgroundJob: Sendable {
+    var id: String { get }
+    var isRunning: Bool { get }
+}
+
+extension CheckJob: BackgroundJob {
+    var isRunning: Bool { status == .running }
+}
+
+typealias CheckJobs = JobBoard<CheckJob>
+
+/// Running and recent jobs (the newest 100 are kept in memory; results live in the journal).
 /// Waiters of a job are woken when it ends (a continuation each), never by polling.
-actor CheckJobs {
-    private var jobs: [String: CheckJob] = [:]
+actor JobBoard<Job: BackgroundJob> {
+    private var jobs: [String: Job] = [:]
     private var tasks: [String: Task<Void, Never>] = [:]
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
     private var order: [String] = []
-    static let kept = 100
+    static var kept: Int { 100 }
 
-    func add(_ job: CheckJob) {
+    func add(_ job: Job) {
         jobs[job.id] = job
         order.append(job.id)
-        while order.count > CheckJobs.kept {
+        while order.count > Self.kept {
             let oldest = order.removeFirst()
-            if jobs[oldest]?.status == .running {
+            if jobs[oldest]?.isRunning == true {
                 order.append(oldest)
                 break
             }
@@ -40,33 +52,38 @@ actor CheckJobs {
     }
 
     func attach(_ id: String, task: Task<Void, Never>) {
-        if jobs[id]?.status == .running { tasks[id] = task }
+        if jobs[id]?.isRunning == true { tasks[id] = task }
     }
 
-    func update(_ id: String, _ change: @Sendable (inout CheckJob) -> Void) {
+    func update(_ id: String, _ change: @Sendable (inout Job) -> Void) {
         guard var job = jobs[id] else { return }
         change(&job)
         jobs[id] = job
-        if job.status != .running {
+        if !job.isRunning {
             tasks[id] = nil
             for waiter in (waiters.removeValue(forKey: id) ?? [:]).values { waiter.resume() }
         }
     }
 
-    func job(_ id: String) -> CheckJob? {
+    func job(_ id: String) -> Job? {
         jobs[id]
+    }
+
+    /// Newest first.
+    func all() -> [Job] {
+        order.reversed().compactMap { jobs[$0] }
     }
 
     /// Cancels a running job's task; false when it is not running.
     func cancel(_ id: String) -> Bool {
-        guard jobs[id]?.status == .running, let task = tasks[id] else { return false }
+        guard jobs[id]?.isRunning == true, let task = tasks[id] else { return false }
         task.cancel()
         return true
     }
 
     /// The job once it has ended or `timeout` has passed, whichever comes first.
-    func job(_ id: String, waitingUpTo timeout: Duration) async -> CheckJob? {
-        guard jobs[id]?.status == .running, timeout > .zero else { return jobs[id] }
+    func job(_ id: String, waitingUpTo timeout: Duration) async -> Job? {
+        guard jobs[id]?.isRunning == true, timeout > .zero else { return jobs[id] }
         let ticket = UUID()
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
@@ -74,7 +91,7 @@ actor CheckJobs {
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                if jobs[id]?.status == .running {
+                if jobs[id]?.isRunning == true {
                     waiters[id, default: [:]][ticket] = continuation
                 } else {
                     continuation.resume()

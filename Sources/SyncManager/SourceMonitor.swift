@@ -30,6 +30,19 @@ public actor SourceMonitor {
 
     public var latest: Sample? { samples.last }
 
+    /// A sample of the present for callers outside the poll loop (after a control action, for a
+    /// cutover's gate): a new poll, or, while the loop's poll is still out, that poll's answer once
+    /// it comes (at most poll_timeout). Polling beside an outstanding poll would record it as hung.
+    public func freshSample() async -> Sample {
+        let asked = Date()
+        let deadline = ContinuousClock.now + .milliseconds(Int64((config.pollTimeoutSeconds + 0.5) * 1000))
+        while outstandingPoll != nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if let latest = samples.last, latest.time >= asked { return latest }
+        return await poll()
+    }
+
     public func history(limit: Int) -> [Sample] {
         Array(samples.suffix(max(0, limit)))
     }

@@ -52,11 +52,15 @@ public struct UnknownSourceError: OperationError {
 public final class SyncManager: Service, Sendable {
     public let monitors: [SourceMonitor]
     public let journal: any JournalStore
-    private let logger: Logger
+    let logger: Logger
     private let checkJobs = CheckJobs()
+    let cutoverRuns = CutoverRuns()
+    /// Sources a cutover run works on at once.
+    let cutoverConcurrency: Int
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
-                metricsFactory: MetricsFactory, logger: Logger) {
+                metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency) {
+        self.cutoverConcurrency = max(1, cutoverConcurrency)
         monitors = sources.map {
             SourceMonitor(config: $0.0, adapter: $0.1, historySize: historySize, metricsFactory: metricsFactory, logger: logger)
         }
@@ -167,7 +171,7 @@ public final class SyncManager: Service, Sendable {
                 message = try await monitor.adapter.forceFullSync()
             }
             await monitor.end()
-            let sample = await monitor.poll()
+            let sample = await monitor.freshSample()
             let duration = (clock.now - started).seconds
             detail["message"] = .string(message)
             detail["duration_seconds"] = .number(duration)
@@ -203,15 +207,18 @@ extension SyncManager {
                            progress: CheckProgress(), result: nil, error: nil)
         await checkJobs.add(job)
         let task = Task {
+            // The source is free before a waiter learns that the job ended.
             do {
                 let result = try await self.runCheck(monitor, options: options, actor: actor, jobID: job.id)
+                await monitor.end()
                 await self.checkJobs.update(job.id) { $0.status = .done; $0.result = result }
             } catch is CancellationError {
+                await monitor.end()
                 await self.checkJobs.update(job.id) { $0.status = .cancelled; $0.error = "the check was cancelled" }
             } catch {
+                await monitor.end()
                 await self.checkJobs.update(job.id) { $0.status = .error; $0.error = "\(error)" }
             }
-            await monitor.end()
         }
         await checkJobs.attach(job.id, task: task)
         return job

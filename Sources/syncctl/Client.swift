@@ -31,7 +31,7 @@ struct APIClient {
         self.token = token
     }
 
-    func request(_ method: String, _ path: String, query: [String: String] = [:], timeout: Double = 30) async throws -> APIResponse {
+    func request(_ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil, timeout: Double = 30) async throws -> APIResponse {
         guard var components = URLComponents(url: server.appendingPathComponent(path), resolvingAgainstBaseURL: false) else {
             throw CLIError(message: "cannot build a URL for \(path)")
         }
@@ -41,6 +41,10 @@ struct APIClient {
         request.httpMethod = method
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.setValue(actorName(), forHTTPHeaderField: "X-Syncd-Actor")
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (data, response): (Data, URLResponse)
         do {
             (data, response) = try await send(request)

@@ -39,7 +39,8 @@ enum LocalEngine {
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
             sources: sources, journal: journal,
-            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
+            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
+            cutoverConcurrency: settings.cutoverConcurrency)
         await manager.restoreLatestChecks()
         // One fresh sample per source, so status and the gate judge the present (two for throughput).
         await withTaskGroup(of: Void.self) { group in

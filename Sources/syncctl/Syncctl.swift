@@ -10,7 +10,8 @@ struct Syncctl: AsyncParsableCommand {
         commandName: "syncctl",
         abstract: "Operator CLI for syncd: status, gate, verify, pause/resume/drain, journal.",
         discussion: "Exit codes: 0 success or gate pass, 1 gate fail, 2 error.",
-        subcommands: [Status.self, Gate.self, Verify.self, Reconcile.self, Pause.self, Resume.self, Resync.self, Drain.self, JournalCommand.self])
+        subcommands: [Status.self, Gate.self, Verify.self, Cutover.self, Reconcile.self, Pause.self, Resume.self, Resync.self, Drain.self,
+                      JournalCommand.self])
 
     static func main() async {
         do {

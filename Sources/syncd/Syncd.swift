@@ -64,7 +64,8 @@ struct Syncd: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
             sources: sources, journal: journal,
-            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
+            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
+            cutoverConcurrency: settings.cutoverConcurrency)
         let router = SyncAPI.router(manager: manager, readToken: settings.readToken, adminToken: settings.adminToken, registry: registry)
         let app = Application(
             router: router,

@@ -23,7 +23,9 @@ public actor ScriptedAdapter: SourceAdapter {
 
     public init(name: String) { self.name = name }
 
-    public func capabilities() async -> Set<SourceOperation> { [.pause, .resume, .drain, .fullSync, .check] }
+    public private(set) var operations: Set<SourceOperation> = [.pause, .resume, .drain, .fullSync, .check]
+    public func capabilities() async -> Set<SourceOperation> { operations }
+    public func set(capabilities: Set<SourceOperation>) { operations = capabilities }
 
     public func sample() async -> Sample {
         samplesStarted += 1
@@ -41,8 +43,17 @@ public actor ScriptedAdapter: SourceAdapter {
         "the scripted DR side was re-copied"
     }
 
+    /// Drains that fail before one succeeds (a flapping link).
+    public private(set) var drainFailures = 0
+    public private(set) var drains = 0
+
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {
+        drains += 1
         if state == .paused { throw SyncError.invalidState("cannot drain: paused") }
+        if drainFailures > 0 {
+            drainFailures -= 1
+            throw SyncError.timeout("the scripted DR side did not catch up")
+        }
         return DrainResult(target: "0/10", reached: "0/10", waitedSeconds: 0)
     }
 
@@ -60,6 +71,7 @@ public actor ScriptedAdapter: SourceAdapter {
     public func shutdown() async {}
     public func set(_ state: SyncState) { self.state = state }
     public func set(sampleDelay: Duration) { self.sampleDelay = sampleDelay }
+    public func set(drainFailures: Int) { self.drainFailures = drainFailures }
     public func set(checkScopes: [TableCheckResult]?, duration: Duration = .zero) {
         self.checkScopes = checkScopes
         checkDuration = duration
