@@ -40,6 +40,33 @@ public struct CutoverStep: Sendable, Codable, Equatable {
         self.retryBackoffSeconds = retryBackoffSeconds
         self.pauseAfter = pauseAfter
     }
+
+    enum CodingKeys: String, CodingKey {
+        case source, drainTimeoutSeconds, rounds, ratioThreshold, required, onFailure, retries, retryBackoffSeconds, pauseAfter
+    }
+
+    /// Only `source` is needed; the rest take the defaults a plan file has.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = CutoverStep(source: try container.decode(String.self, forKey: .source))
+        self.init(source: defaults.source,
+                  drainTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? defaults.drainTimeoutSeconds,
+                  rounds: try container.decodeIfPresent(Int.self, forKey: .rounds) ?? defaults.rounds,
+                  ratioThreshold: try container.decodeIfPresent(Double.self, forKey: .ratioThreshold),
+                  required: try container.decodeIfPresent(Bool.self, forKey: .required) ?? defaults.required,
+                  onFailure: try container.decodeIfPresent(OnFailure.self, forKey: .onFailure) ?? defaults.onFailure,
+                  retries: try container.decodeIfPresent(Int.self, forKey: .retries) ?? defaults.retries,
+                  retryBackoffSeconds: try container.decodeIfPresent(Double.self, forKey: .retryBackoffSeconds) ?? defaults.retryBackoffSeconds,
+                  pauseAfter: try container.decodeIfPresent(Bool.self, forKey: .pauseAfter) ?? defaults.pauseAfter)
+        guard (1...20).contains(rounds), drainTimeoutSeconds > 0, (0...10).contains(retries), retryBackoffSeconds >= 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "source '\(source)': rounds 1-20, drain_timeout_seconds > 0, retries 0-10, retry_backoff_seconds >= 0"))
+        }
+        if let ratioThreshold, !(ratioThreshold > 0 && ratioThreshold <= 1) {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "source '\(source)': ratio_threshold must be greater than 0 and at most 1"))
+        }
+    }
 }
 
 /// Ordered stages; the sources of one stage run in parallel. No commands: a plan only says which

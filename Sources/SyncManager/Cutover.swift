@@ -16,6 +16,17 @@ public struct CutoverRequest: Sendable, Codable, Equatable {
         self.drill = drill
         self.timeoutSeconds = timeoutSeconds
     }
+
+    enum CodingKeys: String, CodingKey { case sources, plan, drill, timeoutSeconds }
+
+    /// Every field may be left out: `{}` is a cutover of every source.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        sources = try container.decodeIfPresent([String].self, forKey: .sources)
+        plan = try container.decodeIfPresent(CutoverPlan.self, forKey: .plan)
+        drill = try container.decodeIfPresent(Bool.self, forKey: .drill) ?? false
+        timeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
+    }
 }
 
 /// How a run, or one source of it, ended.
