@@ -20,6 +20,8 @@ STATE=$ROOT/.build-bench
 mkdir -p "$STATE"
 
 bash integration/install-deps.sh
+command -v rclone >/dev/null || { apt-get install -y -qq rclone >/dev/null; }
+command -v kcat >/dev/null || { apt-get install -y -qq kcat >/dev/null; }
 swift build -c release --product syncd >/dev/null 2>&1 || swift build -c release --product syncd
 swift build -c release --product syncctl >/dev/null 2>&1 || swift build -c release --product syncctl
 BIN=$(swift build -c release --show-bin-path)
