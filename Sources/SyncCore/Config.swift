@@ -116,19 +116,23 @@ public enum ConfigLoader {
         return try parse(yaml: text, file: file, baseDirectory: directory, environment: environment, kinds: kinds)
     }
 
-    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String],
-                             kinds: [SourceDescriptor]) throws -> SyncdConfig {
-        let root: Node
+    /// A YAML document's root node; an empty or malformed one is a ConfigError naming the file.
+    static func document(yaml: String, file: String, empty: String) throws -> Node {
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
-                throw ConfigError(file: file, line: nil, keyPath: "", message: "the file is empty")
+                throw ConfigError(file: file, line: nil, keyPath: "", message: empty)
             }
-            root = node
+            return node
         } catch let error as ConfigError {
             throw error
         } catch {
             throw ConfigError(file: file, line: nil, keyPath: "", message: "not valid YAML: \(error)")
         }
+    }
+
+    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String],
+                             kinds: [SourceDescriptor]) throws -> SyncdConfig {
+        let root = try document(yaml: yaml, file: file, empty: "the file is empty")
         let reader = ConfigReader(file: file, baseDirectory: baseDirectory, environment: environment)
         return try reader.config(ConfigNode(node: root, path: ""), kinds: kinds)
     }

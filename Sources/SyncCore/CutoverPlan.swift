@@ -111,17 +111,7 @@ public enum CutoverPlanLoader {
 
     /// Validates the plan's own shape; which sources exist is checked when the run starts.
     public static func parse(yaml: String, file: String) throws -> CutoverPlan {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw ConfigError(file: file, line: nil, keyPath: "", message: "the plan is empty")
-            }
-            root = node
-        } catch let error as ConfigError {
-            throw error
-        } catch {
-            throw ConfigError(file: file, line: nil, keyPath: "", message: "not valid YAML: \(error)")
-        }
+        let root = try ConfigLoader.document(yaml: yaml, file: file, empty: "the plan is empty")
         let reader = ConfigReader(file: file, baseDirectory: "/", environment: [:])
         let top = ConfigNode(node: root, path: "")
         let map = try reader.mapping(top, allowed: ["stages"])
