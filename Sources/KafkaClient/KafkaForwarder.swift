@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import SyncCore
 
 /// Consumes assigned partitions of one cluster and produces every record to the same partition of
 /// its mapped topic on another (key, value, headers and timestamp kept); commits, per source
@@ -8,9 +9,10 @@ import Foundation
 public final class KafkaForwarder: @unchecked Sendable {
     let consumer: KafkaHandle
     let writer: KafkaWriter
-    /// Target topic by source topic, and back.
-    let targetTopics: [String: String]
-    let sourceTopics: [String: String]
+    /// Target topic by source topic, and back; keyed by the names' bytes (two spellings of one
+    /// name are two topics to Kafka).
+    let targetTopics: [ByteKey: String]
+    let sourceTopics: [ByteKey: String]
     let batchSize: Int
     private var lastCommit = Date()
     private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
@@ -24,8 +26,8 @@ public final class KafkaForwarder: @unchecked Sendable {
     public init(consumer: KafkaHandle, writer: KafkaWriter, topics: [(source: String, target: String)], batchSize: Int) throws {
         self.consumer = consumer
         self.writer = writer
-        targetTopics = Dictionary(uniqueKeysWithValues: topics.map { ($0.source, $0.target) })
-        sourceTopics = Dictionary(uniqueKeysWithValues: topics.map { ($0.target, $0.source) })
+        targetTopics = Dictionary(topics.map { ($0.source.byteKey, $0.target) }, uniquingKeysWith: { first, _ in first })
+        sourceTopics = Dictionary(topics.map { ($0.target.byteKey, $0.source) }, uniquingKeysWith: { first, _ in first })
         self.batchSize = batchSize
         guard let queue = rd_kafka_queue_get_consumer(consumer.rk) else { throw KafkaError(message: "\(consumer.label): no consumer queue") }
         consumerQueue = queue
@@ -96,7 +98,7 @@ public final class KafkaForwarder: @unchecked Sendable {
             targetHandles.values.forEach { rd_kafka_topic_destroy($0) }
             targetHandles = [:]
         }
-        guard let name = targetTopics[String(cString: rd_kafka_topic_name(sourceHandle))], let created = writer.topicHandle(name) else { return nil }
+        guard let name = targetTopics[String(cString: rd_kafka_topic_name(sourceHandle)).byteKey], let created = writer.topicHandle(name) else { return nil }
         targetHandles[sourceHandle] = created
         return created
     }

@@ -6,8 +6,9 @@ import SyncCore
 final class HandleEvents: @unchecked Sendable {
     private let lock = NSLock()
     private var lastError: String?
-    /// Per partition of the produced topics: the highest source offset (message opaque) acknowledged.
-    private var acknowledged: [String: [Int32: Int64]] = [:]
+    /// Per partition of the produced topics (by the name's bytes): the highest source offset
+    /// (message opaque) acknowledged.
+    private var acknowledged: [ByteKey: [Int32: Int64]] = [:]
     private var deliveryFailure: String?
 
     func recordError(_ text: String) {
@@ -24,12 +25,15 @@ final class HandleEvents: @unchecked Sendable {
                 if deliveryFailure == nil { deliveryFailure = "\(topic)[\(partition)]: \(error)" }
                 return
             }
-            if let tag { acknowledged[topic, default: [:]][partition] = max(acknowledged[topic]?[partition] ?? -1, tag) }
+            if let tag {
+                let name = topic.byteKey
+                acknowledged[name, default: [:]][partition] = max(acknowledged[name]?[partition] ?? -1, tag)
+            }
         }
     }
 
     /// The highest acknowledged tag per topic and partition.
-    var acknowledgedTags: [String: [Int32: Int64]] { lock.withLock { acknowledged } }
+    var acknowledgedTags: [ByteKey: [Int32: Int64]] { lock.withLock { acknowledged } }
 
     /// The first delivery that failed, if any (checked per batch, so it copies nothing else).
     var firstFailure: String? { lock.withLock { deliveryFailure } }
