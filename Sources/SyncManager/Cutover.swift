@@ -54,16 +54,20 @@ public struct PhaseRecord: Sendable, Codable, Equatable {
 }
 
 /// What losing the primary at the start would have cost: the lag then, and the worst lag in the
-/// window the kept history covers (the RPO exposure over that window).
+/// window on record (the RPO exposure over that window).
 public struct Exposure: Sendable, Codable, Equatable {
     public var state: SyncState?
     public var lagSeconds: Double?
     public var lagVolume: Int64?
     public var unit: VolumeUnit?
     public var worstLagSeconds: Double?
-    /// How far back the history reaches, and how many samples it holds.
+    public var worstLagAt: Date?
+    /// How far back the record reaches: samples in memory, and lag summaries from the journal.
     public var windowSeconds: Double
     public var samples: Int
+    public var journaledSummaries: Int
+    /// Samples in the window whose lag was unknown; when > 0 the worst lag is a lower bound.
+    public var samplesWithoutLag: Int
     public var note: String?
 }
 

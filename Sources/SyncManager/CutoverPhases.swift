@@ -31,7 +31,8 @@ extension SyncManager {
             try await phase(id, name, .verify, attempt) {
                 let options = CheckOptions(rounds: step.rounds)
                 let result = try await self.check(source: name, options: options, actor: run.actor) { progress in
-                    Task { await self.updateSource(id, name) { $0.progress = progress } }
+                    // A late update (after the verify phase ended) is dropped: the report keeps the final figures in `check`.
+                    Task { await self.updateSource(id, name) { if $0.phase == .verify { $0.progress = progress } } }
                 }
                 checked = result
                 var sample = result
@@ -39,7 +40,7 @@ extension SyncManager {
                 sample.diffs = Array(result.diffs.prefix(20))
                 sample.diffsTruncated = result.diffsTruncated || result.diffs.count > sample.diffs.count
                 let kept = sample
-                await self.updateSource(id, name) { $0.check = kept }
+                await self.updateSource(id, name) { $0.check = kept; $0.progress = nil }
                 return "\(result.status.rawValue): ratio \(result.ratio), \(result.missing) missing, \(result.extra) extra, \(result.changed) changed"
             }
             guard let result = checked else { throw PhaseFailure(message: "verify: no result") }
@@ -49,7 +50,7 @@ extension SyncManager {
                 // A fresh sample: the gate judges the present, after the drain and the check.
                 let sample = await monitor.freshSample()
                 let verdict = Gate.evaluate(source: name, policy: policy, sample: sample, check: result.summary, now: Date())
-                await self.updateSource(id, name) { $0.gateReasons = verdict.reasons }
+                await self.updateSource(id, name) { $0.gateReasons = verdict.reasons; $0.progress = nil }
                 guard verdict.status == .pass else { throw PhaseFailure(message: "gate: " + verdict.reasons.joined(separator: "; ")) }
                 return "pass"
             }
@@ -93,17 +94,30 @@ extension SyncManager {
         }
     }
 
-    /// The lag now, and the worst lag over the kept history.
+    /// The lag now, and the worst lag over the exposure window: the samples held in memory and
+    /// the lag summaries syncd journaled (which is all `syncctl --config` has beyond its own samples).
     func exposure(_ monitor: SourceMonitor) async -> Exposure {
         let now = await monitor.freshSample()
-        let history = await monitor.history(limit: Int.max)
-        let window = history.first.map { now.time.timeIntervalSince($0.time) } ?? 0
-        let worst = history.compactMap(\.lagSeconds).max()
-        var note: String?
-        if history.count < 3 {
-            note = "the history holds \(history.count) sample(s) over \(Gate.format(window)) s: no wider exposure window is on record (syncctl --config keeps no history between commands; syncd keeps \(Gate.format(monitor.config.pollIntervalSeconds)) s samples)"
+        let history = await monitor.history(limit: Int.max).filter { now.time.timeIntervalSince($0.time) <= exposureWindow }
+        let (summaries, journalError) = await journaledLagSummaries(source: monitor.config.name, window: exposureWindow, now: now.time)
+        var worst = history.filter { $0.lagSeconds != nil }.max { $0.lagSeconds! < $1.lagSeconds! }.map { (seconds: $0.lagSeconds!, at: $0.time) }
+        for summary in summaries {
+            if let seconds = summary.worstLagSeconds, let at = summary.worstLagAt, seconds > worst?.seconds ?? -1 { worst = (seconds, at) }
         }
-        return Exposure(state: now.state, lagSeconds: now.lagSeconds, lagVolume: now.lagVolume, unit: now.unit, worstLagSeconds: worst,
-                        windowSeconds: window, samples: history.count, note: note)
+        let oldest = [history.first?.time, summaries.first?.from].compactMap { $0 }.min()
+        let window = oldest.map { now.time.timeIntervalSince($0) } ?? 0
+        let withoutLag = history.filter { $0.lagSeconds == nil }.count + summaries.reduce(0) { $0 + $1.samplesWithoutLag }
+        var notes: [String] = []
+        if let journalError {
+            notes.append("the journal's lag summaries could not be read (\(journalError)): the window is the \(history.count) sample(s) in memory")
+        } else if summaries.isEmpty && history.count < 3 {
+            notes.append("no exposure window is on record: \(history.count) sample(s) in memory over \(Gate.format(window)) s and no lag summary journaled within exposure_window \(DurationText.describe(exposureWindow)) (syncd journals one per source every \(DurationText.describe(lagSummaryInterval)); syncctl --config journals none)")
+        }
+        if withoutLag > 0 {
+            notes.append("\(withoutLag) sample(s) in the window had no known lag (unreachable or broken): the worst lag is at least the figure shown")
+        }
+        return Exposure(state: now.state, lagSeconds: now.lagSeconds, lagVolume: now.lagVolume, unit: now.unit, worstLagSeconds: worst?.seconds,
+                        worstLagAt: worst?.at, windowSeconds: window, samples: history.count, journaledSummaries: summaries.count,
+                        samplesWithoutLag: withoutLag, note: notes.isEmpty ? nil : notes.joined(separator: "; "))
     }
 }

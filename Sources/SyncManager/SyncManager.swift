@@ -57,10 +57,17 @@ public final class SyncManager: Service, Sendable {
     let cutoverRuns = CutoverRuns()
     /// Sources a cutover run works on at once.
     let cutoverConcurrency: Int
+    /// How often `run()` journals each source's lag summary, and how far back a cutover's exposure looks.
+    let lagSummaryInterval: Double
+    let exposureWindow: Double
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
-                metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency) {
+                metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency,
+                lagSummaryInterval: Double = SyncdConfig.defaultLagSummaryIntervalSeconds,
+                exposureWindow: Double = SyncdConfig.defaultExposureWindowSeconds) {
         self.cutoverConcurrency = max(1, cutoverConcurrency)
+        self.lagSummaryInterval = max(0.05, lagSummaryInterval)
+        self.exposureWindow = max(1, exposureWindow)
         monitors = sources.map {
             SourceMonitor(config: $0.0, adapter: $0.1, historySize: historySize, metricsFactory: metricsFactory, logger: logger)
         }
@@ -89,6 +96,7 @@ public final class SyncManager: Service, Sendable {
                     group.addTask { await monitor.run() }
                     group.addTask { await monitor.adapter.runBackground() }
                 }
+                group.addTask { await self.journalLagSummaries(every: self.lagSummaryInterval) }
             }
         }
         for monitor in monitors { await monitor.adapter.shutdown() }

@@ -6,7 +6,7 @@ import SyncManager
 struct Cutover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drain, verify and gate every source (or a plan's) in one journaled run, with an evidence report.",
-        subcommands: [RunCutover.self, VerifyReport.self, CancelCutover.self],
+        subcommands: [RunCutover.self, ListCutovers.self, ShowCutover.self, VerifyReport.self, CancelCutover.self],
         defaultSubcommand: RunCutover.self)
 }
 
@@ -118,6 +118,44 @@ struct CancelCutover: AsyncParsableCommand {
         let body = try options.expectOK(try await options.withClient { [id] in try await $0.request("DELETE", "/v1/cutovers/\(id)", timeout: 60) })
         let run = try Format.decode(body, as: CutoverRun.self)
         print(options.json ? Format.pretty(body) : Format.cutover(run))
+    }
+}
+
+struct ListCutovers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "The cutover runs syncd holds in memory (the newest 100), newest first.")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let body = try options.expectOK(try await options.withClient { try await $0.request("GET", "/v1/cutovers") })
+        guard !options.json else { print(Format.pretty(body)); return }
+        let runs = try Format.decode(body["runs"] ?? .array([]), as: [CutoverRun].self)
+        let rows = runs.sorted { $0.startedAt > $1.startedAt }.map { run -> [String] in
+            [run.id, ISO8601DateFormatter().string(from: run.startedAt), run.drill ? "yes" : "no", run.status.rawValue,
+             run.sources.map { DisplayText.escape($0.source) }.joined(separator: ","), Format.seconds(run.secondsToVerdict)]
+        }
+        print(rows.isEmpty ? "no cutover runs since syncd started (finished reports stay in the journal)"
+              : Format.table(["ID", "STARTED", "DRILL", "STATUS", "SOURCES", "TO VERDICT(s)"], rows))
+    }
+}
+
+struct ShowCutover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "One cutover run's report. Exit 0 pass or degraded, 1 fail, 2 running, cancelled or error.")
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "The run id.")
+    var id: String
+    @Option(help: "Wait up to this long (at most 60s) for a running run to finish, e.g. 30s.")
+    var wait: String?
+
+    func validate() throws {
+        if let wait, DurationText.parse(wait) == nil { throw ValidationError("--wait must be a duration like 30s, got '\(wait)'") }
+    }
+
+    func run() async throws {
+        let query = wait.map { ["wait": $0] } ?? [:]
+        let body = try options.expectOK(try await options.withClient { [id] in try await $0.request("GET", "/v1/cutovers/\(id)", query: query, timeout: 90) })
+        let run = try Format.decode(body, as: CutoverRun.self)
+        print(options.json ? Format.pretty(body) : Format.cutover(run))
+        if run.exitCode != 0 { throw ExitCode(run.exitCode) }
     }
 }
 

@@ -40,7 +40,8 @@ enum LocalEngine {
         let manager = SyncManager(
             sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
-            cutoverConcurrency: settings.cutoverConcurrency)
+            cutoverConcurrency: settings.cutoverConcurrency,
+            lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds)
         await manager.restoreLatestChecks()
         // One fresh sample per source, so status and the gate judge the present (two for throughput).
         await withTaskGroup(of: Void.self) { group in

@@ -200,7 +200,7 @@ struct JournalCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
     @Option(help: "How many entries.") var limit: Int = 50
     @Option(help: "Only this source.") var source: String?
-    @Option(help: "Only this kind: gate, check, reconcile, control, service.") var kind: String?
+    @Option(help: "Only this kind: gate, check, reconcile, control, cutover, lag, service.") var kind: String?
 
     func run() async throws {
         var query = ["limit": String(limit)]

@@ -65,7 +65,8 @@ struct Syncd: AsyncParsableCommand {
         let manager = SyncManager(
             sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
-            cutoverConcurrency: settings.cutoverConcurrency)
+            cutoverConcurrency: settings.cutoverConcurrency,
+            lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds)
         let router = SyncAPI.router(manager: manager, readToken: settings.readToken, adminToken: settings.adminToken, registry: registry)
         let app = Application(
             router: router,

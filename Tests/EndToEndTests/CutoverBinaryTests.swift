@@ -92,13 +92,16 @@ extension BinaryTests {
 
         #expect(try await shell("\(ctl) pause \(config) --source pg").status == 0)
         let started = ContinuousClock.now
-        let drill = try await shell("\(ctl) cutover \(config) --drill")
+        let drillReport = directory.appendingPathComponent("drill.md").path
+        let drill = try await shell("\(ctl) cutover \(config) --drill --report \(drillReport)")
         let took = started.duration(to: .now)
         #expect(try await shell("\(ctl) resume \(config) --source pg").status == 0)
         #expect(drill.status == 1, "\(drill.stdout) \(drill.stderr)")
         #expect(drill.stdout.contains("pg: fail: drain: cannot drain: WAL replay on the DR standby is paused"), "\(drill.stdout)")
         #expect(drill.stdout.contains("drill"), "\(drill.stdout)")
         #expect(took < .seconds(60), "the paused source fails fast: \(took)")
+
+        try await expectValidReports([report, drillReport])
 
         let badPlan = directory.appendingPathComponent("bad-plan.yaml").path
         try "stages:\n  - sources:\n      - source: pg\n        command: rm -rf /\n".write(toFile: badPlan, atomically: true, encoding: .utf8)

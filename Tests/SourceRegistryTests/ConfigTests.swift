@@ -119,6 +119,15 @@ private struct Fixture {
         #expect(source.postgres == PostgresOptions(mode: .logical, subscription: "orders_sub"))
     }
 
+    @Test("the service's cutover settings: defaults, and what a file sets")
+    func cutoverSettings() throws {
+        let defaults = try Fixture().parse(validYAML)
+        #expect(defaults.cutoverConcurrency == 4 && defaults.lagSummaryIntervalSeconds == 60 && defaults.exposureWindowSeconds == 86_400)
+        let yaml = validYAML.replacingOccurrences(of: "journal:", with: "cutover_concurrency: 2\nlag_summary_interval: 30s\nexposure_window: 168h\njournal:")
+        let set = try Fixture().parse(yaml)
+        #expect(set.cutoverConcurrency == 2 && set.lagSummaryIntervalSeconds == 30 && set.exposureWindowSeconds == 7 * 86_400)
+    }
+
     struct InvalidCase: Sendable, CustomTestStringConvertible {
         let label: String
         let replace: String
@@ -155,6 +164,11 @@ private struct Fixture {
                     message: "expected host:port"),
         InvalidCase(label: "bad mode", replace: "    kind: postgres", with: "    kind: postgres\n    mode: sideways",
                     keyPath: "sources[0].mode", message: "unknown mode 'sideways'"),
+        InvalidCase(label: "exposure window shorter than the summary interval", replace: "journal:",
+                    with: "lag_summary_interval: 5m\nexposure_window: 1m\njournal:", keyPath: "exposure_window",
+                    message: "shorter than lag_summary_interval"),
+        InvalidCase(label: "bad lag summary interval", replace: "journal:", with: "lag_summary_interval: often\njournal:",
+                    keyPath: "lag_summary_interval", message: "expected a duration"),
         InvalidCase(label: "source name unsafe in URLs", replace: "name: pg-main", with: "name: pg main/1", keyPath: "sources[0].name",
                     message: "may contain only"),
     ]
@@ -366,6 +380,15 @@ sources:
         #expect(DurationText.parse("5m") == 300)
         #expect(DurationText.parse("1h") == 3600)
         #expect(DurationText.parse("12") == 12)
+    }
+
+    @Test("durations print the way an operator writes them, and read back")
+    func describesDurations() {
+        let cases: [(Double, String)] = [(86_400, "24h"), (5400, "90m"), (60, "1m"), (45, "45s"), (1.5, "1.5s"), (0.25, "250ms")]
+        for (seconds, text) in cases {
+            #expect(DurationText.describe(seconds) == text)
+            #expect(DurationText.parse(text) == seconds)
+        }
     }
 
     @Test func rejectsNonsense() {

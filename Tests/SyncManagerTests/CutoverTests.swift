@@ -17,7 +17,8 @@ import TestSupport
 
     static let equal = [TableCheckResult(table: "t", status: .equal, primaryRows: 1000, drRows: 1000)]
 
-    static func site(_ names: [String] = ["a", "b", "c"], threshold: Double = 0.999) async throws -> Site {
+    static func site(_ names: [String] = ["a", "b", "c"], threshold: Double = 0.999, journal: String? = nil,
+                     pollInterval: Double = 1, lagSummaryInterval: Double = 60) async throws -> Site {
         let endpoint = EndpointConfig(host: "127.0.0.1", port: 1)
         var adapters: [String: ScriptedAdapter] = [:]
         var sources: [(SourceConfig, any SourceAdapter)] = []
@@ -25,14 +26,15 @@ import TestSupport
             let adapter = ScriptedAdapter(name: name)
             await adapter.set(checkScopes: equal)
             adapters[name] = adapter
-            let config = SourceConfig(name: name, kind: ScriptedAdapter.scriptedKind, primary: endpoint, dr: endpoint, pollIntervalSeconds: 1,
+            let config = SourceConfig(name: name, kind: ScriptedAdapter.scriptedKind, primary: endpoint, dr: endpoint, pollIntervalSeconds: pollInterval,
                                       pollTimeoutSeconds: 2,
                                       policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: threshold, sampleMaxAgeSeconds: 10))
             sources.append((config, adapter))
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-cutover-\(UUID().uuidString)/journal.sqlite").path
+        let path = journal ?? FileManager.default.temporaryDirectory.appendingPathComponent("syncd-cutover-\(UUID().uuidString)/journal.sqlite").path
         let manager = SyncManager(sources: sources, journal: try SQLiteJournal(path: path), historySize: 100,
-                                  metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
+                                  metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"),
+                                  lagSummaryInterval: lagSummaryInterval)
         return Site(manager: manager, adapters: adapters)
     }
 
@@ -215,5 +217,52 @@ import TestSupport
         await site.adapters["a"]?.set(checkScopes: Self.equal, duration: .seconds(30))
         let run = try await Self.finished(site.manager, try await site.manager.startCutover(CutoverRequest(timeoutSeconds: 1), actor: "t"))
         #expect(run.status == .error && run.exitCode == 2 && run.reason?.contains("timeout") == true, "\(String(describing: run.reason))")
+    }
+
+    @Test("the exposure reaches back through the lag summaries syncd journaled: a process that just started (syncctl --config) reports the worst lag of the window, and says when nothing is on record")
+    func exposureWindowComesFromTheJournal() async throws {
+        let journal = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-exposure-\(UUID().uuidString)/journal.sqlite").path
+        // The service: polls every 100 ms and journals a summary every 300 ms; source a lags 7.5 s for a while.
+        let service = try await Self.site(["a"], journal: journal, pollInterval: 0.1, lagSummaryInterval: 0.3)
+        await service.adapters["a"]?.set(lagSeconds: 7.5)
+        let running = Task { try await service.manager.run() }
+        try await Task.sleep(for: .milliseconds(700))
+        await service.adapters["a"]?.set(lagSeconds: 0.5)
+        try await Task.sleep(for: .milliseconds(700))
+        running.cancel()
+        _ = try? await running.value
+        let journaled = try await service.manager.journal.recent(limit: 100, source: "a", kind: SyncManager.lagJournalKind)
+        #expect(journaled.count >= 3, "one summary per interval, and one for the part-interval at the stop: \(journaled.count)")
+
+        // A new process on the same journal holds one sample of its own.
+        let local = try await Self.site(["a"], journal: journal)
+        let run = try await Self.finished(local.manager, try await local.manager.startCutover(CutoverRequest(), actor: "t"))
+        let exposure = try #require(Self.source(run, "a")?.exposure)
+        #expect(exposure.lagSeconds == 0.5, "the lag now")
+        #expect(exposure.worstLagSeconds == 7.5, "the worst lag in the journaled window: \(exposure)")
+        #expect(exposure.journaledSummaries == journaled.count && exposure.samples == 1)
+        #expect(exposure.windowSeconds >= 1.0 && exposure.worstLagAt != nil, "\(exposure)")
+        #expect(exposure.note == nil, "\(String(describing: exposure.note))")
+
+        let fresh = try await Self.site(["a"])
+        let bare = try await Self.finished(fresh.manager, try await fresh.manager.startCutover(CutoverRequest(), actor: "t"))
+        let none = try #require(Self.source(bare, "a")?.exposure)
+        #expect(none.journaledSummaries == 0 && none.note?.contains("no exposure window is on record") == true, "\(none)")
+    }
+
+    @Test("a lag summary keeps the worst known lag, when it was seen, and how many samples had none")
+    func lagSummaryOfSamples() throws {
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        let samples = [
+            Sample(time: start, state: .inSync, lagSeconds: 1, lagVolume: 10, unit: .bytes),
+            Sample(time: start + 1, state: .unreachable, unit: .bytes),
+            Sample(time: start + 2, state: .lagging, lagSeconds: 9, lagVolume: 900, unit: .bytes),
+            Sample(time: start + 3, state: .inSync, lagSeconds: 2, lagVolume: 20, unit: .bytes),
+        ]
+        let summary = try #require(LagSummary(samples: samples, unit: .bytes))
+        #expect(summary.samples == 4 && summary.samplesWithoutLag == 1)
+        #expect(summary.worstLagSeconds == 9 && summary.worstLagAt == start + 2 && summary.worstLagVolume == 900)
+        #expect(summary.from == start && summary.to == start + 3)
+        #expect(LagSummary(samples: [], unit: .bytes) == nil)
     }
 }

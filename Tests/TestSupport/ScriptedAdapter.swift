@@ -16,6 +16,8 @@ public actor ScriptedAdapter: SourceAdapter {
     public private(set) var samplesRunning = 0
     /// How long a poll takes to answer (a hung server when longer than poll_timeout).
     public private(set) var sampleDelay: Duration = .zero
+    /// The lag each poll reports while reachable.
+    public private(set) var lagSeconds: Double = 0.5
     /// The scopes a check reports; nil makes it fail as unsupported.
     public private(set) var checkScopes: [TableCheckResult]?
     /// How long a check runs (it ends at once when cancelled).
@@ -32,7 +34,7 @@ public actor ScriptedAdapter: SourceAdapter {
         samplesRunning += 1
         defer { samplesRunning -= 1 }
         if sampleDelay > .zero { try? await Task.sleep(for: sampleDelay) }
-        return Sample(state: state, lagSeconds: state == .unreachable ? nil : 0.5, lagVolume: 128, unit: .bytes, position: 1000,
+        return Sample(state: state, lagSeconds: state == .unreachable ? nil : lagSeconds, lagVolume: 128, unit: .bytes, position: 1000,
                       errors: state == .unreachable ? ["DR 127.0.0.1:1 is unreachable: connection refused"] : [])
     }
 
@@ -71,6 +73,7 @@ public actor ScriptedAdapter: SourceAdapter {
     public func shutdown() async {}
     public func set(_ state: SyncState) { self.state = state }
     public func set(sampleDelay: Duration) { self.sampleDelay = sampleDelay }
+    public func set(lagSeconds: Double) { self.lagSeconds = lagSeconds }
     public func set(drainFailures: Int) { self.drainFailures = drainFailures }
     public func set(checkScopes: [TableCheckResult]?, duration: Duration = .zero) {
         self.checkScopes = checkScopes
