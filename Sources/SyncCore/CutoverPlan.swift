@@ -13,6 +13,9 @@ public struct CutoverStep: Sendable, Codable, Equatable {
     }
 
     public var source: String
+    /// False for a copy refreshed now and then (a periodic `resync`), not streamed: there is no
+    /// position it could catch up to, so the run skips the drain and the check judges the data.
+    public var drain: Bool
     public var drainTimeoutSeconds: Double
     public var rounds: Int
     /// Stricter than the config's threshold (a plan may raise it, never lower it); nil keeps it.
@@ -27,10 +30,11 @@ public struct CutoverStep: Sendable, Codable, Equatable {
 
     public static let defaultDrainTimeoutSeconds: Double = 30
 
-    public init(source: String, drainTimeoutSeconds: Double = CutoverStep.defaultDrainTimeoutSeconds, rounds: Int = 3,
+    public init(source: String, drain: Bool = true, drainTimeoutSeconds: Double = CutoverStep.defaultDrainTimeoutSeconds, rounds: Int = 3,
                 ratioThreshold: Double? = nil, required: Bool = true, onFailure: OnFailure = .continue, retries: Int = 0,
                 retryBackoffSeconds: Double = 5, pauseAfter: Bool = false) {
         self.source = source
+        self.drain = drain
         self.drainTimeoutSeconds = drainTimeoutSeconds
         self.rounds = rounds
         self.ratioThreshold = ratioThreshold
@@ -42,7 +46,7 @@ public struct CutoverStep: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, drainTimeoutSeconds, rounds, ratioThreshold, required, onFailure, retries, retryBackoffSeconds, pauseAfter
+        case source, drain, drainTimeoutSeconds, rounds, ratioThreshold, required, onFailure, retries, retryBackoffSeconds, pauseAfter
     }
 
     /// Only `source` is needed; the rest take the defaults a plan file has.
@@ -50,6 +54,7 @@ public struct CutoverStep: Sendable, Codable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = CutoverStep(source: try container.decode(String.self, forKey: .source))
         self.init(source: defaults.source,
+                  drain: try container.decodeIfPresent(Bool.self, forKey: .drain) ?? defaults.drain,
                   drainTimeoutSeconds: try container.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? defaults.drainTimeoutSeconds,
                   rounds: try container.decodeIfPresent(Int.self, forKey: .rounds) ?? defaults.rounds,
                   ratioThreshold: try container.decodeIfPresent(Double.self, forKey: .ratioThreshold),
@@ -96,7 +101,7 @@ public struct CutoverPlan: Sendable, Codable, Equatable {
 
 public enum CutoverPlanLoader {
     static let stageKeys = ["name", "sources"]
-    static let stepKeys = ["source", "drain_timeout", "rounds", "ratio_threshold", "required", "on_failure", "retries", "retry_backoff",
+    static let stepKeys = ["source", "drain", "drain_timeout", "rounds", "ratio_threshold", "required", "on_failure", "retries", "retry_backoff",
                            "pause_after"]
 
     public static func load(file: String) throws -> CutoverPlan {
@@ -146,7 +151,11 @@ public enum CutoverPlanLoader {
     static func step(_ reader: ConfigReader, _ at: ConfigNode) throws -> CutoverStep {
         let map = try reader.mapping(at, allowed: stepKeys)
         var step = CutoverStep(source: try reader.string(try reader.required(map, "source", in: at)))
-        if let node = map["drain_timeout"] { step.drainTimeoutSeconds = try reader.duration(node) }
+        if let node = map["drain"] { step.drain = try reader.bool(node) }
+        if let node = map["drain_timeout"] {
+            step.drainTimeoutSeconds = try reader.duration(node)
+            guard step.drain else { throw reader.fail(node, "drain_timeout needs drain: true (this step skips the drain)") }
+        }
         if let node = map["rounds"] { step.rounds = try reader.int(node, range: 1...20) }
         if let node = map["ratio_threshold"] {
             let threshold = try reader.double(node)

@@ -20,6 +20,9 @@ extension SyncManager {
                 return exposure.note
             }
             try await phase(id, name, .drain, attempt) {
+                guard step.drain else {
+                    return "skipped by the plan (drain: false): a periodic copy has no position to catch up to; the check compares the data itself"
+                }
                 guard await monitor.adapter.capabilities().contains(.drain) else {
                     return "skipped: this source has no replication position to drain to; the check compares the data itself"
                 }
@@ -114,7 +117,7 @@ extension SyncManager {
             notes.append("no exposure window is on record: \(history.count) sample(s) in memory over \(Gate.format(window)) s and no lag summary journaled within exposure_window \(DurationText.describe(exposureWindow)) (syncd journals one per source every \(DurationText.describe(lagSummaryInterval)); syncctl --config journals none)")
         }
         if withoutLag > 0 {
-            notes.append("\(withoutLag) sample(s) in the window had no known lag (unreachable or broken): the worst lag is at least the figure shown")
+            notes.append("\(withoutLag) sample(s) in the window had no known lag (a side unreachable or broken, or lag not yet measurable, e.g. no heartbeat copied yet): the worst lag is at least the figure shown")
         }
         return Exposure(state: now.state, lagSeconds: now.lagSeconds, lagVolume: now.lagVolume, unit: now.unit, worstLagSeconds: worst?.seconds,
                         worstLagAt: worst?.at, windowSeconds: window, samples: history.count, journaledSummaries: summaries.count,

@@ -188,6 +188,19 @@ import TestSupport
         #expect(await site.adapters["a"]?.drains == 0)
     }
 
+    @Test("drain: false in the plan skips a drainable source's drain, saying so; the check and the gate still run")
+    func aPlanSkipsTheDrain() async throws {
+        let site = try await Self.site(["copy"])
+        let plan = Self.plan([[CutoverStep(source: "copy", drain: false)]])
+        let run = try await Self.finished(site.manager, try await site.manager.startCutover(CutoverRequest(plan: plan), actor: "t"))
+        #expect(run.status == .pass, "\(String(describing: run.reason))")
+        let copy = try #require(Self.source(run, "copy"))
+        #expect(copy.phases.map(\.phase) == [.exposure, .drain, .verify, .gate])
+        #expect(copy.phases.first { $0.phase == .drain }?.message?.contains("drain: false") == true)
+        #expect(copy.drain == nil && copy.check?.status == .pass)
+        #expect(await site.adapters["copy"]?.drains == 0)
+    }
+
     @Test("a plan may raise a threshold: one differing row in a thousand passes the config's 0.999, not the plan's 1.0")
     func aRaisedThresholdIsGated() async throws {
         let site = try await Self.site(["ledger"], threshold: 0.999)
