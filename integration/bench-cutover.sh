@@ -96,7 +96,7 @@ done
 
 cat > "$STATE/bench-cutover.yaml" <<YAML
 listen: 127.0.0.1:8497
-tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}
 journal: $STATE/journal-cutover.sqlite
 sources:
   - name: pg
@@ -121,7 +121,7 @@ sources:
     primary: {url: "$SYNCD_S3_PRIMARY", bucket: $BUCKET, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
     dr: {url: "$SYNCD_S3_DR", bucket: $BUCKET, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
 YAML
-export BENCH_TOKEN=bench SYNCD_SERVER=http://127.0.0.1:8497 SYNCD_TOKEN=bench
+export BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 SYNCD_SERVER=http://127.0.0.1:8497 SYNCD_TOKEN=bench-admin-token-0123456789
 
 start_syncd() {
   rm -f "$STATE/journal-cutover.sqlite"*

@@ -52,7 +52,7 @@ floor() { # seconds for kcat to read the whole source topic
 
 cat > "$STATE/bench-kafka.yaml" <<YAML
 listen: 127.0.0.1:8492
-tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}
 journal: $STATE/journal-kafka.sqlite
 sources:
   - name: bench
@@ -66,15 +66,15 @@ rm -f "$STATE/journal-kafka.sqlite"*
 
 # The mirror: from syncd's start until a drain (every source record acknowledged on the DR side) returns.
 start=$(now)
-BENCH_TOKEN=bench "$BIN/syncd" --config "$STATE/bench-kafka.yaml" --log-level warning >"$STATE/syncd-kafka.log" 2>&1 &
+BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-kafka.yaml" --log-level warning >"$STATE/syncd-kafka.log" 2>&1 &
 SYNCD_PID=$!
 for _ in $(seq 100); do curl -fsS http://127.0.0.1:8492/healthz >/dev/null 2>&1 && break; sleep 0.05; done
-SYNCD_TOKEN=bench "$BIN/syncctl" drain --server http://127.0.0.1:8492 --source bench --timeout 600s >/dev/null
+SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" drain --server http://127.0.0.1:8492 --source bench --timeout 600s >/dev/null
 mirror_seconds=$(echo "$(now) - $start" | bc -l)
 
 verify() { # prints "seconds primary_records differing" from the check's own result
   # Progress lines (stderr) go to a log: the table shows figures only.
-  SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8492 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" \
+  SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" verify --server http://127.0.0.1:8492 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.3f %d %d" % (r["duration_seconds"], r["primary_rows"], r["missing"]+r["extra"]+r["changed"]))'
 }
 floors=(); checks=()

@@ -69,7 +69,7 @@ floor_scan() { # seconds for both sides' hashing scans, in parallel
 start_syncd() {
   cat > "$STATE/bench.yaml" <<YAML
 listen: 127.0.0.1:8490
-tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}
 journal: $STATE/journal.sqlite
 sources:
   - name: bench
@@ -80,7 +80,7 @@ sources:
     dr: {host: $SYNCD_PG_HOST, port: $SYNCD_PG_SUBSCRIBER_PORT, user: $SYNCD_PG_USER, database: $SYNCD_PG_DATABASE, password: {env: SYNCD_PG_PASSWORD}}
 YAML
   rm -f "$STATE/journal.sqlite"*
-  BENCH_TOKEN=bench "$BIN/syncd" --config "$STATE/bench.yaml" --log-level warning >"$STATE/syncd.log" 2>&1 &
+  BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench.yaml" --log-level warning >"$STATE/syncd.log" 2>&1 &
   SYNCD_PID=$!
   for _ in $(seq 100); do curl -fsS http://127.0.0.1:8490/healthz >/dev/null 2>&1 && return; sleep 0.1; done
   echo "syncd did not start" >&2; cat "$STATE/syncd.log" >&2; exit 2
@@ -89,7 +89,7 @@ YAML
 verify() { # prints "seconds differing"
   local t0 out; t0=$(now)
   # Progress lines (stderr) go to a log: the table shows figures only.
-  out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8490 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" || true)
+  out=$(SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" verify --server http://127.0.0.1:8490 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" || true)
   local t1; t1=$(now)
   echo "$(elapsed "$t0" "$t1") $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["missing"]+r["extra"]+r["changed"])')"
 }

@@ -61,7 +61,7 @@ load() { # keys: one sixth of each type, written as raw protocol through redis-c
 start_syncd() {
   cat > "$STATE/bench-redis.yaml" <<YAML
 listen: 127.0.0.1:8491
-tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}
 journal: $STATE/journal-redis.sqlite
 sources:
   - name: bench
@@ -71,7 +71,7 @@ sources:
     dr: {host: $SYNCD_REDIS_HOST, port: $SYNCD_REDIS_REPLICA_PORT, user: $SYNCD_REDIS_USER, password: {env: SYNCD_REDIS_PASSWORD}}
 YAML
   rm -f "$STATE/journal-redis.sqlite"*
-  BENCH_TOKEN=bench "$BIN/syncd" --config "$STATE/bench-redis.yaml" --log-level warning >"$STATE/syncd-redis.log" 2>&1 &
+  BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-redis.yaml" --log-level warning >"$STATE/syncd-redis.log" 2>&1 &
   SYNCD_PID=$!
   for _ in $(seq 100); do curl -fsS http://127.0.0.1:8491/healthz >/dev/null 2>&1 && return; sleep 0.1; done
   echo "syncd did not start" >&2; cat "$STATE/syncd-redis.log" >&2; exit 2
@@ -79,7 +79,7 @@ YAML
 
 verify() { # prints "seconds primary_keys differing" from the check's own result
   # Progress lines (stderr) go to a log: the table shows figures only.
-  SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8491 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" \
+  SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" verify --server http://127.0.0.1:8491 --source bench --full-diff --json 2>>"$STATE/verify-progress.log" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.3f %d %d" % (r["duration_seconds"], r["primary_rows"], r["missing"]+r["extra"]+r["changed"]))'
 }
 
@@ -110,14 +110,14 @@ for keys in "${SIZES[@]}"; do
   start_syncd
   measure identical
   # 30 differences on the DR side, made on the primary while the replica is paused (the replica is read-only).
-  SYNCD_TOKEN=bench "$BIN/syncctl" pause --server http://127.0.0.1:8491 --source bench >/dev/null
+  SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" pause --server http://127.0.0.1:8491 --source bench >/dev/null
   for i in $(seq 1 10); do
     cli "$SYNCD_REDIS_PRIMARY_PORT" DEL "s:$(( i * 6 * (keys / 66) ))" >/dev/null
     cli "$SYNCD_REDIS_PRIMARY_PORT" HSET "h:$(( i * 6 * (keys / 66) + 1 ))" lang fr >/dev/null
     cli "$SYNCD_REDIS_PRIMARY_PORT" SET "s:new:$i" x >/dev/null
   done
   measure "30 planted"
-  SYNCD_TOKEN=bench "$BIN/syncctl" resume --server http://127.0.0.1:8491 --source bench >/dev/null
+  SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" resume --server http://127.0.0.1:8491 --source bench >/dev/null
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
 echo

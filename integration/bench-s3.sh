@@ -67,7 +67,7 @@ PY
 start_syncd() { # count
   cat > "$STATE/bench-s3.yaml" <<YAML
 listen: 127.0.0.1:8495
-tokens: {read: {env: BENCH_TOKEN}, admin: {env: BENCH_TOKEN}}
+tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}
 journal: $STATE/journal-s3.sqlite
 sources:
   - name: listing
@@ -86,7 +86,7 @@ sources:
     dr: {url: "$SYNCD_S3_DR", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
 YAML
   rm -f "$STATE/journal-s3.sqlite"*
-  BENCH_TOKEN=bench "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
+  BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
   SYNCD_PID=$!
   for _ in $(seq 100); do curl -fsS http://127.0.0.1:8495/healthz >/dev/null 2>&1 && return; sleep 0.1; done
   echo "syncd did not start" >&2; cat "$STATE/syncd-s3.log" >&2; exit 2
@@ -95,7 +95,7 @@ YAML
 verify() { # source -> "seconds objects differing" (wall clock of the command, like rclone's)
   local start; start=$(now)
   # Progress lines (stderr) go to a log: the table shows figures only.
-  local out; out=$(SYNCD_TOKEN=bench "$BIN/syncctl" verify --server http://127.0.0.1:8495 --source "$1" --json --rounds 1 2>>"$STATE/verify-progress.log")
+  local out; out=$(SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" verify --server http://127.0.0.1:8495 --source "$1" --json --rounds 1 2>>"$STATE/verify-progress.log")
   echo "$(echo "$(now) - $start" | bc -l) $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["primary_rows"], r["missing"]+r["extra"]+r["changed"])')"
 }
 

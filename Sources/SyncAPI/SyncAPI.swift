@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Synchronization
 import Prometheus
 import SyncCore
 import SyncManager
@@ -90,6 +91,12 @@ struct ErrorShape<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError {
+            // The framework's own errors (no route, a body too large, a missing parameter) in the same shape.
+            let message = error.body ?? (error.status == .notFound
+                ? "no route \(request.method.rawValue) \(request.uri.path) (the README's HTTP API table lists the routes)"
+                : error.status.reasonPhrase)
+            throw APIError(error.status, message, headers: error.headers)
         } catch let error as any HTTPResponseError {
             throw error
         } catch let error as any OperationError {
@@ -108,11 +115,33 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) ->
     return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
 }
 
+/// The tokens each role accepts; replaced as a whole when syncd re-reads its token files (SIGHUP).
+public final class AccessTokens: Sendable {
+    private let tokens: Mutex<(read: [Secret], admin: [Secret])>
+
+    public init(read: [Secret], admin: [Secret]) {
+        tokens = Mutex((read, admin))
+    }
+
+    public func replace(read: [Secret], admin: [Secret]) {
+        tokens.withLock { $0 = (read, admin) }
+    }
+
+    /// Compares against every token, whichever matches, so timing tells nothing about which role
+    /// or how much of a token matched.
+    func role(of token: String) -> Role? {
+        let (read, admin) = tokens.withLock { $0 }
+        var isAdmin = false, isRead = false
+        for candidate in admin where constantTimeEquals(token, candidate.value) { isAdmin = true }
+        for candidate in read where constantTimeEquals(token, candidate.value) { isRead = true }
+        return isAdmin ? .admin : isRead ? .read : nil
+    }
+}
+
 /// Checks the bearer token: none or a wrong one is 401; the role goes into the context.
 struct BearerAuth: RouterMiddleware {
     typealias Context = APIContext
-    let readToken: Secret
-    let adminToken: Secret
+    let tokens: AccessTokens
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         let challenge: HTTPFields = [.wwwAuthenticate: #"Bearer realm="syncd""#]
@@ -125,13 +154,10 @@ struct BearerAuth: RouterMiddleware {
         }
         let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
         var context = context
-        if constantTimeEquals(token, adminToken.value) {
-            context.role = .admin
-        } else if constantTimeEquals(token, readToken.value) {
-            context.role = .read
-        } else {
+        guard let role = tokens.role(of: token) else {
             throw APIError(.unauthorized, "invalid bearer token", headers: challenge)
         }
+        context.role = role
         let claimed = request.headers[actorHeader].map { sanitizeActor($0) }
         context.actor = "\(context.role!.rawValue)-token" + (claimed.map { " (\($0))" } ?? "")
         return try await next(request, context)
@@ -206,6 +232,15 @@ struct Query {
 
     func string(_ name: String) -> String? { values[name] }
 
+    /// One of a fixed set of words; anything else is a 400 listing them (never an empty answer).
+    func choice(_ name: String, of allowed: [String]) throws -> String? {
+        guard let raw = values[name] else { return nil }
+        guard allowed.contains(raw) else {
+            throw APIError(.badRequest, "query parameter '\(name)' must be one of \(allowed.joined(separator: ", ")), got '\(raw)'")
+        }
+        return raw
+    }
+
     func bool(_ name: String) throws -> Bool? {
         guard let raw = values[name] else { return nil }
         switch raw.lowercased() {
@@ -221,14 +256,19 @@ public enum SyncAPI {
     public static let maxDrainTimeoutSeconds: Double = 3600
 
     public static func router(manager: SyncManager, readToken: Secret, adminToken: Secret, registry: PrometheusCollectorRegistry) -> Router<APIContext> {
-        let router = Router(context: APIContext.self)
+        router(manager: manager, tokens: AccessTokens(read: [readToken], admin: [adminToken]), registry: registry)
+    }
+
+    public static func router(manager: SyncManager, tokens: AccessTokens, registry: PrometheusCollectorRegistry) -> Router<APIContext> {
+        // HEAD wherever GET is served: load balancers' health checks send HEAD.
+        let router = Router(context: APIContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorShape())
 
         router.get("/healthz") { _, _ in
             jsonResponse(["status": "ok"])
         }
 
-        let authed = router.group().add(middleware: BearerAuth(readToken: readToken, adminToken: adminToken))
+        let authed = router.group().add(middleware: BearerAuth(tokens: tokens))
 
         authed.get("/metrics") { request, _ -> Response in
             _ = try Query(request, allowed: [])
@@ -385,7 +425,8 @@ public enum SyncAPI {
             if let source = query.string("source"), manager.monitor(named: source) == nil {
                 throw UnknownSourceError(names: [source], known: manager.sourceNames)
             }
-            let entries = try await manager.journal.recent(limit: limit, source: query.string("source"), kind: query.string("kind"))
+            let kind = try query.choice("kind", of: JournalKinds.all)
+            let entries = try await manager.journal.recent(limit: limit, source: query.string("source"), kind: kind)
             return jsonResponse(["entries": entries])
         }
         return router

@@ -7,6 +7,8 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     public init(_ value: String) { self.value = value }
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }
+    /// Tokens are matched byte for byte (as the API compares them), not as Unicode text.
+    public func sameBytes(_ other: Secret) -> Bool { Array(value.utf8) == Array(other.value.utf8) }
 }
 
 /// How to reach one side of a source. The fields every kind has; a kind's own endpoint keys
@@ -74,8 +76,9 @@ public struct SyncdConfig: Sendable, Equatable {
     public var file: String
     public var listenHost: String
     public var listenPort: Int
-    public var readToken: Secret
-    public var adminToken: Secret
+    /// Every token each role accepts (more than one while a token is rotated).
+    public var readTokens: [Secret]
+    public var adminTokens: [Secret]
     public var journalPath: String
     /// Samples kept per source (a ring buffer).
     public var historySize: Int
@@ -86,6 +89,23 @@ public struct SyncdConfig: Sendable, Equatable {
     public var lagSummaryIntervalSeconds: Double = SyncdConfig.defaultLagSummaryIntervalSeconds
     public var exposureWindowSeconds: Double = SyncdConfig.defaultExposureWindowSeconds
 
+    public init(file: String, listenHost: String, listenPort: Int, readTokens: [Secret], adminTokens: [Secret], journalPath: String,
+                historySize: Int, sources: [SourceConfig]) {
+        self.file = file
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.readTokens = readTokens
+        self.adminTokens = adminTokens
+        self.journalPath = journalPath
+        self.historySize = historySize
+        self.sources = sources
+    }
+
+    /// The first token of each role: the one local calls (syncctl --config) use.
+    public var readToken: Secret { readTokens[0] }
+    public var adminToken: Secret { adminTokens[0] }
+
+    public static let minimumTokenLength = 16
     public static let defaultCheckMaxAgeSeconds: Double = 900
     public static let defaultHistorySize = 3600
     public static let defaultCutoverConcurrency = 4
@@ -264,7 +284,7 @@ public struct ConfigReader {
 
     /// Whole seconds, at least one: the C clients take connect timeouts in seconds.
     public func connectTimeout(_ at: ConfigNode) throws -> Int {
-        max(1, Int(try duration(at).rounded(.up)))
+        max(1, Int(try duration(at, max: 600).rounded(.up)))
     }
 
     public func int(_ at: ConfigNode, range: ClosedRange<Int>) throws -> Int {
@@ -289,11 +309,18 @@ public struct ConfigReader {
         return value
     }
 
-    public func duration(_ at: ConfigNode) throws -> Double {
+    /// The longest duration any key takes unless it sets its own bound: ten years, far inside what
+    /// a nanosecond count (Int64, 292 years) holds, so no conversion downstream can overflow.
+    public static let maximumDurationSeconds: Double = 3650 * 86_400
+
+    public func duration(_ at: ConfigNode, max limit: Double = ConfigReader.maximumDurationSeconds) throws -> Double {
         guard case let .scalar(scalar) = at.node, let seconds = DurationText.parse(scalar.string) else {
-            throw fail(at, "expected a duration like 500ms, 30s, 5m or 1h, got \(describe(at.node))")
+            throw fail(at, "expected a duration like 500ms, 30s, 5m, 1h or 7d, got \(describe(at.node))")
         }
         guard seconds > 0 else { throw fail(at, "must be greater than zero") }
+        guard seconds <= limit else {
+            throw fail(at, "\(scalar.string) is longer than the \(DurationText.describe(limit)) this key allows")
+        }
         return seconds
     }
 
@@ -315,6 +342,7 @@ public struct ConfigReader {
             return Secret(value)
         case let (nil, fileNode?):
             let path = resolvePath(try string(fileNode))
+            if let problem = Self.regularFileProblem(path) { throw fail(fileNode, "cannot read secret file \(path): \(problem)") }
             let contents: String
             do {
                 contents = try String(contentsOfFile: path, encoding: .utf8)
@@ -329,6 +357,65 @@ public struct ConfigReader {
         }
     }
 
+    /// Why `path` is not a readable regular file, in words; nil when it is one.
+    static func regularFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return "it is a directory, not a file"
+        default: return "it is not a regular file"
+        }
+        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)) }
+        return nil
+    }
+
+    /// One secret or a list of them (several while a token is rotated), each at least 16
+    /// characters, none twice.
+    func tokens(_ at: ConfigNode) throws -> [Secret] {
+        let items: [ConfigNode]
+        if case let .sequence(sequence) = at.node {
+            guard !sequence.isEmpty else { throw fail(at, "the list of tokens must not be empty") }
+            items = sequence.enumerated().map { ConfigNode(node: $1, path: "\(at.path)[\($0)]") }
+        } else {
+            items = [at]
+        }
+        var tokens: [Secret] = []
+        for item in items {
+            let token = try secret(item)
+            guard token.value.count >= SyncdConfig.minimumTokenLength else {
+                throw fail(item, "the token is \(token.value.count) character(s) long; a token needs at least \(SyncdConfig.minimumTokenLength) (e.g. openssl rand -hex 24)")
+            }
+            guard !tokens.contains(where: { $0.sameBytes(token) }) else { throw fail(item, "the same token is listed twice") }
+            tokens.append(token)
+        }
+        return tokens
+    }
+
+    /// The journal must be writable now, not at the first append: its directory (made when missing)
+    /// or the file itself.
+    func journalPathProblem(_ path: String) -> String? {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                return (info.st_mode & S_IFMT == S_IFDIR) ? "\(path) is a directory; give the path of the journal file" : "\(path) is not a regular file"
+            }
+            return access(path, R_OK | W_OK) == 0 ? nil : "\(path) is not writable: \(String(cString: strerror(errno)))"
+        }
+        // The nearest existing ancestor decides whether the directories can be made.
+        var directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        while stat(directory.path, &info) != 0 {
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { break }
+            directory = parent
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "\(directory.path) is not a directory" }
+        guard access(directory.path, W_OK | X_OK) == 0 else {
+            return "cannot create the journal in \(directory.path): \(String(cString: strerror(errno)))"
+        }
+        return nil
+    }
+
     // MARK: the document
 
     func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
@@ -339,10 +426,17 @@ public struct ConfigReader {
 
         let tokensNode = try required(top, "tokens", in: root)
         let tokens = try mapping(tokensNode, allowed: ["read", "admin"])
-        let readToken = try secret(try required(tokens, "read", in: tokensNode))
-        let adminToken = try secret(try required(tokens, "admin", in: tokensNode))
+        let readNode = try required(tokens, "read", in: tokensNode)
+        let readTokens = try self.tokens(readNode)
+        let adminNode = try required(tokens, "admin", in: tokensNode)
+        let adminTokens = try self.tokens(adminNode)
+        if readTokens.contains(where: { read in adminTokens.contains { $0.sameBytes(read) } }) {
+            throw fail(adminNode, "an admin token is also a read token: every read holder would be an admin; give each role its own")
+        }
 
-        let journal = resolvePath(try string(try required(top, "journal", in: root)))
+        let journalNode = try required(top, "journal", in: root)
+        let journal = resolvePath(try string(journalNode))
+        if let problem = journalPathProblem(journal) { throw fail(journalNode, problem) }
         let history = try top["history"].map { try int($0, range: 10...1_000_000) } ?? SyncdConfig.defaultHistorySize
 
         let sourcesNode = try required(top, "sources", in: root)
@@ -358,7 +452,7 @@ public struct ConfigReader {
             }
             sources.append(source)
         }
-        var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readToken: readToken, adminToken: adminToken,
+        var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readTokens: readTokens, adminTokens: adminTokens,
                                  journalPath: journal, historySize: history, sources: sources)
         if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
         if let node = top["lag_summary_interval"] { config.lagSummaryIntervalSeconds = try duration(node) }
@@ -405,17 +499,20 @@ public struct ConfigReader {
         guard name.unicodeScalars.allSatisfy({ ConfigReader.nameCharacters.contains($0) }) else {
             throw fail(nameNode, "'\(name)' may contain only letters, digits, '_', '.' and '-' (it appears in URLs)")
         }
+        guard name.contains(where: { $0 != "." }) else {
+            throw fail(nameNode, "'\(name)' is a path step in a URL (/v1/sources/\(name)), not a name: use letters or digits")
+        }
         let primary = try kind.readEndpoint(self, try required(map, "primary", in: at))
         let dr = try kind.readEndpoint(self, try required(map, "dr", in: at))
-        let poll = try map["poll_interval"].map(duration) ?? kind.defaults.pollIntervalSeconds
-        let budget = try map["lag_budget"].map(duration) ?? kind.defaults.lagBudgetSeconds
-        let maxAge = try map["check_max_age"].map(duration) ?? SyncdConfig.defaultCheckMaxAgeSeconds
+        let poll = try map["poll_interval"].map { try duration($0, max: 3600) } ?? kind.defaults.pollIntervalSeconds
+        let budget = try map["lag_budget"].map { try duration($0) } ?? kind.defaults.lagBudgetSeconds
+        let maxAge = try map["check_max_age"].map { try duration($0) } ?? SyncdConfig.defaultCheckMaxAgeSeconds
         var threshold = GatePolicy.defaultRatioThreshold
         if let node = map["ratio_threshold"] {
             threshold = try double(node)
             guard threshold > 0, threshold <= 1 else { throw fail(node, "must be greater than 0 and at most 1, got \(threshold)") }
         }
-        let timeout = try map["poll_timeout"].map(duration) ?? kind.defaults.pollTimeoutSeconds
+        let timeout = try map["poll_timeout"].map { try duration($0, max: 3600) } ?? kind.defaults.pollTimeoutSeconds
         // A sample is evidence of the present for one interval plus the time the next poll may take.
         let policy = GatePolicy(lagBudgetSeconds: budget, checkMaxAgeSeconds: maxAge, ratioThreshold: threshold,
                                 sampleMaxAgeSeconds: GatePolicy.sampleMaxAge(pollInterval: poll, pollTimeout: timeout))
@@ -430,7 +527,7 @@ public struct ConfigReader {
 public enum DurationText {
     public static func parse(_ text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
             guard let value = Double(trimmed.dropLast(suffix.count)), value.isFinite, value >= 0 else { return nil }
             return value * factor
@@ -439,12 +536,14 @@ public enum DurationText {
         return value
     }
 
-    /// The way an operator writes a duration, in a form `parse` reads back: 24h, 90m, 45s, 1.5s, 250ms.
+    /// The way an operator writes a duration, in a form `parse` reads back: 7d, 24h, 90m, 45s, 1.5s, 250ms.
     public static func describe(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "\(seconds)s" }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         guard seconds.rounded() == seconds else { return String(format: "%.1fs", seconds) }
+        guard seconds < 1e15 else { return "\(seconds)s" }
         let whole = Int(seconds)
+        if whole % 86_400 == 0, whole >= 7 * 86_400 { return "\(whole / 86_400)d" }
         if whole % 3600 == 0 { return "\(whole / 3600)h" }
         if whole % 60 == 0 { return "\(whole / 60)m" }
         return "\(whole)s"

@@ -23,6 +23,11 @@ public struct JournalEntry: Sendable, Codable, Equatable {
     }
 }
 
+/// The kinds of entry syncd writes; `/v1/journal?kind=` and `syncctl journal --kind` take these.
+public enum JournalKinds {
+    public static let all = ["gate", "check", "reconcile", "control", "cutover", "lag", "service"]
+}
+
 public struct JournalError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }

@@ -67,13 +67,15 @@ struct Syncd: AsyncParsableCommand {
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
             cutoverConcurrency: settings.cutoverConcurrency,
             lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds)
-        let router = SyncAPI.router(manager: manager, readToken: settings.readToken, adminToken: settings.adminToken, registry: registry)
+        let tokens = AccessTokens(read: settings.readTokens, admin: settings.adminTokens)
+        let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "syncd"),
             logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: manager), .init(service: app)],
+            services: [.init(service: manager), .init(service: app),
+                       .init(service: TokenReloader(configFile: config, tokens: tokens, journal: journal, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("syncd starting", metadata: ["listen": "\(settings.listenHost):\(settings.listenPort)", "config": "\(config)"])

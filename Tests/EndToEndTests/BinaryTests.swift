@@ -16,8 +16,8 @@ import SyncCore
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "read-\(port)\n".write(to: directory.appendingPathComponent("read.token"), atomically: true, encoding: .utf8)
-        try "admin-\(port)\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+        try "read-token-\(port)-0123456789\n".write(to: directory.appendingPathComponent("read.token"), atomically: true, encoding: .utf8)
+        try "admin-token-\(port)-0123456789\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
         try (environment["SYNCD_PG_PASSWORD"] ?? "syncd-demo-password")
             .write(to: directory.appendingPathComponent("pg.password"), atomically: true, encoding: .utf8)
         try config(port: "25433").write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
@@ -64,7 +64,7 @@ import SyncCore
     }
 
     func syncctl(_ arguments: String, token: String = "read") async throws -> Run {
-        try await shell("\(binaries.path)/syncctl \(arguments) --server http://127.0.0.1:\(port) --token \(token)-\(port)")
+        try await shell("\(binaries.path)/syncctl \(arguments) --server http://127.0.0.1:\(port) --token \(token)-token-\(port)-0123456789")
     }
 
     /// Starts syncd as a direct child with a clean signal mask (a test thread's mask blocks
@@ -139,7 +139,7 @@ import SyncCore
         let check = try await shell("\(binaries.path)/syncd --config \(directory.path)/syncd.yaml --check-config")
         #expect(check.status == 0)
         #expect(check.stdout.contains("pg-physical (postgres), pg-logical (postgres)"))
-        #expect(!check.stdout.contains("read-\(port)"), "secrets are never printed")
+        #expect(!check.stdout.contains("read-token-\(port)"), "secrets are never printed")
     }
 
     @Test func syncctlExitCodesGracefulStopAndJournalAcrossRestart() async throws {
@@ -199,6 +199,44 @@ import SyncCore
         #expect(has("service", "stop", "ok"))
         #expect(entries.filter { $0["kind"] == .string("service") && $0["action"] == .string("start") }.count == 2)
         #expect(try await stopSyncd(second) == 0)
+    }
+
+    @Test("SIGHUP re-reads token files: a rotated token works at once, the old one is refused, both journaled; a broken edit keeps the tokens in force")
+    func sighupRotatesTokenFiles() async throws {
+        let pid = try await startSyncd()
+        let readFile = directory.appendingPathComponent("read.token")
+        try "rotated-read-token-\(port)-0123456789\n".write(to: readFile, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        func until(_ what: String, _ condition: () async throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if try await condition() { return }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("not within 10 s: \(what)")
+        }
+        try await until("the old read token is refused") { try await syncctl("status").status == 2 }
+        #expect(try await syncctl("status", token: "rotated-read").status == 0, "the new token works without a restart")
+        #expect(try await syncctl("status", token: "admin").status == 0, "the admin token is untouched")
+
+        // A token too short is not valid config: syncd keeps what is in force and says so.
+        try "short\n".write(to: readFile, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        func reloads() async throws -> [JSONValue] {
+            let journal = try await syncctl("journal --json --kind service", token: "admin")
+            guard case let .array(entries)? = try JSONCoding.decoder.decode(JSONValue.self, from: Data(journal.stdout.utf8))["entries"] else { return [] }
+            return entries.filter { $0["action"] == .string("reload-tokens") }
+        }
+        try await until("the failed reload is journaled") { try await reloads().contains { $0["outcome"] == .string("error") } }
+        #expect(try await syncctl("status", token: "rotated-read").status == 0, "a broken edit locks nobody out")
+        let entries = try await reloads()
+        #expect(entries.contains { $0["outcome"] == .string("ok") }, "\(entries)")
+        guard case let .string(error)? = entries.first(where: { $0["outcome"] == .string("error") })?["detail"]?["error"] else {
+            Issue.record("no error detail: \(entries)"); return
+        }
+        #expect(error.contains("tokens.read: the token is 5 character(s) long") && error.contains("at least 16"), "\(error)")
+        #expect(try await stopSyncd(pid) == 0)
+        try "read-token-\(port)-0123456789\n".write(to: readFile, atomically: true, encoding: .utf8)
     }
 
     @Test func syncctlRunsTheEngineInProcessWithConfig() async throws {

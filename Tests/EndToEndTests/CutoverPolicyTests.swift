@@ -101,7 +101,7 @@ extension BinaryTests {
         """.write(toFile: plan, atomically: true, encoding: .utf8)
 
         let pid = try await startSyncd()
-        let admin = "--server http://127.0.0.1:\(port) --token admin-\(port)"
+        let admin = "--server http://127.0.0.1:\(port) --token admin-token-\(port)-0123456789"
         let ctl = "\(serverEnvironment) \(binaries.path)/syncctl"
         var resumed = false
         defer {

@@ -27,16 +27,16 @@ private struct Fixture {
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "admin-secret\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
+        try "admin-secret-0123456789\n".write(to: directory.appendingPathComponent("admin.token"), atomically: true, encoding: .utf8)
     }
 
-    func parse(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret", "PG_PASSWORD": "pw"]) throws -> SyncdConfig {
+    func parse(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret-0123456789", "PG_PASSWORD": "pw"]) throws -> SyncdConfig {
         try ConfigLoader.parse(yaml: yaml, file: "test.yaml", baseDirectory: directory.path, environment: environment,
                                kinds: SourceRegistry.descriptors)
     }
 
     /// The ConfigError a document raises; fails the test if it parses.
-    func error(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret", "PG_PASSWORD": "pw"]) -> ConfigError? {
+    func error(_ yaml: String, environment: [String: String] = ["READ_TOKEN": "read-secret-0123456789", "PG_PASSWORD": "pw"]) -> ConfigError? {
         do {
             _ = try parse(yaml, environment: environment)
             Issue.record("expected a config error")
@@ -56,8 +56,8 @@ private struct Fixture {
         let config = try fixture.parse(validYAML)
         #expect(config.listenHost == "127.0.0.1")
         #expect(config.listenPort == 8080)
-        #expect(config.readToken.value == "read-secret")
-        #expect(config.adminToken.value == "admin-secret")  // trailing newline trimmed
+        #expect(config.readToken.value == "read-secret-0123456789")
+        #expect(config.adminToken.value == "admin-secret-0123456789")  // trailing newline trimmed
         #expect(config.journalPath == fixture.directory.appendingPathComponent("state/journal.sqlite").path)
         let source = try #require(config.sources.first)
         #expect(source.kind == .postgres)
@@ -97,8 +97,8 @@ private struct Fixture {
     @Test func secretsNeverPrint() throws {
         let config = try Fixture().parse(validYAML)
         #expect("\(config.readToken)" == "<redacted>")
-        #expect(!"\(config)".contains("read-secret"))
-        #expect(!"\(config)".contains("admin-secret"))
+        #expect(!"\(config)".contains("read-secret-0123456789"))
+        #expect(!"\(config)".contains("admin-secret-0123456789"))
     }
 
     @Test func explicitSettingsOverrideDefaults() throws {
@@ -171,6 +171,33 @@ private struct Fixture {
                     keyPath: "lag_summary_interval", message: "expected a duration"),
         InvalidCase(label: "source name unsafe in URLs", replace: "name: pg-main", with: "name: pg main/1", keyPath: "sources[0].name",
                     message: "may contain only"),
+        InvalidCase(label: "source name '.'", replace: "name: pg-main", with: "name: '.'", keyPath: "sources[0].name",
+                    message: "is a path step in a URL"),
+        InvalidCase(label: "source name '..'", replace: "name: pg-main", with: "name: '..'", keyPath: "sources[0].name",
+                    message: "is a path step in a URL"),
+        InvalidCase(label: "a poll interval past any clock", replace: "    kind: postgres", with: "    kind: postgres\n    poll_interval: 9999999999999h",
+                    keyPath: "sources[0].poll_interval", message: "is longer than the 1h this key allows"),
+        InvalidCase(label: "a lag budget past any clock", replace: "    kind: postgres", with: "    kind: postgres\n    lag_budget: 1e300s",
+                    keyPath: "sources[0].lag_budget", message: "is longer than the 3650d this key allows"),
+        InvalidCase(label: "a connect timeout past any clock", replace: "user: syncd}", with: "user: syncd, connect_timeout: 99999999999999h}",
+                    keyPath: "sources[0].dr.connect_timeout", message: "is longer than the 10m this key allows"),
+        InvalidCase(label: "one token for both roles", replace: "{file: admin.token}", with: "{env: READ_TOKEN}", keyPath: "tokens.admin",
+                    message: "an admin token is also a read token"),
+        InvalidCase(label: "a rotated admin list holding the read token", replace: "{file: admin.token}",
+                    with: "[{file: admin.token}, {env: READ_TOKEN}]", keyPath: "tokens.admin",
+                    message: "an admin token is also a read token"),
+        InvalidCase(label: "a short token", replace: "{env: READ_TOKEN}", with: "{env: PG_PASSWORD}", keyPath: "tokens.read",
+                    message: "the token is 2 character(s) long; a token needs at least 16"),
+        InvalidCase(label: "a token listed twice", replace: "{env: READ_TOKEN}", with: "[{env: READ_TOKEN}, {env: READ_TOKEN}]",
+                    keyPath: "tokens.read[1]", message: "listed twice"),
+        InvalidCase(label: "an empty token list", replace: "{env: READ_TOKEN}", with: "[]", keyPath: "tokens.read",
+                    message: "must not be empty"),
+        InvalidCase(label: "a directory as a secret file", replace: "{file: admin.token}", with: "{file: .}",
+                    keyPath: "tokens.admin.file", message: "is a directory, not a file"),
+        InvalidCase(label: "a journal inside a file", replace: "journal: state/journal.sqlite", with: "journal: admin.token/journal.sqlite",
+                    keyPath: "journal", message: "admin.token is not a directory"),
+        InvalidCase(label: "a directory as the journal", replace: "journal: state/journal.sqlite", with: "journal: .",
+                    keyPath: "journal", message: "is a directory; give the path of the journal file"),
     ]
 
     @Test(arguments: invalidCases)
@@ -182,6 +209,14 @@ private struct Fixture {
         #expect(error.keyPath == invalid.keyPath)
         #expect(error.message.contains(invalid.message), "message was: \(error.message)")
         #expect(error.description.hasPrefix("test.yaml"))
+    }
+
+    @Test("several tokens per role (rotation): each accepted, the first used by local calls")
+    func rotatedTokens() throws {
+        let yaml = validYAML.replacingOccurrences(of: "  read: {env: READ_TOKEN}", with: "  read: [{env: READ_TOKEN}, {env: NEXT_TOKEN}]")
+        let config = try Fixture().parse(yaml, environment: ["READ_TOKEN": "read-secret-0123456789", "NEXT_TOKEN": "next-read-secret-0123456789", "PG_PASSWORD": "pw"])
+        #expect(config.readTokens.map(\.value) == ["read-secret-0123456789", "next-read-secret-0123456789"])
+        #expect(config.readToken.value == "read-secret-0123456789" && config.adminTokens.count == 1)
     }
 
     @Test func duplicateSourceNamesAreRejected() throws {
@@ -341,7 +376,7 @@ sources:
         #expect(source.primary.host == "s3.eu-west-1.amazonaws.com" && source.primary.port == 443)
         let primary = try #require(source.primary.objectStore)
         #expect(primary.bucket == "media-prod" && primary.region == "eu-west-1" && primary.verifyTLS && !primary.virtualHost)
-        #expect(primary.accessKey?.value == "read-secret" && primary.secretKey?.value == "pw")
+        #expect(primary.accessKey?.value == "read-secret-0123456789" && primary.secretKey?.value == "pw")
         let dr = try #require(source.dr.objectStore)
         #expect(dr.url == "http://10.0.0.9:8333" && dr.virtualHost && !dr.verifyTLS && dr.region == "us-east-1")
         #expect(source.objectStore == ObjectStoreOptions(mode: .managed))
@@ -384,7 +419,7 @@ sources:
 
     @Test("durations print the way an operator writes them, and read back")
     func describesDurations() {
-        let cases: [(Double, String)] = [(86_400, "24h"), (5400, "90m"), (60, "1m"), (45, "45s"), (1.5, "1.5s"), (0.25, "250ms")]
+        let cases: [(Double, String)] = [(90 * 86_400, "90d"), (7 * 86_400, "7d"), (86_400, "24h"), (5400, "90m"), (60, "1m"), (45, "45s"), (1.5, "1.5s"), (0.25, "250ms")]
         for (seconds, text) in cases {
             #expect(DurationText.describe(seconds) == text)
             #expect(DurationText.parse(text) == seconds)

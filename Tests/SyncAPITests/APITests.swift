@@ -171,6 +171,60 @@ func json(_ response: TestResponse) throws -> JSONValue {
         }
     }
 
+    @Test("unknown routes and wrong methods answer the JSON error shape, not an empty body")
+    func unknownRoutesAnswerTheErrorShape() async throws {
+        try await Harness().app().test(.router) { client in
+            let cases: [(String, HTTPRequest.Method)] = [("/v1/nothing-here", .get), ("/v1/gate", .post), ("/", .delete), ("/v2/gate", .get)]
+            for (uri, method) in cases {
+                try await client.execute(uri: uri, method: method, headers: Harness.auth(Harness.read)) { response in
+                    #expect(response.status == .notFound, "\(method) \(uri)")
+                    #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(method) \(uri)")
+                    let body = try json(response)
+                    #expect(body["status"] == .number(404) && body["code"] == .string("not_found"), "\(body)")
+                    #expect(body["error"] == .string("no route \(method.rawValue) \(uri) (the README's HTTP API table lists the routes)"), "\(body)")
+                }
+            }
+        }
+    }
+
+    @Test("HEAD is answered wherever GET is: the GET's status and headers, no body; the gate's 503 too")
+    func headWhereverGet() async throws {
+        try await Harness().app().test(.router) { client in
+            for (uri, status) in [("/healthz", HTTPResponse.Status.ok), ("/v1/status", .ok), ("/v1/gate", .serviceUnavailable), ("/metrics", .ok)] {
+                let headers = uri == "/healthz" ? [:] : Harness.auth(Harness.read)
+                try await client.execute(uri: uri, method: .head, headers: headers) { response in
+                    #expect(response.status == status, "HEAD \(uri)")
+                    #expect(response.body.readableBytes == 0, "HEAD \(uri) has no body")
+                }
+            }
+            try await client.execute(uri: "/v1/status", method: .head) { response in
+                #expect(response.status == .unauthorized, "HEAD needs the token as GET does")
+            }
+        }
+    }
+
+    @Test("each role accepts every token it lists, and a replaced set takes effect at once (SIGHUP's rotation)")
+    func rotatedTokensAreReplacedLive() async throws {
+        let harness = try Harness()
+        let tokens = AccessTokens(read: [Secret("old-read-token-0123456789"), Secret("new-read-token-0123456789")],
+                                  admin: [Secret("old-admin-token-0123456789")])
+        let app = Application(router: SyncAPI.router(manager: harness.manager, tokens: tokens, registry: harness.registry))
+        try await app.test(.router) { client in
+            for token in ["old-read-token-0123456789", "new-read-token-0123456789"] {
+                try await client.execute(uri: "/v1/status", method: .get, headers: Harness.auth(token)) { #expect($0.status == .ok) }
+            }
+            try await client.execute(uri: "/v1/sources/pg/pause", method: .post, headers: Harness.auth("new-read-token-0123456789")) {
+                #expect($0.status == .forbidden, "a read token stays a read token")
+            }
+            tokens.replace(read: [Secret("new-read-token-0123456789")], admin: [Secret("new-admin-token-0123456789")])
+            try await client.execute(uri: "/v1/status", method: .get, headers: Harness.auth("old-read-token-0123456789")) {
+                #expect($0.status == .unauthorized, "a rotated-out token is refused")
+            }
+            try await client.execute(uri: "/v1/status", method: .get, headers: Harness.auth("old-admin-token-0123456789")) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/status", method: .get, headers: Harness.auth("new-admin-token-0123456789")) { #expect($0.status == .ok) }
+        }
+    }
+
     @Test func unknownSourceIs404() async throws {
         try await Harness().app().test(.router) { client in
             let cases: [(String, HTTPRequest.Method)] = [
@@ -199,6 +253,7 @@ func json(_ response: TestResponse) throws -> JSONValue {
                 ("/v1/sources/pg/drain?timeout=forever", .post, "query parameter 'timeout' must be a duration"),
                 ("/v1/sources/pg/pause?force=1", .post, "unknown query parameter 'force' (none are accepted)"),
                 ("/v1/sources/pg?history=-1", .get, "query parameter 'history' must be an integer"),
+                ("/v1/journal?kind=bogus", .get, "query parameter 'kind' must be one of gate, check, reconcile, control, cutover, lag, service, got 'bogus'"),
             ]
             for (uri, method, message) in cases {
                 try await client.execute(uri: uri, method: method, headers: Harness.auth(Harness.admin)) { response in

@@ -27,7 +27,7 @@ private func parse(_ source: String) throws -> SyncdConfig {
       - name: cache
     \(source)
     """
-    return try ConfigLoader.parse(yaml: yaml, file: "t.yaml", baseDirectory: "/tmp", environment: ["R": "r", "A": "a"], kinds: [shardKind])
+    return try ConfigLoader.parse(yaml: yaml, file: "t.yaml", baseDirectory: "/tmp", environment: ["R": "read-token-0123456789", "A": "admin-token-0123456789"], kinds: [shardKind])
 }
 
 @Suite struct DescriptorTests {
