@@ -20,8 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
-        // Core domain: config, adapter protocol, samples, gate. Yams only for reading the config file.
-        .target(name: "SyncCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Core domain: config, adapter protocol, samples, gate. Yams for reading the config file,
+        // Crypto for the journal's hash chain (shared by every journal store).
+        .target(name: "SyncCore", dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]),
 
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -113,6 +114,8 @@ let package = Package(
         ]),
         // Runs the built syncd and syncctl binaries against the real servers.
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
+        // The SQLite journal's chain, pruning and indexes, on real files (tampered with through SQLite itself).
+        .testTarget(name: "SQLiteJournalTests", dependencies: ["SyncCore", "SQLiteJournal", "CSQLite"]),
         // The CLI's pure output logic (tables, progress lines).
         .testTarget(name: "SyncctlTests", dependencies: ["syncctl", "SyncCore", "SyncManager"]),
         // The manager and its poll loop with a scripted adapter; links no adapter module.

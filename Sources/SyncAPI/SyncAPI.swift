@@ -419,6 +419,11 @@ public enum SyncAPI {
             return jsonResponse(try await manager.cancelCutover(id: id, actor: context.actor))
         }
 
+        // Walks the whole chain; a read call, since the evidence is for auditors too.
+        authed.get("/v1/journal/verify") { request, _ -> Response in
+            _ = try Query(request, allowed: [])
+            return jsonResponse(try await manager.journal.verifyChain())
+        }
         authed.get("/v1/journal") { request, _ -> Response in
             let query = try Query(request, allowed: ["limit", "source", "kind"])
             let limit = try query.int("limit", range: 1...10_000) ?? 100

@@ -88,6 +88,8 @@ public struct SyncdConfig: Sendable, Equatable {
     /// How often syncd journals each source's worst lag, and how far back a cutover's exposure looks.
     public var lagSummaryIntervalSeconds: Double = SyncdConfig.defaultLagSummaryIntervalSeconds
     public var exposureWindowSeconds: Double = SyncdConfig.defaultExposureWindowSeconds
+    /// Journal entries older than this are pruned (cutover runs are kept); nil: `journal_retention: forever`.
+    public var journalRetentionSeconds: Double? = SyncdConfig.defaultJournalRetentionSeconds
 
     public init(file: String, listenHost: String, listenPort: Int, readTokens: [Secret], adminTokens: [Secret], journalPath: String,
                 historySize: Int, sources: [SourceConfig]) {
@@ -111,6 +113,7 @@ public struct SyncdConfig: Sendable, Equatable {
     public static let defaultCutoverConcurrency = 4
     public static let defaultLagSummaryIntervalSeconds: Double = 60
     public static let defaultExposureWindowSeconds: Double = 86_400
+    public static let defaultJournalRetentionSeconds: Double = 90 * 86_400
 }
 
 /// An invalid configuration: names the file, the line, the key path and what is wrong.
@@ -419,8 +422,8 @@ public struct ConfigReader {
     // MARK: the document
 
     func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
-        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "history", "cutover_concurrency", "lag_summary_interval",
-                                                  "exposure_window", "sources"])
+        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "journal_retention", "history", "cutover_concurrency",
+                                                  "lag_summary_interval", "exposure_window", "sources"])
         let listen = try required(top, "listen", in: root)
         let (host, port) = try hostPort(listen)
 
@@ -457,6 +460,18 @@ public struct ConfigReader {
         if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
         if let node = top["lag_summary_interval"] { config.lagSummaryIntervalSeconds = try duration(node) }
         if let node = top["exposure_window"] { config.exposureWindowSeconds = try duration(node) }
+        if let node = top["journal_retention"] {
+            if case let .scalar(scalar) = node.node, scalar.string == "forever" {
+                config.journalRetentionSeconds = nil
+            } else {
+                let retention = try duration(node)
+                // Shorter than the exposure window would prune the lag summaries a cutover reads.
+                guard retention >= max(config.exposureWindowSeconds, 86_400) else {
+                    throw fail(node, "journal_retention (\(DurationText.describe(retention))) must be at least a day and at least exposure_window (\(DurationText.describe(config.exposureWindowSeconds))), or 'forever'")
+                }
+                config.journalRetentionSeconds = retention
+            }
+        }
         if config.exposureWindowSeconds < config.lagSummaryIntervalSeconds {
             throw fail(top["exposure_window"] ?? root, "exposure_window (\(DurationText.describe(config.exposureWindowSeconds))) is shorter than lag_summary_interval (\(DurationText.describe(config.lagSummaryIntervalSeconds))): it would never see a summary")
         }

@@ -44,6 +44,11 @@ public protocol JournalStore: Sendable {
                 detail: JSONValue?, at time: Date) async throws -> JournalEntry
     /// Newest first.
     func recent(limit: Int, source: String?, kind: String?) async throws -> [JournalEntry]
+    /// Checks every entry's hash and link (see `JournalChain`).
+    func verifyChain() async throws -> JournalVerification
+    /// Removes entries older than `olderThan`, except those of `keepKinds`, and appends a
+    /// checkpoint that keeps the chain verifiable; nil when there was nothing to prune.
+    func prune(olderThan: Date, keepKinds: Set<String>, actor: String) async throws -> JournalChain.Checkpoint?
 }
 
 extension JournalStore {

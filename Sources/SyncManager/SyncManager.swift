@@ -60,11 +60,16 @@ public final class SyncManager: Service, Sendable {
     /// How often `run()` journals each source's lag summary, and how far back a cutover's exposure looks.
     let lagSummaryInterval: Double
     let exposureWindow: Double
+    /// How long journal entries are kept (cutover runs always); nil keeps everything.
+    let journalRetention: Double?
+    let gateRepeats = GateRepeats()
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
                 metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency,
                 lagSummaryInterval: Double = SyncdConfig.defaultLagSummaryIntervalSeconds,
-                exposureWindow: Double = SyncdConfig.defaultExposureWindowSeconds) {
+                exposureWindow: Double = SyncdConfig.defaultExposureWindowSeconds,
+                journalRetention: Double? = nil) {
+        self.journalRetention = journalRetention
         self.cutoverConcurrency = max(1, cutoverConcurrency)
         self.lagSummaryInterval = max(0.05, lagSummaryInterval)
         self.exposureWindow = max(1, exposureWindow)
@@ -97,6 +102,7 @@ public final class SyncManager: Service, Sendable {
                     group.addTask { await monitor.adapter.runBackground() }
                 }
                 group.addTask { await self.journalLagSummaries(every: self.lagSummaryInterval) }
+                group.addTask { await self.keepJournal() }
             }
         }
         for monitor in monitors { await monitor.adapter.shutdown() }
@@ -141,8 +147,13 @@ public final class SyncManager: Service, Sendable {
             verdicts.append(verdict)
         }
         let verdict = Gate.combine(verdicts, at: now)
-        try await journal.append(kind: "gate", source: selected.count == 1 ? selected[0].config.name : nil, actor: actor,
-                                 action: "evaluate", outcome: verdict.status.rawValue, detail: try JSONValue.from(verdict), at: now)
+        let source = selected.count == 1 ? selected[0].config.name : nil
+        let (write, summaries) = await gateRepeats.record(actor: actor, verdict: verdict, source: source, at: now)
+        await journalRepeats(summaries)
+        if write {
+            try await journal.append(kind: "gate", source: source, actor: actor,
+                                     action: "evaluate", outcome: verdict.status.rawValue, detail: try JSONValue.from(verdict), at: now)
+        }
         return verdict
     }
 

@@ -196,7 +196,34 @@ struct Drain: ControlCommand {
 }
 
 struct JournalCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Show the audit journal, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "journal", abstract: "Show the audit journal, or verify its hash chain.",
+        subcommands: [ShowJournal.self, VerifyJournal.self], defaultSubcommand: ShowJournal.self)
+}
+
+/// `syncctl journal verify`: exit 0 when every entry's hash and link check, 1 naming the first
+/// that does not (edited, inserted or removed), 2 when it cannot be read.
+struct VerifyJournal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check the journal's hash chain: exit 0 intact, 1 broken (naming the first bad entry).")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let body = try options.expectOK(try await options.withClient { try await $0.request("GET", "/v1/journal/verify") })
+        let verification = try Format.decode(body, as: JournalVerification.self)
+        if options.json {
+            print(Format.pretty(body))
+        } else if verification.ok {
+            print("journal: intact, \(verification.entries) entries" + (verification.checkpointEntry.map { " (from the prune checkpoint, entry \($0))" } ?? "")
+                  + "; head entry \(verification.headEntry.map(String.init) ?? "-") hash \(verification.headHash)")
+        } else {
+            print("journal: BROKEN at entry \(verification.firstBadEntry.map(String.init) ?? "?"): \(verification.problem ?? "unknown problem")")
+        }
+        if !verification.ok { throw ExitCode(1) }
+    }
+}
+
+struct ShowJournal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the audit journal, newest first (the default).")
     @OptionGroup var options: ClientOptions
     @Option(help: "How many entries.") var limit: Int = 50
     @Option(help: "Only this source.") var source: String?

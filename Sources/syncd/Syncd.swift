@@ -66,7 +66,9 @@ struct Syncd: AsyncParsableCommand {
             sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
             cutoverConcurrency: settings.cutoverConcurrency,
-            lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds)
+            lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds,
+            journalRetention: settings.journalRetentionSeconds)
+        await verifyJournal(journal, registry: registry, logger: logger)
         let tokens = AccessTokens(read: settings.readTokens, admin: settings.adminTokens)
         let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry)
         let app = Application(
@@ -89,6 +91,29 @@ struct Syncd: AsyncParsableCommand {
         }
         _ = try? await journal.append(kind: "service", source: nil, actor: "syncd", action: "stop", outcome: "ok")
         logger.info("syncd stopped")
+    }
+}
+
+/// At start: a journal whose chain does not verify is reported (a warning, `syncd_journal_chain_ok`
+/// 0, an entry) but does not stop syncd: the gate must keep answering, and the evidence of the
+/// break stays in place for whoever investigates.
+func verifyJournal(_ journal: any JournalStore, registry: PrometheusCollectorRegistry, logger: Logger) async {
+    let gauge = registry.makeGauge(descriptor: MetricNameDescriptor(
+        namespace: "syncd", metricName: "journal_chain", unitName: "ok",
+        helpText: "1 when the journal's hash chain verified at start, 0 when an entry was edited, inserted or removed"))
+    do {
+        let verification = try await journal.verifyChain()
+        gauge.set(Double(verification.ok ? 1 : 0))
+        if verification.ok {
+            logger.info("journal chain verified", metadata: ["entries": "\(verification.entries)", "head": "\(verification.headHash)"])
+        } else {
+            logger.warning("journal chain broken: \(verification.problem ?? "?")", metadata: ["entry": "\(verification.firstBadEntry.map(String.init) ?? "-")"])
+        }
+        _ = try? await journal.append(kind: "service", source: nil, actor: "syncd", action: "verify-journal",
+                                      outcome: verification.ok ? "ok" : "broken", detail: try? JSONValue.from(verification))
+    } catch {
+        gauge.set(Double(0))
+        logger.warning("journal chain could not be verified: \(error)")
     }
 }
 

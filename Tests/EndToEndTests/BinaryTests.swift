@@ -239,6 +239,32 @@ import SyncCore
         try "read-token-\(port)-0123456789\n".write(to: readFile, atomically: true, encoding: .utf8)
     }
 
+    @Test("syncctl journal verify: intact (exit 0), then an entry edited in the file is named (exit 1); a restarted syncd reports the break (metric, journal entry) and keeps serving")
+    func journalChainThroughTheBinaries() async throws {
+        let first = try await startSyncd()
+        #expect(try await syncctl("gate --sources pg-logical").status != 2)
+        let intact = try await syncctl("journal verify")
+        #expect(intact.status == 0 && intact.stdout.contains("journal: intact"), "\(intact.stdout) \(intact.stderr)")
+        #expect(try await stopSyncd(first) == 0)
+
+        // Someone with file access turns a failed gate verdict into a pass.
+        let journal = directory.appendingPathComponent("journal.sqlite").path
+        let tamper = try await shell("python3 -c \"import sqlite3; c = sqlite3.connect('\(journal)'); c.execute(\\\"UPDATE journal SET outcome = 'pass' WHERE kind = 'gate'\\\"); c.commit()\"")
+        #expect(tamper.status == 0, "\(tamper.stderr)")
+        let broken = try await shell("\(binaries.path)/syncctl journal verify --config \(directory.path)/syncd.yaml")
+        #expect(broken.status == 1, "\(broken.stdout) \(broken.stderr)")
+        #expect(broken.stdout.contains("journal: BROKEN at entry") && broken.stdout.contains("was changed after it was written"), "\(broken.stdout)")
+
+        let second = try await startSyncd()
+        let metrics = try await shell("curl -sf -H 'Authorization: Bearer read-token-\(port)-0123456789' http://127.0.0.1:\(port)/metrics")
+        #expect(metrics.stdout.contains("syncd_journal_chain_ok 0"), "\(metrics.stdout.prefix(2000))")
+        #expect(metrics.stdout.contains("# HELP syncd_journal_chain_ok"))
+        let entries = try await syncctl("journal --kind service --json")
+        #expect(entries.stdout.contains("\"verify-journal\"") && entries.stdout.contains("\"broken\""), "\(entries.stdout.prefix(2000))")
+        #expect(try await syncctl("status").status == 0, "a broken chain does not stop the service")
+        #expect(try await stopSyncd(second) == 0)
+    }
+
     @Test func syncctlRunsTheEngineInProcessWithConfig() async throws {
         let config = "--config \(directory.path)/syncd.yaml"
         let status = try await shell("\(binaries.path)/syncctl status \(config)")

@@ -211,6 +211,18 @@ private struct Fixture {
         #expect(error.description.hasPrefix("test.yaml"))
     }
 
+    @Test("journal_retention: 90 days by default, any duration from a day and the exposure window up, or forever")
+    func journalRetention() throws {
+        #expect(try Fixture().parse(validYAML).journalRetentionSeconds == 90 * 86_400)
+        let year = validYAML.replacingOccurrences(of: "journal:", with: "journal_retention: 400d\njournal:")
+        #expect(try Fixture().parse(year).journalRetentionSeconds == 400 * 86_400)
+        let forever = validYAML.replacingOccurrences(of: "journal:", with: "journal_retention: forever\njournal:")
+        #expect(try Fixture().parse(forever).journalRetentionSeconds == nil)
+        let short = validYAML.replacingOccurrences(of: "journal:", with: "journal_retention: 1h\njournal:")
+        let error = try #require(try Fixture().error(short))
+        #expect(error.keyPath == "journal_retention" && error.message.contains("at least a day"), "\(error)")
+    }
+
     @Test("several tokens per role (rotation): each accepted, the first used by local calls")
     func rotatedTokens() throws {
         let yaml = validYAML.replacingOccurrences(of: "  read: {env: READ_TOKEN}", with: "  read: [{env: READ_TOKEN}, {env: NEXT_TOKEN}]")

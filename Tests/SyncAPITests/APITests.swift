@@ -187,6 +187,21 @@ func json(_ response: TestResponse) throws -> JSONValue {
         }
     }
 
+    @Test("GET /v1/journal/verify answers the chain's verification (read token)")
+    func journalVerify() async throws {
+        let harness = try Harness()
+        try await harness.app().test(.router) { client in
+            _ = try await client.execute(uri: "/v1/gate", method: .get, headers: Harness.auth(Harness.read))
+            try await client.execute(uri: "/v1/journal/verify", method: .get, headers: Harness.auth(Harness.read)) { response in
+                #expect(response.status == .ok)
+                let body = try json(response)
+                #expect(body["ok"] == .bool(true) && body["entries"] == .number(1), "\(body)")
+                guard case let .string(head)? = body["head_hash"] else { Issue.record("no head hash: \(body)"); return }
+                #expect(head.count == 64)
+            }
+        }
+    }
+
     @Test("HEAD is answered wherever GET is: the GET's status and headers, no body; the gate's 503 too")
     func headWhereverGet() async throws {
         try await Harness().app().test(.router) { client in
