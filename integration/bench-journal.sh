@@ -48,11 +48,14 @@ YAML
 stop() { kill -TERM "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=; }
 size() { local total=0 f; for f in "$1" "$1-wal"; do [ -f "$f" ] && total=$((total + $(stat -c %s "$f"))); done; echo $total; }
 
-# $1 calls, $2 "same" (one caller) or "distinct" (a caller per call); prints the journal's growth in bytes.
+# $1 calls, $2 "same" (one caller) or "distinct" (a caller per call); prints the journal's growth in
+# bytes (a start and a stop of syncd included).
 gate_calls() {
   local journal=$STATE/journal-$RANDOM.sqlite
-  start "$journal"; sleep 1.5
+  # Sizes are read with syncd stopped, when SQLite has folded its WAL into the file.
+  start "$journal"; stop
   local before; before=$(size "$journal")
+  start "$journal"; sleep 1.5
   python3 - "$1" "$2" "$PORT" "$READ" <<'PY'
 import http.client, sys
 calls, mode, port, token = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]

@@ -172,6 +172,12 @@ public final class SyncManager: Service, Sendable {
             throw error
         }
         do {
+            detail[Self.operationKey] = .string(try await journalIntent(kind: "control", source: name, actor: actor, action: action.rawValue, detail: detail))
+        } catch {
+            await monitor.end()
+            throw error
+        }
+        do {
             var drain: DrainResult?
             let message: String
             switch action {
@@ -287,18 +293,23 @@ extension SyncManager {
             if let jobID { Task { await jobs.update(jobID) { $0.progress = update } } }
         }
         let started = Date()
+        let action = options.tables != nil ? "verify (partial)" : "verify"
+        let operation = JSONValue.string(try await journalIntent(kind: "check", source: name, actor: actor, action: action,
+                                                                 detail: ["tables": try JSONValue.from(options.tables), "rounds": .number(Double(options.rounds))]))
         do {
             var result = try await monitor.adapter.check(options, progress: report)
             result.partial = options.tables != nil
             await monitor.recordCheck(result.summary)
-            try await journal.append(kind: "check", source: name, actor: actor, action: result.partial == true ? "verify (partial)" : "verify",
+            try await journal.append(kind: "check", source: name, actor: actor, action: action,
                                      outcome: result.status.rawValue,
-                                     detail: .object(["summary": try JSONValue.from(result.summary), "result": try JSONValue.from(result)]))
+                                     detail: .object(["summary": try JSONValue.from(result.summary), "result": try JSONValue.from(result),
+                                                      Self.operationKey: operation]))
             logger.notice("check of \(name) by \(actor): \(result.status.rawValue), ratio \(result.ratio), \(result.missing) missing, \(result.extra) extra, \(result.changed) changed")
             return result
         } catch is CancellationError {
-            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: options.tables != nil ? "verify (partial)" : "verify",
-                                          outcome: "cancelled", detail: .object(["duration_seconds": .number(Date().timeIntervalSince(started))]))
+            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: action,
+                                          outcome: "cancelled", detail: .object(["duration_seconds": .number(Date().timeIntervalSince(started)),
+                                                                                 Self.operationKey: operation]))
             logger.notice("check of \(name) by \(actor) was cancelled")
             throw CancellationError()
         } catch {
@@ -306,9 +317,10 @@ extension SyncManager {
             let partial = options.tables != nil
             let summary = CheckSummary(finishedAt: Date(), ratio: nil, countRatio: nil, error: "\(error)", scopes: [], partial: partial, complete: false)
             await monitor.recordCheck(summary)
-            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: partial ? "verify (partial)" : "verify", outcome: "error",
+            _ = try? await journal.append(kind: "check", source: name, actor: actor, action: action, outcome: "error",
                                           detail: .object(["summary": try JSONValue.from(summary),
-                                                           "duration_seconds": .number(Date().timeIntervalSince(started))]))
+                                                           "duration_seconds": .number(Date().timeIntervalSince(started)),
+                                                           Self.operationKey: operation]))
             logger.warning("check of \(name) by \(actor) failed: \(error)")
             throw error
         }
@@ -363,22 +375,28 @@ extension SyncManager {
         let monitor = try requireMonitor(named: name)
         try await monitor.begin(apply ? "reconcile" : "reconcile plan")
         let mode = apply ? "apply" : "dry-run"
+        var operation: JSONValue?
         do {
             let check = try await latestCheck(source: name)
             let plan = try await monitor.adapter.planReconcile(from: check, deleteExtras: deleteExtras)
+            var detail: [String: JSONValue] = ["upserts": .number(Double(plan.upserts)), "deletes": .number(Double(plan.deletes)),
+                                               "batches": .number(Double(plan.batches.count))]
+            // The DR side is about to change: the intent is on record first.
+            if apply { detail[Self.operationKey] = .string(try await journalIntent(kind: "reconcile", source: name, actor: actor, action: mode, detail: detail)) }
+            operation = detail[Self.operationKey]
             let outcome = apply ? try await monitor.adapter.applyReconcile(plan) : nil
             await monitor.end()
             let report = ReconcileReport(source: name, mode: mode, plan: plan, outcome: outcome)
+            detail["outcome"] = try outcome.map { try JSONValue.from($0) } ?? .null
             try await journal.append(kind: "reconcile", source: name, actor: actor, action: mode,
                                      outcome: outcome.map { $0.status == .pass ? "ok" : "incomplete" } ?? "planned",
-                                     detail: .object(["upserts": .number(Double(plan.upserts)), "deletes": .number(Double(plan.deletes)),
-                                                      "batches": .number(Double(plan.batches.count)),
-                                                      "outcome": try outcome.map { try JSONValue.from($0) } ?? .null]))
+                                     detail: .object(detail))
             return report
         } catch {
             await monitor.end()
-            _ = try? await journal.append(kind: "reconcile", source: name, actor: actor, action: mode, outcome: "error",
-                                          detail: .object(["error": .string("\(error)")]))
+            var detail: [String: JSONValue] = ["error": .string("\(error)")]
+            if let operation { detail[Self.operationKey] = operation }
+            _ = try? await journal.append(kind: "reconcile", source: name, actor: actor, action: mode, outcome: "error", detail: .object(detail))
             throw error
         }
     }

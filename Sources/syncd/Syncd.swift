@@ -69,6 +69,11 @@ struct Syncd: AsyncParsableCommand {
             lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds,
             journalRetention: settings.journalRetentionSeconds)
         await verifyJournal(journal, registry: registry, logger: logger)
+        do {
+            try await manager.recoverFromPreviousRun()
+        } catch {
+            logger.warning("could not look for work the previous run left unfinished: \(error)")
+        }
         let tokens = AccessTokens(read: settings.readTokens, admin: settings.adminTokens)
         let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry)
         let app = Application(

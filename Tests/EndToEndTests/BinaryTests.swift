@@ -10,7 +10,7 @@ import SyncCore
 @Suite(.serialized) struct BinaryTests {
     let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let directory: URL
-    let port = Int.random(in: 20_000...29_999)
+    let port = Int.random(in: 20_000...24_999)  // clear of the test servers' ports (25432+, 26379+, 28333+)
     let environment = ProcessInfo.processInfo.environment
 
     init() throws {
@@ -304,6 +304,68 @@ import SyncCore
         let invalid = try await shell("\(binaries.path)/syncctl status --config \(directory.path)/bad.yaml")
         #expect(invalid.status == 2)
         #expect(invalid.stderr.contains("sources[0].dr.port: expected an integer, got 'fifty'"))
+    }
+
+    /// `kill -9` in the middle of `reconcile --apply` into an independent Redis DR instance: the
+    /// intent was journaled before the first write, so the next start finds it, journals the
+    /// unclean stop, and the gate fails on it until a new check passes.
+    @Test("kill -9 mid-reconcile: the next start journals the unclean stop and the interrupted reconcile; the gate fails on it until a new check")
+    func killedMidReconcile() async throws {
+        let host = environment["SYNCD_REDIS_HOST"] ?? "127.0.0.1"
+        let password = environment["SYNCD_REDIS_PASSWORD"] ?? "syncd-demo-password"
+        let primaryPort = environment["SYNCD_REDIS_PRIMARY_PORT"] ?? "26379", drPort = environment["SYNCD_REDIS_INDEPENDENT_PORT"] ?? "26381"
+        func cli(_ port: String) -> String { "REDISCLI_AUTH=\(password) redis-cli -h \(host) -p \(port) --no-auth-warning -n 9" }
+        func endpoint(_ port: String) -> String { "{host: \(host), port: \(port), user: syncd, password: {env: SYNCD_REDIS_PASSWORD}}" }
+        try """
+            listen: 127.0.0.1:\(port)
+            tokens: {read: {file: read.token}, admin: {file: admin.token}}
+            journal: journal.sqlite
+            sources:
+              - name: copy
+                kind: redis
+                mode: independent
+                databases: [9]
+                primary: \(endpoint(primaryPort))
+                dr: \(endpoint(drPort))
+            """.write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
+        let keys = 40_000
+        #expect(try await shell("\(cli(primaryPort)) FLUSHDB && \(cli(drPort)) FLUSHDB").status == 0)
+        defer { _ = system("\(cli(primaryPort)) FLUSHDB >/dev/null; \(cli(drPort)) FLUSHDB >/dev/null") }
+        let load = try await shell("""
+            awk 'BEGIN { for (i = 0; i < \(keys); i++) { k = "e2e:kill:" i; v = "value-" i
+              printf "*3\\r\\n$3\\r\\nSET\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%s\\r\\n", length(k), k, length(v), v } }' | \(cli(primaryPort)) --pipe
+            """)
+        #expect(load.status == 0, "\(load.stdout) \(load.stderr)")
+
+        let first = try await startSyncd()
+        let verify = try await syncctl("verify --source copy --full-diff --max-diffs 1000000 --rounds 1 --json", token: "admin")
+        #expect(verify.status == 1, "every key is missing on the DR side: \(verify.stderr)")
+        let reconcile = Task { try await syncctl("reconcile --source copy --apply", token: "admin") }
+        // Kill syncd once the DR side has started to change, before the reconcile ends.
+        var copied = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            copied = Int(try await shell("\(cli(drPort)) DBSIZE").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            if copied > 0 { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        kill(first, SIGKILL)
+        var status: Int32 = 0
+        waitpid(first, &status, 0)
+        _ = try await reconcile.value
+        let changed = Int(try await shell("\(cli(drPort)) DBSIZE").stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(changed > 0 && changed < keys, "killed half-way: \(changed) of \(keys) keys copied")
+
+        let second = try await startSyncd()
+        let journal = try await syncctl("journal --json --limit 50")
+        let body = try JSONCoding.decoder.decode(JSONValue.self, from: Data(journal.stdout.utf8))
+        guard case let .array(entries)? = body["entries"] else { Issue.record("no journal: \(journal.stdout)"); return }
+        #expect(entries.contains { $0["kind"] == .string("service") && $0["action"] == .string("unclean-stop") }, "\(journal.stdout.prefix(3000))")
+        #expect(entries.contains { $0["kind"] == .string("reconcile") && $0["outcome"] == .string("interrupted") })
+        #expect(entries.contains { $0["kind"] == .string("reconcile") && $0["outcome"] == .string("started") }, "the intent was written before the effect")
+        let gate = try await syncctl("gate --sources copy")
+        #expect(gate.status == 1 && gate.stdout.contains("was interrupted"), "\(gate.stdout)")
+        #expect(try await stopSyncd(second) == 0)
     }
 
     /// The Redis servers of integration/redis.sh through the CLI: a verify that lists what differs

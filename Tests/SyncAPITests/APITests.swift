@@ -105,10 +105,12 @@ func json(_ response: TestResponse) throws -> JSONValue {
         }
         #expect(await harness.adapter.pauses == 1)
         let entries = try await harness.manager.journal.recent(limit: 10, kind: "control")
-        #expect(entries.map(\.action) == ["drain", "pause"])
-        #expect(entries.map(\.outcome) == ["error", "ok"])
-        #expect(entries[1].actor == "admin-token (alice@laptop)")
-        #expect(entries[1].source == "pg")
+        // Each action journals its start, then its end under the same operation id.
+        #expect(entries.map(\.action) == ["drain", "drain", "pause", "pause"])
+        #expect(entries.map(\.outcome) == ["error", "started", "ok", "started"])
+        #expect(entries[2].actor == "admin-token (alice@laptop)" && entries[3].actor == entries[2].actor)
+        #expect(entries[2].source == "pg")
+        #expect(entries[2].detail?["operation"] != nil && entries[2].detail?["operation"] == entries[3].detail?["operation"])
     }
 
     @Test("DELETE /v1/checks/{id} cancels a running check (admin only); the job ends cancelled and a second cancel is 409")
@@ -364,9 +366,10 @@ func json(_ response: TestResponse) throws -> JSONValue {
         try await second.app().test(.router) { client in
             try await client.execute(uri: "/v1/journal?limit=10", method: .get, headers: Harness.auth(Harness.read)) { response in
                 guard case let .array(entries)? = try json(response)["entries"] else { Issue.record("no entries"); return }
-                #expect(entries.count == 2)
-                #expect(entries.map { $0["actor"] } == [.string("before-restart"), .string("before-restart")])
-                #expect(entries.map { $0["kind"] } == [.string("control"), .string("gate")])
+                #expect(entries.count == 3)
+                #expect(entries.map { $0["actor"] } == [.string("before-restart"), .string("before-restart"), .string("before-restart")])
+                #expect(entries.map { $0["kind"] } == [.string("control"), .string("control"), .string("gate")])
+                #expect(entries.map { $0["outcome"] } == [.string("ok"), .string("started"), .string("fail")])
             }
         }
     }
