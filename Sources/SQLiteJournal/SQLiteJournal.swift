@@ -52,11 +52,7 @@ public final class SQLiteJournal: JournalStore, @unchecked Sendable {
     /// Journals from before the hash chain get its two columns, and their entries are chained in
     /// id order once, when first opened by a syncd that has it.
     private static func addChain(_ db: OpaquePointer) throws {
-        let statement = try prepare(db, "SELECT name FROM pragma_table_info('journal')")
-        var columns: Set<String> = []
-        while sqlite3_step(statement) == SQLITE_ROW { if let name = text(statement, 0) { columns.insert(name) } }
-        sqlite3_finalize(statement)
-        guard !columns.contains("hash") else { return }
+        guard try !chainColumns(db) else { return }
         try exec(db, "BEGIN IMMEDIATE")
         do {
             try exec(db, "ALTER TABLE journal ADD COLUMN prev_hash TEXT; ALTER TABLE journal ADD COLUMN hash TEXT;")
@@ -149,11 +145,11 @@ public final class SQLiteJournal: JournalStore, @unchecked Sendable {
         }
     }
 
-    /// Streams entries in id order from `afterID`; `body` returns false to stop.
+    /// Streams entries in id order from `afterID`; `body` returns false to stop. The chain's
+    /// columns exist by then: `init` adds them before anything reads.
     private static func forEachRow(_ db: OpaquePointer, afterID: Int64,
                                    _ body: (Int64, JournalChain.Fields, String?, String?) throws -> Bool) throws {
-        let columns = (try? chainColumns(db)) == true ? "prev_hash, hash" : "NULL, NULL"
-        let statement = try prepare(db, "SELECT id, time, kind, source, actor, action, outcome, detail, \(columns) FROM journal WHERE id > ? ORDER BY id")
+        let statement = try prepare(db, "SELECT id, time, kind, source, actor, action, outcome, detail, prev_hash, hash FROM journal WHERE id > ? ORDER BY id")
         defer { sqlite3_finalize(statement) }
         sqlite3_bind_int64(statement, 1, afterID)
         while true {
@@ -167,6 +163,7 @@ public final class SQLiteJournal: JournalStore, @unchecked Sendable {
         }
     }
 
+    /// Whether the journal has the hash chain's columns yet.
     private static func chainColumns(_ db: OpaquePointer) throws -> Bool {
         let statement = try prepare(db, "SELECT 1 FROM pragma_table_info('journal') WHERE name = 'hash'")
         defer { sqlite3_finalize(statement) }

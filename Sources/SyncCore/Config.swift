@@ -360,17 +360,29 @@ public struct ConfigReader {
         }
     }
 
+    /// What is at `path`: nothing (with errno's words), a regular file, a directory, or something else.
+    enum PathKind: Equatable {
+        case missing(String), file, directory, other
+    }
+
+    static func pathKind(_ path: String) -> PathKind {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .missing(String(cString: strerror(errno))) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
     /// Why `path` is not a readable regular file, in words; nil when it is one.
     static func regularFileProblem(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: return "it is a directory, not a file"
-        default: return "it is not a regular file"
+        switch pathKind(path) {
+        case let .missing(reason): return reason
+        case .directory: return "it is a directory, not a file"
+        case .other: return "it is not a regular file"
+        case .file: return access(path, R_OK) == 0 ? nil : String(cString: strerror(errno))
         }
-        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)) }
-        return nil
     }
 
     /// One secret or a list of them (several while a token is rotated), each at least 16
@@ -398,21 +410,20 @@ public struct ConfigReader {
     /// The journal must be writable now, not at the first append: its directory (made when missing)
     /// or the file itself.
     func journalPathProblem(_ path: String) -> String? {
-        var info = stat()
-        if stat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFREG else {
-                return (info.st_mode & S_IFMT == S_IFDIR) ? "\(path) is a directory; give the path of the journal file" : "\(path) is not a regular file"
-            }
-            return access(path, R_OK | W_OK) == 0 ? nil : "\(path) is not writable: \(String(cString: strerror(errno)))"
+        switch Self.pathKind(path) {
+        case .file: return access(path, R_OK | W_OK) == 0 ? nil : "\(path) is not writable: \(String(cString: strerror(errno)))"
+        case .directory: return "\(path) is a directory; give the path of the journal file"
+        case .other: return "\(path) is not a regular file"
+        case .missing: break
         }
         // The nearest existing ancestor decides whether the directories can be made.
         var directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        while stat(directory.path, &info) != 0 {
+        while case .missing = Self.pathKind(directory.path) {
             let parent = directory.deletingLastPathComponent()
             if parent.path == directory.path { break }
             directory = parent
         }
-        guard info.st_mode & S_IFMT == S_IFDIR else { return "\(directory.path) is not a directory" }
+        guard Self.pathKind(directory.path) == .directory else { return "\(directory.path) is not a directory" }
         guard access(directory.path, W_OK | X_OK) == 0 else {
             return "cannot create the journal in \(directory.path): \(String(cString: strerror(errno)))"
         }
