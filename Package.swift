@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        // The API's TLS (already in the graph through Hummingbird; HummingbirdTLS builds on it).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         // Digests of Redis values (already in the graph through Hummingbird's test client).
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
@@ -64,7 +66,10 @@ let package = Package(
         .target(name: "SyncAPI", dependencies: [
             "SyncCore", "SyncManager",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
 
         .executableTarget(name: "syncd", dependencies: [
@@ -75,10 +80,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
         ]),
         // syncctl also runs the engine in-process (--config), so it links what syncd links.
         .executableTarget(name: "syncctl", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "SourceRegistry",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "SourceRegistry", "CurlClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -15,8 +15,15 @@ STATE=$ROOT/.demo
 
 stop_syncd() {
   if [ -f "$STATE/syncd.pid" ] && kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null; then
-    kill -TERM "$(cat "$STATE/syncd.pid")"   # graceful: syncd journals its stop
-    for _ in $(seq 50); do kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || break; sleep 0.1; done
+    pid=$(cat "$STATE/syncd.pid")
+    kill -TERM "$pid"   # graceful: syncd journals its stop
+    # Wait for the process to end (syncd stops within seconds); only a hung one is killed.
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "demo: syncd (pid $pid) did not stop within 30 s of SIGTERM; killing it" >&2
+      kill -KILL "$pid"
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
   fi
   rm -f "$STATE/syncd.pid"
 }
@@ -79,6 +86,8 @@ BIN=$(swift build --show-bin-path)
 mkdir -p "$STATE"
 # The mock clusters' ports change with every start: the demo runs a copy of config/demo.yaml
 # with them filled in (relative paths in it resolve the same from .demo/).
+# The API speaks TLS with a local CA's certificate (integration/certs.sh); syncctl trusts that CA.
+bash integration/certs.sh make "$STATE/certs"
 sed -e "s|@KAFKA_PRIMARY@|$SYNCD_KAFKA_PRIMARY|" -e "s|@KAFKA_DR@|$SYNCD_KAFKA_DR|" config/demo.yaml > "$STATE/demo.yaml"
 if [ ! -f "$STATE/tokens.env" ]; then
   umask 077
@@ -91,21 +100,21 @@ fi
 source "$STATE/tokens.env"
 
 stop_syncd
-if curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1; then
+if curl -fsS --cacert "$STATE/certs/ca.pem" https://127.0.0.1:8480/healthz >/dev/null 2>&1 || curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1; then
   echo "demo: port 8480 is already served by another process (an earlier syncd whose pid file is gone?); stop it first, e.g. pkill -f 'syncd --config'" >&2
   exit 2
 fi
 "$BIN/syncd" --config "$STATE/demo.yaml" >>"$STATE/syncd.log" 2>&1 &
 echo $! > "$STATE/syncd.pid"
 for _ in $(seq 100); do
-  curl -fsS http://127.0.0.1:8480/healthz >/dev/null 2>&1 && break
+  curl -fsS --cacert "$STATE/certs/ca.pem" https://127.0.0.1:8480/healthz >/dev/null 2>&1 && break
   kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || { tail -20 "$STATE/syncd.log" >&2; echo "syncd did not start" >&2; exit 2; }
   sleep 0.1
 done
 kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null || { tail -20 "$STATE/syncd.log" >&2; echo "syncd exited" >&2; exit 2; }
 sleep 2   # a couple of polls
 
-export SYNCD_SERVER=http://127.0.0.1:8480
+export SYNCD_SERVER=https://127.0.0.1:8480 SYNCD_CACERT=$STATE/certs/ca.pem
 echo
 echo "\$ syncctl status"
 SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" status
@@ -144,7 +153,7 @@ echo "(exit code $code: the drill fails on pg-physical, whose replay was paused;
 cat <<MSG
 
 syncd is running (pid $(cat "$STATE/syncd.pid"), log $STATE/syncd.log). Try:
-  source .demo/tokens.env; export SYNCD_SERVER=http://127.0.0.1:8480
+  source .demo/tokens.env; export SYNCD_SERVER=https://127.0.0.1:8480 SYNCD_CACERT=$STATE/certs/ca.pem
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl pause --source pg-physical
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl resume --source pg-physical
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl drain --source pg-physical --timeout 30s

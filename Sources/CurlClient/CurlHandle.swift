@@ -77,6 +77,14 @@ final class CurlHandle: @unchecked Sendable {
         // Servers that ignore "Expect: 100-continue" would otherwise cost a second per upload.
         check(syncd_curl_set_long(curl, CURLOPT_EXPECT_100_TIMEOUT_MS, 200))
         if method == "HEAD" { check(syncd_curl_set_long(curl, CURLOPT_NOBODY, 1)) }
+        if let tls = request.tls {
+            if let ca = tls.caFile { check(syncd_curl_set_string(curl, CURLOPT_CAINFO, ca)) }
+            if let cert = tls.certFile { check(syncd_curl_set_string(curl, CURLOPT_SSLCERT, cert)) }
+            if let key = tls.keyFile { check(syncd_curl_set_string(curl, CURLOPT_SSLKEY, key)) }
+        }
+        // curl's own words for a failure ("SSL certificate problem: unable to get local issuer
+        // certificate") say far more than the error code's.
+        var detail = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         if let signing {
             check(syncd_curl_set_string(curl, CURLOPT_AWS_SIGV4, "aws:amz:\(signing.region):s3"))
             check(syncd_curl_set_string(curl, CURLOPT_USERNAME, signing.accessKey))
@@ -101,13 +109,18 @@ final class CurlHandle: @unchecked Sendable {
         if let failure = failures.first {
             throw HTTPError(kind: .transport, status: 0, message: "curl setup: \(String(cString: curl_easy_strerror(failure)))")
         }
-        let code = curl_easy_perform(curl)
+        let code = detail.withUnsafeMutableBufferPointer { buffer in
+            _ = syncd_curl_set_pointer(curl, CURLOPT_ERRORBUFFER, buffer.baseAddress)
+            defer { _ = syncd_curl_set_pointer(curl, CURLOPT_ERRORBUFFER, nil) }
+            return curl_easy_perform(curl)
+        }
         if code == CURLE_ABORTED_BY_CALLBACK, cancellation?.isCancelled == true { throw CancellationError() }
         if context.sinkFailed {
             throw HTTPError(kind: .transport, status: context.status, message: "the transfer was aborted by its consumer")
         }
         guard code == CURLE_OK else {
-            throw HTTPError(kind: .transport, status: 0, message: String(cString: curl_easy_strerror(code)))
+            let words = String(decoding: detail.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw HTTPError(kind: .transport, status: 0, message: words.isEmpty ? String(cString: curl_easy_strerror(code)) : words)
         }
         var status = 0
         _ = syncd_curl_get_long(curl, CURLINFO_RESPONSE_CODE, &status)

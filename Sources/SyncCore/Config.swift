@@ -90,6 +90,8 @@ public struct SyncdConfig: Sendable, Equatable {
     public var exposureWindowSeconds: Double = SyncdConfig.defaultExposureWindowSeconds
     /// Journal entries older than this are pruned (cutover runs are kept); nil: `journal_retention: forever`.
     public var journalRetentionSeconds: Double? = SyncdConfig.defaultJournalRetentionSeconds
+    /// The API serves HTTPS with these files; nil: plain HTTP (loopback demos only).
+    public var tls: TLSFiles?
 
     public init(file: String, listenHost: String, listenPort: Int, readTokens: [Secret], adminTokens: [Secret], journalPath: String,
                 historySize: Int, sources: [SourceConfig]) {
@@ -433,7 +435,7 @@ public struct ConfigReader {
     // MARK: the document
 
     func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
-        let top = try mapping(root, allowed: ["listen", "tokens", "journal", "journal_retention", "history", "cutover_concurrency",
+        let top = try mapping(root, allowed: ["listen", "tls", "tokens", "journal", "journal_retention", "history", "cutover_concurrency",
                                                   "lag_summary_interval", "exposure_window", "sources"])
         let listen = try required(top, "listen", in: root)
         let (host, port) = try hostPort(listen)
@@ -468,6 +470,7 @@ public struct ConfigReader {
         }
         var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readTokens: readTokens, adminTokens: adminTokens,
                                  journalPath: journal, historySize: history, sources: sources)
+        if let node = top["tls"] { config.tls = try tlsFiles(node) }
         if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
         if let node = top["lag_summary_interval"] { config.lagSummaryIntervalSeconds = try duration(node) }
         if let node = top["exposure_window"] { config.exposureWindowSeconds = try duration(node) }
@@ -487,6 +490,19 @@ public struct ConfigReader {
             throw fail(top["exposure_window"] ?? root, "exposure_window (\(DurationText.describe(config.exposureWindowSeconds))) is shorter than lag_summary_interval (\(DurationText.describe(config.lagSummaryIntervalSeconds))): it would never see a summary")
         }
         return config
+    }
+
+    /// `tls: {cert, key, client_ca}`: paths of PEM files (relative to the config file), each a
+    /// readable regular file now; what they hold is checked by the API's TLS loader.
+    func tlsFiles(_ at: ConfigNode) throws -> TLSFiles {
+        let map = try mapping(at, allowed: ["cert", "key", "client_ca"])
+        func file(_ node: ConfigNode) throws -> ConfigFile {
+            let path = resolvePath(try string(node))
+            if let problem = Self.regularFileProblem(path) { throw fail(node, "cannot read \(path): \(problem)") }
+            return ConfigFile(path: path, location: fail(node, ""))
+        }
+        return TLSFiles(cert: try file(try required(map, "cert", in: at)), key: try file(try required(map, "key", in: at)),
+                        clientCA: try map["client_ca"].map(file))
     }
 
     public func hostPort(_ at: ConfigNode) throws -> (String, Int) {

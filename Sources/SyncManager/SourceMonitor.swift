@@ -89,6 +89,8 @@ public actor SourceMonitor {
         samples.append(sample)
         if samples.count > historySize { samples.removeFirst(samples.count - historySize) }
         metrics.record(sample)
+        metrics.recordVerdict(Gate.evaluate(source: config.name, policy: config.policy, sample: sample, check: latestCheck, now: sample.time),
+                              check: latestCheck, now: sample.time)
         return sample
     }
 
@@ -119,8 +121,9 @@ public actor SourceMonitor {
     }
 
     /// A partial check updates only the scopes it covered (see `CheckSummary.merging`).
-    public func recordCheck(_ check: CheckSummary) {
+    public func recordCheck(_ check: CheckSummary, durationSeconds: Double? = nil) {
         latestCheck = latestCheck.map { $0.merging(check) } ?? check
+        if let durationSeconds { metrics.checkDuration.record(durationSeconds) }
     }
 
     func begin(_ operation: String) throws {
@@ -147,6 +150,11 @@ struct SourceMetrics: Sendable {
     let states: [SyncState: Gauge]
     let gatePass: Counter
     let gateFail: Counter
+    /// The verdict the gate would give now (1 pass, 0 fail), kept at every poll.
+    let gatePassing: Gauge
+    let checkRatio: Gauge
+    let checkAge: Gauge
+    let checkDuration: Gauge
 
     init(source: String, unit: VolumeUnit, factory: MetricsFactory) {
         let dimensions = [("source", source)]
@@ -160,6 +168,19 @@ struct SourceMetrics: Sendable {
         self.states = states
         gatePass = Counter(label: "syncd_gate_decisions_total", dimensions: dimensions + [("result", "pass")], factory: factory)
         gateFail = Counter(label: "syncd_gate_decisions_total", dimensions: dimensions + [("result", "fail")], factory: factory)
+        gatePassing = Gauge(label: "syncd_gate_pass", dimensions: dimensions, factory: factory)
+        checkRatio = Gauge(label: "syncd_check_ratio", dimensions: dimensions, factory: factory)
+        checkAge = Gauge(label: "syncd_check_age_seconds", dimensions: dimensions, factory: factory)
+        checkDuration = Gauge(label: "syncd_check_duration_seconds", dimensions: dimensions, factory: factory)
+        // No check yet: unknown, not 0 (a dashboard must not show a ratio of 0 or a fresh check).
+        for gauge in [checkRatio, checkAge, checkDuration] { gauge.record(Double.nan) }
+        gatePassing.record(0)
+    }
+
+    func recordVerdict(_ verdict: SourceVerdict, check: CheckSummary?, now: Date) {
+        gatePassing.record(verdict.status == .pass ? 1 : 0)
+        checkRatio.record(check?.ratio ?? .nan)
+        checkAge.record(check.map { max(0, now.timeIntervalSince($0.finishedAt)) } ?? .nan)
     }
 
     func record(_ sample: Sample) {

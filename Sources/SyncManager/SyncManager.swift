@@ -299,7 +299,7 @@ extension SyncManager {
         do {
             var result = try await monitor.adapter.check(options, progress: report)
             result.partial = options.tables != nil
-            await monitor.recordCheck(result.summary)
+            await monitor.recordCheck(result.summary, durationSeconds: Date().timeIntervalSince(started))
             try await journal.append(kind: "check", source: name, actor: actor, action: action,
                                      outcome: result.status.rawValue,
                                      detail: .object(["summary": try JSONValue.from(result.summary), "result": try JSONValue.from(result),
@@ -316,7 +316,7 @@ extension SyncManager {
             // A failed check is evidence too: the gate must fail until a good one runs.
             let partial = options.tables != nil
             let summary = CheckSummary(finishedAt: Date(), ratio: nil, countRatio: nil, error: "\(error)", scopes: [], partial: partial, complete: false)
-            await monitor.recordCheck(summary)
+            await monitor.recordCheck(summary, durationSeconds: Date().timeIntervalSince(started))
             _ = try? await journal.append(kind: "check", source: name, actor: actor, action: action, outcome: "error",
                                           detail: .object(["summary": try JSONValue.from(summary),
                                                            "duration_seconds": .number(Date().timeIntervalSince(started)),

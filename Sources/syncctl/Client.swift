@@ -1,7 +1,5 @@
+import CurlClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import SyncCore
 
 /// A failure that is syncctl's or syncd's own (exit 2), not a failing gate (exit 1).
@@ -15,20 +13,39 @@ struct APIResponse {
     var body: JSONValue
 }
 
-/// Talks to syncd's HTTP API.
+/// Talks to syncd's HTTP API (libcurl: it reads a private CA and client certificates as files).
 struct APIClient {
     let server: URL
     let token: String
+    let tls: TLSClientFiles?
+    private let pool = CurlPool(size: 2)
 
-    init(server: String, token: String?) throws {
+    init(server: String, token: String?, tls: TLSClientFiles? = nil) throws {
         guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw CLIError(message: "--server must be an http(s) URL such as http://127.0.0.1:8080, got '\(server)'")
+            throw CLIError(message: "--server must be an http(s) URL such as https://syncd.example:8443, got '\(server)'")
         }
         guard let token, !token.isEmpty else {
             throw CLIError(message: "no API token: pass --token or set SYNCD_TOKEN")
         }
+        if let tls {
+            guard scheme == "https" else {
+                throw CLIError(message: "--cacert/--cert/--key (or SYNCD_CACERT/SYNCD_CERT/SYNCD_KEY) are for an https:// server, but --server is \(server)")
+            }
+            guard (tls.certFile == nil) == (tls.keyFile == nil) else {
+                throw CLIError(message: "a client certificate needs both --cert and --key (or SYNCD_CERT and SYNCD_KEY)")
+            }
+            for (flag, path) in [("--cacert", tls.caFile), ("--cert", tls.certFile), ("--key", tls.keyFile)] {
+                guard let path else { continue }
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                      FileManager.default.isReadableFile(atPath: path) else {
+                    throw CLIError(message: "\(flag) \(path): not a readable file")
+                }
+            }
+        }
         self.server = url
         self.token = token
+        self.tls = tls
     }
 
     func request(_ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil, timeout: Double = 30) async throws -> APIResponse {
@@ -37,42 +54,25 @@ struct APIClient {
         }
         if !query.isEmpty { components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) } }
         guard let url = components.url else { throw CLIError(message: "cannot build a URL for \(path)") }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = method
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue(actorName(), forHTTPHeaderField: "X-Syncd-Actor")
-        if let body {
-            request.httpBody = body
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response): (Data, URLResponse)
+        var headers = ["Authorization: Bearer \(token)", "X-Syncd-Actor: \(actorName())"]
+        if body != nil { headers.append("Content-Type: application/json") }
+        let request = HTTPRequest(method: method, url: url.absoluteString, headers: headers, body: body.map { .bytes([UInt8]($0)) },
+                                  tls: tls, connectTimeoutSeconds: 10, timeoutSeconds: max(1, Int(timeout.rounded(.up))))
+        let response: HTTPResponse
         do {
-            (data, response) = try await send(request)
-        } catch {
-            throw CLIError(message: "cannot reach syncd at \(server.absoluteString): \(error.localizedDescription)")
+            response = try await pool.perform(request)
+        } catch let error as HTTPError {
+            throw CLIError(message: "cannot reach syncd at \(server.absoluteString): \(error.message)")
         }
-        guard let http = response as? HTTPURLResponse else { throw CLIError(message: "syncd sent no HTTP response") }
-        let body = (try? JSONCoding.decoder.decode(JSONValue.self, from: data)) ?? .string(String(decoding: data, as: UTF8.self))
-        return APIResponse(status: http.statusCode, body: body)
-    }
-
-    private func send(_ request: URLRequest) async throws -> (Data, URLResponse) {
-        try await withCheckedThrowingContinuation { continuation in
-            URLSession.shared.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: error)
-                } else if let response {
-                    continuation.resume(returning: (data ?? Data(), response))
-                } else {
-                    continuation.resume(throwing: CLIError(message: "no response"))
-                }
-            }.resume()
-        }
+        let data = Data(response.body)
+        let decoded = (try? JSONCoding.decoder.decode(JSONValue.self, from: data)) ?? .string(String(decoding: data, as: UTF8.self))
+        return APIResponse(status: response.status, body: decoded)
     }
 
     private func actorName() -> String {
         let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
-        return "syncctl \(user)@\(ProcessInfo.processInfo.hostName)"
+        // A header value: no line breaks whatever the environment holds.
+        return "syncctl \(user)@\(ProcessInfo.processInfo.hostName)".filter { $0 != "\r" && $0 != "\n" }
     }
 }
 

@@ -39,7 +39,7 @@ enum LocalEngine {
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
             sources: sources, journal: journal,
-            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
+            historySize: settings.historySize, metricsFactory: DescribedMetricsFactory(registry: registry), logger: logger,
             cutoverConcurrency: settings.cutoverConcurrency,
             lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds)
         await manager.restoreLatestChecks()

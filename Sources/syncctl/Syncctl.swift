@@ -1,4 +1,5 @@
 import ArgumentParser
+import CurlClient
 import Foundation
 import SyncCore
 import SyncManager
@@ -41,6 +42,15 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "API bearer token (default: $SYNCD_TOKEN).")
     var token: String?
 
+    @Option(help: "PEM CA bundle that signed syncd's certificate, for an https:// server with a private CA (default: $SYNCD_CACERT).")
+    var cacert: String?
+
+    @Option(help: "PEM client certificate, when syncd requires one (mutual TLS) (default: $SYNCD_CERT).")
+    var cert: String?
+
+    @Option(help: "PEM private key of --cert (default: $SYNCD_KEY).")
+    var key: String?
+
     @Flag(help: "Print the API's JSON instead of a table.")
     var json = false
 
@@ -55,8 +65,11 @@ struct ClientOptions: ParsableArguments {
 
     func client() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
+        let files = TLSClientFiles(caFile: cacert ?? environment["SYNCD_CACERT"], certFile: cert ?? environment["SYNCD_CERT"],
+                                   keyFile: key ?? environment["SYNCD_KEY"])
+        let anyFile = files.caFile != nil || files.certFile != nil || files.keyFile != nil
         return try APIClient(server: server ?? environment["SYNCD_SERVER"] ?? "http://127.0.0.1:8080",
-                             token: token ?? environment["SYNCD_TOKEN"])
+                             token: token ?? environment["SYNCD_TOKEN"], tls: anyFile ? files : nil)
     }
 
     /// Prints the answer; any non-2xx (except the gate's 503) is an error. With --config no HTTP

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -32,15 +33,18 @@ struct Syncd: AsyncParsableCommand {
         }
         let settings: SyncdConfig
         let sources: [(SourceConfig, any SourceAdapter)]
+        let tls: TLSConfiguration?
         do {
             settings = try SourceRegistry.loadConfig(file: config)
             sources = try SourceRegistry.adapters(for: settings.sources)
+            tls = try settings.tls.map { try TLSSetup.serverConfiguration($0) }
         } catch {
             printError("syncd: invalid configuration: \(error)")
             throw ExitCode(2)
         }
         if checkConfig {
-            print("\(config): valid; listen \(settings.listenHost):\(settings.listenPort); journal \(settings.journalPath); sources: "
+            print("\(config): valid; listen \(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)"
+                  + (settings.tls?.clientCA == nil ? "" : " (client certificates required)") + "; journal \(settings.journalPath); sources: "
                   + settings.sources.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
             return
         }
@@ -64,7 +68,7 @@ struct Syncd: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
             sources: sources, journal: journal,
-            historySize: settings.historySize, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger,
+            historySize: settings.historySize, metricsFactory: DescribedMetricsFactory(registry: registry), logger: logger,
             cutoverConcurrency: settings.cutoverConcurrency,
             lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds,
             journalRetention: settings.journalRetentionSeconds)
@@ -76,16 +80,26 @@ struct Syncd: AsyncParsableCommand {
         }
         let tokens = AccessTokens(read: settings.readTokens, admin: settings.adminTokens)
         let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "syncd"),
-            logger: logger)
+        let app: Application<RouterResponder<APIContext>>
+        do {
+            app = Application(
+                router: router,
+                server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+                configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "syncd"),
+                logger: logger)
+        } catch {
+            printError("syncd: cannot set up TLS: \(error)")
+            throw ExitCode(2)
+        }
+        if tls == nil, !["127.0.0.1", "::1", "localhost"].contains(settings.listenHost) {
+            logger.warning("the API is plain HTTP on \(settings.listenHost): tokens cross the network in clear; configure tls: {cert, key}")
+        }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: manager), .init(service: app),
                        .init(service: TokenReloader(configFile: config, tokens: tokens, journal: journal, logger: logger))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        logger.info("syncd starting", metadata: ["listen": "\(settings.listenHost):\(settings.listenPort)", "config": "\(config)"])
+        logger.info("syncd starting", metadata: ["listen": "\(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)", "config": "\(config)"])
         do {
             try await group.run()
         } catch {
@@ -103,9 +117,7 @@ struct Syncd: AsyncParsableCommand {
 /// 0, an entry) but does not stop syncd: the gate must keep answering, and the evidence of the
 /// break stays in place for whoever investigates.
 func verifyJournal(_ journal: any JournalStore, registry: PrometheusCollectorRegistry, logger: Logger) async {
-    let gauge = registry.makeGauge(descriptor: MetricNameDescriptor(
-        namespace: "syncd", metricName: "journal_chain", unitName: "ok",
-        helpText: "1 when the journal's hash chain verified at start, 0 when an entry was edited, inserted or removed"))
+    let gauge = registry.makeGauge(name: "syncd_journal_chain_ok", help: DescribedMetricsFactory.help(for: "syncd_journal_chain_ok"))
     do {
         let verification = try await journal.verifyChain()
         gauge.set(Double(verification.ok ? 1 : 0))

@@ -12,6 +12,23 @@ import SyncCore
     let directory: URL
     let port = Int.random(in: 20_000...24_999)  // clear of the test servers' ports (25432+, 26379+, 28333+)
     let environment = ProcessInfo.processInfo.environment
+    /// The API serves TLS in every test, with the certificates of integration/certs.sh.
+    var certs: String { Self.certificates }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A CA, a server and a client certificate (and broken ones), made once per test run.
+    static let certificates: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-e2e-certs-\(getpid())").path
+        let status = system("bash \(repository.path)/integration/certs.sh make \(directory) >/dev/null")
+        precondition(status == 0, "integration/certs.sh make \(directory) failed (\(status))")
+        return directory
+    }()
+
+    /// The config's first lines: where syncd listens, with TLS.
+    var listen: String { "listen: 127.0.0.1:\(port)\ntls: {cert: \(certs)/server.pem, key: \(certs)/server.key}" }
+    /// How syncctl reaches that syncd.
+    var server: String { "--server https://127.0.0.1:\(port) --cacert \(certs)/ca.pem" }
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-e2e-\(UUID().uuidString)")
@@ -30,7 +47,7 @@ import SyncCore
             "{host: \(host), port: \(port), user: syncd, database: appdb, password: {file: pg.password}}"
         }
         return """
-        listen: 127.0.0.1:\(port)
+        \(listen)
         tokens:
           read: {file: read.token}
           admin: {file: admin.token}
@@ -63,13 +80,14 @@ import SyncCore
         return Run(status: (status >> 8) & 0xff, stdout: stdout, stderr: stderr)
     }
 
-    func syncctl(_ arguments: String, token: String = "read") async throws -> Run {
-        try await shell("\(binaries.path)/syncctl \(arguments) --server http://127.0.0.1:\(port) --token \(token)-token-\(port)-0123456789")
+    func syncctl(_ arguments: String, token: String = "read", clientFlags: String = "") async throws -> Run {
+        try await shell("\(binaries.path)/syncctl \(arguments) \(server) \(clientFlags) --token \(token)-token-\(port)-0123456789")
     }
 
     /// Starts syncd as a direct child with a clean signal mask (a test thread's mask blocks
     /// SIGTERM and SIGCHLD, which a child would otherwise inherit).
-    func startSyncd() async throws -> pid_t {
+    /// `clientFlags`: what syncctl needs beyond the CA to be let in (a client certificate).
+    func startSyncd(clientFlags: String = "") async throws -> pid_t {
         let log = directory.appendingPathComponent("syncd.log").path
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -98,7 +116,7 @@ import SyncCore
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
-            if try await syncctl("status").status == 0 { return pid }
+            if try await syncctl("status", clientFlags: clientFlags).status == 0 { return pid }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 throw TestFailure("syncd exited at start-up; log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
@@ -256,9 +274,12 @@ import SyncCore
         #expect(broken.stdout.contains("journal: BROKEN at entry") && broken.stdout.contains("was changed after it was written"), "\(broken.stdout)")
 
         let second = try await startSyncd()
-        let metrics = try await shell("curl -sf -H 'Authorization: Bearer read-token-\(port)-0123456789' http://127.0.0.1:\(port)/metrics")
+        let metrics = try await shell("curl -sf --cacert \(certs)/ca.pem -H 'Authorization: Bearer read-token-\(port)-0123456789' https://127.0.0.1:\(port)/metrics")
         #expect(metrics.stdout.contains("syncd_journal_chain_ok 0"), "\(metrics.stdout.prefix(2000))")
         #expect(metrics.stdout.contains("# HELP syncd_journal_chain_ok"))
+        // Prometheus's own linter on what /metrics really serves (HELP lines, names, types).
+        let lint = try await shell("curl -sf --cacert \(certs)/ca.pem -H 'Authorization: Bearer read-token-\(port)-0123456789' https://127.0.0.1:\(port)/metrics | promtool check metrics")
+        #expect(lint.status == 0, "promtool check metrics: \(lint.stdout) \(lint.stderr)")
         let entries = try await syncctl("journal --kind service --json")
         #expect(entries.stdout.contains("\"verify-journal\"") && entries.stdout.contains("\"broken\""), "\(entries.stdout.prefix(2000))")
         #expect(try await syncctl("status").status == 0, "a broken chain does not stop the service")
@@ -317,7 +338,7 @@ import SyncCore
         func cli(_ port: String) -> String { "REDISCLI_AUTH=\(password) redis-cli -h \(host) -p \(port) --no-auth-warning -n 9" }
         func endpoint(_ port: String) -> String { "{host: \(host), port: \(port), user: syncd, password: {env: SYNCD_REDIS_PASSWORD}}" }
         try """
-            listen: 127.0.0.1:\(port)
+            \(listen)
             tokens: {read: {file: read.token}, admin: {file: admin.token}}
             journal: journal.sqlite
             sources:
@@ -376,7 +397,7 @@ import SyncCore
             "{host: \(host), port: \(environment["SYNCD_REDIS_\(name)_PORT"] ?? fallback), user: syncd, password: {env: SYNCD_REDIS_PASSWORD}}"
         }
         let yaml = """
-            listen: 127.0.0.1:\(port)
+            \(listen)
             tokens: {read: {file: read.token}, admin: {file: admin.token}}
             journal: redis-journal.sqlite
             sources:

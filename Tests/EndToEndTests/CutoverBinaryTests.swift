@@ -21,7 +21,7 @@ extension BinaryTests {
         }
         let topic = "cutover-\(UUID().uuidString.prefix(8).lowercased())"
         return """
-        listen: 127.0.0.1:\(port)
+        \(listen)
         tokens: {read: {file: read.token}, admin: {file: admin.token}}
         journal: cutover-journal.sqlite
         sources:

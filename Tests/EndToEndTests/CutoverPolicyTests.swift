@@ -26,7 +26,7 @@ extension BinaryTests {
             "{host: 127.0.0.1, port: \(environment["SYNCD_REDIS_\(name)_PORT"] ?? fallback), user: syncd, password: {env: SYNCD_REDIS_PASSWORD}}"
         }
         return """
-        listen: 127.0.0.1:\(port)
+        \(listen)
         tokens: {read: {file: read.token}, admin: {file: admin.token}}
         journal: policy-journal.sqlite
         sources:
@@ -101,7 +101,7 @@ extension BinaryTests {
         """.write(toFile: plan, atomically: true, encoding: .utf8)
 
         let pid = try await startSyncd()
-        let admin = "--server http://127.0.0.1:\(port) --token admin-token-\(port)-0123456789"
+        let admin = "\(server) --token admin-token-\(port)-0123456789"
         let ctl = "\(serverEnvironment) \(binaries.path)/syncctl"
         var resumed = false
         defer {

@@ -223,6 +223,29 @@ private struct Fixture {
         #expect(error.keyPath == "journal_retention" && error.message.contains("at least a day"), "\(error)")
     }
 
+    @Test("tls: cert and key required, client_ca optional, paths relative to the config, each a readable file")
+    func tlsFiles() throws {
+        let fixture = try Fixture()
+        for name in ["api.pem", "api.key", "clients.pem"] {
+            try "x".write(to: fixture.directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        #expect(try fixture.parse(validYAML).tls == nil)
+        let tls = try #require(try fixture.parse(validYAML + "\ntls: {cert: api.pem, key: api.key, client_ca: clients.pem}").tls)
+        #expect(tls.cert.path == fixture.directory.appendingPathComponent("api.pem").path)
+        #expect(tls.clientCA?.path == fixture.directory.appendingPathComponent("clients.pem").path)
+        #expect(tls.key.problem("bad").description.hasPrefix("test.yaml:11: tls.key: \(tls.key.path): bad"), "\(tls.key.problem("bad"))")
+        #expect(try fixture.parse(validYAML + "\ntls: {cert: api.pem, key: api.key}").tls?.clientCA == nil)
+
+        let noKey = try #require(fixture.error(validYAML + "\ntls: {cert: api.pem}"))
+        #expect(noKey.keyPath == "tls" && noKey.message.contains("missing required key 'key'"), "\(noKey)")
+        let unknown = try #require(fixture.error(validYAML + "\ntls: {cert: api.pem, key: api.key, ca: x}"))
+        #expect(unknown.keyPath == "tls.ca", "\(unknown)")
+        let missing = try #require(fixture.error(validYAML + "\ntls: {cert: nope.pem, key: api.key}"))
+        #expect(missing.keyPath == "tls.cert" && missing.message.contains("nope.pem") && missing.message.contains("No such file"), "\(missing)")
+        let directory = try #require(fixture.error(validYAML + "\ntls: {cert: api.pem, key: ., client_ca: clients.pem}"))
+        #expect(directory.keyPath == "tls.key" && directory.message.contains("directory"), "\(directory)")
+    }
+
     @Test("several tokens per role (rotation): each accepted, the first used by local calls")
     func rotatedTokens() throws {
         let yaml = validYAML.replacingOccurrences(of: "  read: {env: READ_TOKEN}", with: "  read: [{env: READ_TOKEN}, {env: NEXT_TOKEN}]")

@@ -27,7 +27,7 @@ struct Harness {
                                   policy: GatePolicy(lagBudgetSeconds: 30, checkMaxAgeSeconds: 900, ratioThreshold: 0.99999, sampleMaxAgeSeconds: 10))
         registry = PrometheusCollectorRegistry()
         manager = SyncManager(sources: [(config, adapter)], journal: try SQLiteJournal(path: path), historySize: 100,
-                              metricsFactory: PrometheusMetricsFactory(registry: registry), logger: Logger(label: "test"))
+                              metricsFactory: DescribedMetricsFactory(registry: registry), logger: Logger(label: "test"))
     }
 
     func app() -> some ApplicationProtocol {
@@ -35,6 +35,14 @@ struct Harness {
     }
 
     static func auth(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+
+    func metricsText() async throws -> String {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get, headers: Harness.auth(Harness.read)) { response in
+                String(buffer: response.body)
+            }
+        }
+    }
 }
 
 func json(_ response: TestResponse) throws -> JSONValue {
@@ -355,6 +363,38 @@ func json(_ response: TestResponse) throws -> JSONValue {
                 #expect(text.contains(#"syncd_gate_decisions_total{source="pg",result="fail"} 1"#))
             }
         }
+    }
+
+    @Test("every metric family has a HELP line; gate pass, check ratio, age and duration follow the latest check")
+    func metricsDescribeThemselvesAndFollowTheLatestCheck() async throws {
+        let harness = try Harness()
+        await harness.manager.monitors[0].poll()
+        func families(_ text: String) -> (typed: Set<String>, helped: Set<String>) {
+            let lines = text.split(separator: "\n")
+            func names(_ prefix: String) -> Set<String> {
+                Set(lines.filter { $0.hasPrefix(prefix) }.compactMap { $0.dropFirst(prefix.count).split(separator: " ").first.map(String.init) })
+            }
+            return (names("# TYPE "), names("# HELP "))
+        }
+        let before = try await harness.metricsText()
+        #expect(before.contains(#"syncd_check_ratio{source="pg"} nan"#), "no check yet: unknown, not 0")
+        #expect(before.contains(#"syncd_check_age_seconds{source="pg"} nan"#))
+        #expect(before.contains(#"syncd_gate_pass{source="pg"} 0"#), "no check: the gate fails")
+
+        await harness.adapter.set(checkScopes: [TableCheckResult(table: "t", status: .equal, primaryRows: 3, drRows: 3)], duration: .milliseconds(50))
+        _ = try await harness.manager.check(source: "pg", options: CheckOptions(), actor: "test")
+        await harness.manager.monitors[0].poll()
+        let after = try await harness.metricsText()
+        #expect(after.contains(#"syncd_check_ratio{source="pg"} 1.0"#), "\(after)")
+        #expect(after.contains(#"syncd_gate_pass{source="pg"} 1"#), "\(after)")
+        #expect(after.contains(#"syncd_check_duration_seconds{source="pg"}"#) && !after.contains(#"syncd_check_duration_seconds{source="pg"} nan"#))
+        let age = after.split(separator: "\n").first { $0.hasPrefix(#"syncd_check_age_seconds{source="pg"}"#) }
+        let seconds = try #require(age.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) })
+        #expect(seconds >= 0 && seconds < 60)
+        let (typed, helped) = families(after)
+        #expect(typed.count >= 8)
+        #expect(typed == helped, "metrics without HELP: \(typed.subtracting(helped))")
+        #expect(!after.contains("syncd metric "), "every metric has its own words: \(after)")
     }
 
     @Test func journalSurvivesARestart() async throws {
