@@ -2,7 +2,7 @@
 # Installs what syncd's build, tests and demo need on Debian (only what is missing).
 set -euo pipefail
 need_apt=()
-for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev openssl prometheus python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
+for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev openssl prometheus systemd python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -22,7 +22,7 @@ public actor SourceMonitor {
         self.config = config
         self.adapter = adapter
         self.historySize = max(1, historySize)
-        metrics = SourceMetrics(source: config.name, unit: adapter.volumeUnit, factory: metricsFactory)
+        metrics = SourceMetrics(source: config.name, unit: adapter.volumeUnit, policy: config.policy, factory: metricsFactory)
         var logger = logger
         logger[metadataKey: "source"] = "\(config.name)"
         self.logger = logger
@@ -156,7 +156,7 @@ struct SourceMetrics: Sendable {
     let checkAge: Gauge
     let checkDuration: Gauge
 
-    init(source: String, unit: VolumeUnit, factory: MetricsFactory) {
+    init(source: String, unit: VolumeUnit, policy: GatePolicy, factory: MetricsFactory) {
         let dimensions = [("source", source)]
         lagSeconds = Gauge(label: "syncd_lag_seconds", dimensions: dimensions, factory: factory)
         lagVolume = Gauge(label: "syncd_lag_\(unit.rawValue)", dimensions: dimensions, factory: factory)
@@ -175,6 +175,9 @@ struct SourceMetrics: Sendable {
         // No check yet: unknown, not 0 (a dashboard must not show a ratio of 0 or a fresh check).
         for gauge in [checkRatio, checkAge, checkDuration] { gauge.record(Double.nan) }
         gatePassing.record(0)
+        // The policy beside the figures, so alert rules compare each source with its own limits.
+        Gauge(label: "syncd_lag_budget_seconds", dimensions: dimensions, factory: factory).record(policy.lagBudgetSeconds)
+        Gauge(label: "syncd_check_max_age_seconds", dimensions: dimensions, factory: factory).record(policy.checkMaxAgeSeconds)
     }
 
     func recordVerdict(_ verdict: SourceVerdict, check: CheckSummary?, now: Date) {
