@@ -52,6 +52,8 @@ public struct SourceConfig: Sendable, Equatable {
     public var pollTimeoutSeconds: Double
     public var policy: GatePolicy
     public var options: (any KindOptions)?
+    /// Checks syncd runs by itself (`check_interval`); nil: only when asked.
+    public var checkSchedule: CheckSchedule?
 
     public init(name: String, kind: SourceKind, primary: EndpointConfig, dr: EndpointConfig,
                 pollIntervalSeconds: Double, pollTimeoutSeconds: Double, policy: GatePolicy, options: (any KindOptions)? = nil) {
@@ -68,7 +70,7 @@ public struct SourceConfig: Sendable, Equatable {
     public static func == (lhs: SourceConfig, rhs: SourceConfig) -> Bool {
         lhs.name == rhs.name && lhs.kind == rhs.kind && lhs.primary == rhs.primary && lhs.dr == rhs.dr
             && lhs.pollIntervalSeconds == rhs.pollIntervalSeconds && lhs.pollTimeoutSeconds == rhs.pollTimeoutSeconds
-            && lhs.policy == rhs.policy && optionsEqual(lhs.options, rhs.options)
+            && lhs.policy == rhs.policy && optionsEqual(lhs.options, rhs.options) && lhs.checkSchedule == rhs.checkSchedule
     }
 }
 
@@ -505,6 +507,33 @@ public struct ConfigReader {
                         clientCA: try map["client_ca"].map(file))
     }
 
+    /// `check_interval` (from a second to 30 days), with an optional `check_window` ("01:00-05:00")
+    /// in `time_zone` (an IANA name, UTC by default); the window and zone need the interval.
+    func checkSchedule(_ map: [String: ConfigNode], at: ConfigNode) throws -> CheckSchedule? {
+        guard let intervalNode = map["check_interval"] else {
+            if let node = map["check_window"] ?? map["time_zone"] {
+                throw fail(node, "needs check_interval: the window and time zone only say when scheduled checks may run")
+            }
+            return nil
+        }
+        var schedule = CheckSchedule(intervalSeconds: try duration(intervalNode, max: 30 * 86_400))
+        if let node = map["time_zone"] {
+            let name = try string(node)
+            guard let zone = TimeZone(identifier: name) else {
+                throw fail(node, "unknown time zone '\(name)' (an IANA name such as UTC, Europe/Berlin or America/New_York)")
+            }
+            schedule.timeZone = zone
+        }
+        if let node = map["check_window"] {
+            let text = try string(node)
+            guard let window = CheckSchedule.Window.parse(text) else {
+                throw fail(node, "expected a daily window HH:MM-HH:MM such as 01:00-05:00 (it may cross midnight: 22:00-02:00), got '\(text)'")
+            }
+            schedule.window = window
+        }
+        return schedule
+    }
+
     public func hostPort(_ at: ConfigNode) throws -> (String, Int) {
         try hostPort(try string(at), at: at)
     }
@@ -534,7 +563,8 @@ public struct ConfigReader {
             throw fail(kindNode, "unknown kind '\(kindText)' (known: \(kinds.map(\.kind.rawValue).joined(separator: ", ")))")
         }
 
-        let common = ["name", "kind", "primary", "dr", "poll_interval", "poll_timeout", "lag_budget", "check_max_age", "ratio_threshold"]
+        let common = ["name", "kind", "primary", "dr", "poll_interval", "poll_timeout", "lag_budget", "check_max_age", "ratio_threshold",
+                      "check_interval", "check_window", "time_zone"]
         let map = try self.mapping(at, allowed: common + kind.optionKeys)
         let nameNode = try required(map, "name", in: at)
         let name = try string(nameNode)
@@ -560,8 +590,10 @@ public struct ConfigReader {
                                 sampleMaxAgeSeconds: GatePolicy.sampleMaxAge(pollInterval: poll, pollTimeout: timeout))
         let own = map.filter { !common.contains($0.key) }
         let options = try kind.readOptions(self, SourceSection(name: name, node: at, keys: own))
-        return SourceConfig(name: name, kind: kind.kind, primary: primary, dr: dr, pollIntervalSeconds: poll,
-                            pollTimeoutSeconds: timeout, policy: policy, options: options)
+        var source = SourceConfig(name: name, kind: kind.kind, primary: primary, dr: dr, pollIntervalSeconds: poll,
+                                  pollTimeoutSeconds: timeout, policy: policy, options: options)
+        source.checkSchedule = try checkSchedule(map, at: at)
+        return source
     }
 }
 

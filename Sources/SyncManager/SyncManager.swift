@@ -100,6 +100,9 @@ public final class SyncManager: Service, Sendable {
                 for monitor in self.monitors {
                     group.addTask { await monitor.run() }
                     group.addTask { await monitor.adapter.runBackground() }
+                    if let schedule = monitor.config.checkSchedule {
+                        group.addTask { await self.runSchedule(schedule, for: monitor) }
+                    }
                 }
                 group.addTask { await self.journalLagSummaries(every: self.lagSummaryInterval) }
                 group.addTask { await self.keepJournal() }

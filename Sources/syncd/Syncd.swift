@@ -42,7 +42,12 @@ struct Syncd: AsyncParsableCommand {
             printError("syncd: invalid configuration: \(error)")
             throw ExitCode(2)
         }
+        // Not errors: a schedule that leaves gaps is allowed, but the operator hears about it.
+        let warnings = settings.sources.compactMap { source in
+            source.checkSchedule?.gapWarning(checkMaxAgeSeconds: source.policy.checkMaxAgeSeconds).map { "source '\(source.name)': \($0)" }
+        }
         if checkConfig {
+            for warning in warnings { printError("syncd: warning: \(config): \(warning)") }
             print("\(config): valid; listen \(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)"
                   + (settings.tls?.clientCA == nil ? "" : " (client certificates required)") + "; journal \(settings.journalPath); sources: "
                   + settings.sources.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
@@ -54,6 +59,7 @@ struct Syncd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "syncd")
+        for warning in warnings { logger.warning("\(warning)") }
 
         let journal: SQLiteJournal
         do {

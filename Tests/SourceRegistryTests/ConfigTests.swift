@@ -246,6 +246,28 @@ private struct Fixture {
         #expect(directory.keyPath == "tls.key" && directory.message.contains("directory"), "\(directory)")
     }
 
+    @Test("check_interval schedules checks, with an optional check_window in time_zone; both need the interval")
+    func checkSchedules() throws {
+        let fixture = try Fixture()
+        #expect(try fixture.parse(validYAML).sources[0].checkSchedule == nil)
+        let scheduled = validYAML + "\n    check_interval: 10m\n    check_window: \"22:00-02:00\"\n    time_zone: Europe/Berlin"
+        let schedule = try #require(try fixture.parse(scheduled).sources[0].checkSchedule)
+        #expect(schedule.intervalSeconds == 600 && schedule.window?.description == "22:00-02:00" && schedule.timeZone.identifier == "Europe/Berlin")
+        #expect(try fixture.parse(validYAML + "\n    check_interval: 1h").sources[0].checkSchedule?.zoneName == "UTC")
+
+        let cases: [(String, String, String)] = [
+            ("\n    check_window: 01:00-05:00", "sources[0].check_window", "needs check_interval"),
+            ("\n    check_interval: 1h\n    check_window: 1-5", "sources[0].check_window", "HH:MM-HH:MM"),
+            ("\n    check_interval: 1h\n    time_zone: Mars/Olympus", "sources[0].time_zone", "unknown time zone 'Mars/Olympus'"),
+            ("\n    check_interval: 90d", "sources[0].check_interval", "longer than the 30d"),
+            ("\n    check_interval: 0s", "sources[0].check_interval", "greater than zero"),
+        ]
+        for (extra, key, words) in cases {
+            let error = try #require(fixture.error(validYAML + extra))
+            #expect(error.keyPath == key && error.message.contains(words), "\(extra): \(error)")
+        }
+    }
+
     @Test("several tokens per role (rotation): each accepted, the first used by local calls")
     func rotatedTokens() throws {
         let yaml = validYAML.replacingOccurrences(of: "  read: {env: READ_TOKEN}", with: "  read: [{env: READ_TOKEN}, {env: NEXT_TOKEN}]")

@@ -84,4 +84,39 @@ import TestSupport
         let passing = try await restarted.evaluateGate(sources: ["scripted"], actor: "test")
         #expect(passing.status == .pass, "\(passing.sources[0].reasons)")
     }
+
+    @Test("check_interval: syncd runs checks by itself, journaled as the scheduler's, the gate passes on them, and never two at once")
+    func scheduledChecksRunByThemselves() async throws {
+        let adapter = ScriptedAdapter(name: "scripted")
+        await adapter.set(checkScopes: [TableCheckResult(table: "t", status: .equal, primaryRows: 5, drRows: 5)], duration: .milliseconds(300))
+        var config = Self.config()
+        config.checkSchedule = CheckSchedule(intervalSeconds: 0.4)
+        let manager = try Self.manager(adapter, config: config)
+        #expect(try await manager.evaluateGate(sources: nil, actor: "test").status == .fail, "no check yet")
+        let running = Task { try await manager.run() }
+        defer { running.cancel() }
+
+        func scheduled() async throws -> [JournalEntry] {
+            try await manager.journal.recent(limit: 100, source: "scripted", kind: "check")
+                .filter { $0.actor == SyncManager.schedulerActor && $0.outcome == "pass" }
+        }
+        #expect(try await eventually(timeout: .seconds(10)) { try await scheduled().count >= 2 })
+        // A manual check while the scheduler runs: the scheduler waits for it instead of doubling it.
+        let job = try await manager.startCheck(source: "scripted", options: CheckOptions(), actor: "operator")
+        #expect(try await eventually(timeout: .seconds(10)) { await manager.checkJob(id: job.id)?.status != .running })
+        #expect(try await eventually(timeout: .seconds(10)) { try await scheduled().count >= 4 })
+        #expect(await adapter.mostChecksAtOnce == 1, "never two checks of a source at once")
+        #expect(try await manager.evaluateGate(sources: nil, actor: "test").status == .pass)
+
+        // Scheduled checks are spaced by the interval after the latest one (any caller's).
+        let times = try await scheduled().map(\.time).sorted()
+        for (earlier, later) in zip(times, times.dropFirst()) {
+            #expect(later.timeIntervalSince(earlier) >= 0.4 + 0.3 - 0.05, "\(times)")
+        }
+        running.cancel()
+        _ = try? await running.value
+        let count = await adapter.checksStarted
+        try await Task.sleep(for: .seconds(1))
+        #expect(await adapter.checksStarted == count, "no scheduled check after the manager stopped")
+    }
 }

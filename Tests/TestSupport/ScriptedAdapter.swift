@@ -23,6 +23,11 @@ public actor ScriptedAdapter: SourceAdapter {
     /// How long a check runs (it ends at once when cancelled).
     public private(set) var checkDuration: Duration = .zero
 
+    /// Checks running now, and the most that ever ran at once.
+    public private(set) var checksRunning = 0
+    public private(set) var mostChecksAtOnce = 0
+    public private(set) var checksStarted = 0
+
     public init(name: String) { self.name = name }
 
     public private(set) var operations: Set<SourceOperation> = [.pause, .resume, .drain, .fullSync, .check]
@@ -64,6 +69,10 @@ public actor ScriptedAdapter: SourceAdapter {
             throw SyncError.unsupported(operation: .check, reason: "scripted", remedy: "none")
         }
         if let wanted = options.tables { scopes = scopes.filter { wanted.contains($0.table) } }
+        checksStarted += 1
+        checksRunning += 1
+        mostChecksAtOnce = max(mostChecksAtOnce, checksRunning)
+        defer { checksRunning -= 1 }
         if checkDuration > .zero { try await Task.sleep(for: checkDuration) }
         let now = Date()
         return CheckResult(source: name, threshold: GatePolicy.defaultRatioThreshold, tables: scopes, diffs: [], diffsTruncated: false,
