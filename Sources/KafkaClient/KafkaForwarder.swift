@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Synchronization
 import SyncCore
 
 /// Consumes assigned partitions of one cluster and produces every record to the same partition of
@@ -49,6 +50,26 @@ public final class KafkaForwarder: @unchecked Sendable {
         try await consumer.performToCompletion { try self.settleBlocking() }
     }
 
+    /// Shutdown: stops waiting for queue space at once, gives the records in flight `flushTimeout`
+    /// to be acknowledged, and commits without waiting. Nothing is lost whatever the DR cluster
+    /// does meanwhile: the next run resumes from the DR side's own end and offset syncs.
+    public func stop(flushTimeout: Duration) async {
+        requestStop()
+        let milliseconds = Int32(clamping: flushTimeout.components.seconds * 1000 + flushTimeout.components.attoseconds / 1_000_000_000_000_000)
+        _ = try? await consumer.performToCompletion {
+            try? self.writer.flushBlocking(timeoutMs: milliseconds)
+            self.commitAcknowledged(async: true)
+        }
+    }
+
+    /// Set by `stop`: a produce waiting for queue space gives up instead of waiting for the DR side.
+    let stopRequested = Mutex(false)
+
+    /// Makes a step that waits for queue space end now (callable from any thread).
+    public func requestStop() {
+        stopRequested.withLock { $0 = true }
+    }
+
     deinit {
         targetHandles.values.forEach { rd_kafka_topic_destroy($0) }
         rd_kafka_queue_destroy(consumerQueue)
@@ -80,7 +101,8 @@ public final class KafkaForwarder: @unchecked Sendable {
             let record = RecordView(message: message)
             guard let sourceHandle = message.pointee.rkt, let target = targetHandle(for: sourceHandle) else { return }
             try writer.produceBlocking(to: target, partition: record.partition, key: record.key, value: record.value,
-                                       headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset)
+                                       headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset,
+                                       giveUp: { self.stopRequested.withLock { $0 } })
             produced += 1
         }
         writer.pollBlocking()

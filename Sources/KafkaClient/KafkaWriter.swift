@@ -53,14 +53,15 @@ public final class KafkaWriter: @unchecked Sendable {
     }
 
     /// `produceBlocking` through a topic handle the caller keeps (the mirror's per-record path).
+    /// `giveUp` is asked while the queue is full: true ends the wait with an error (shutdown).
     func produceBlocking(to topic: OpaquePointer, partition: Int32, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
-                         headers: OpaquePointer?, timestamp: Int64, tag: Int64?) throws {
+                         headers: OpaquePointer?, timestamp: Int64, tag: Int64?, giveUp: () -> Bool = { false }) throws {
         let opaque = tag.flatMap { UnsafeMutableRawPointer(bitPattern: Int($0 + 1)) }
         while true {
             let code = syncd_kafka_produce_rkt(handle.rk, topic, partition, key?.baseAddress, key?.count ?? 0,
                                                value?.baseAddress, value?.count ?? 0, headers, timestamp, opaque)
             if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
-            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL, !giveUp() {
                 rd_kafka_poll(handle.rk, 10)
                 continue
             }

@@ -104,7 +104,11 @@ final class BuiltInMirror: @unchecked Sendable {
                 set(.running)
                 settled = false
                 let current = session!
-                let count = try await current.step()
+                let count = try await withTaskCancellationHandler {
+                    try await current.step()
+                } onCancel: {
+                    current.requestStop()
+                }
                 lock.withLock { mirrored += Int64(count) }
             } catch {
                 set(.failed, error: "\(error)")
@@ -118,14 +122,22 @@ final class BuiltInMirror: @unchecked Sendable {
                 backoff = min(backoff * 2, 30)
             }
         }
-        if let current = session { await close(current) }
+        // Stopping: a bounded flush and no blocking commit, so shutdown never waits on the DR cluster.
+        if let current = session { await current.stop(flushTimeout: Self.stopFlushTimeout) }
         let waiters = lock.withLock { defer { freshWaiters = [] }; return freshWaiters }
         waiters.forEach { $0.resume(throwing: SyncError.invalidState("the mirror of '\(sourceName)' stopped")) }
         set(.stopped)
     }
 
+    /// How long records in flight get at shutdown; the rest is re-read by the next run.
+    static let stopFlushTimeout: Duration = .seconds(2)
+
     private func close(_ session: KafkaForwarder) async {
-        _ = try? await session.settle()
+        if Task.isCancelled {
+            await session.stop(flushTimeout: Self.stopFlushTimeout)
+        } else {
+            _ = try? await session.settle()
+        }
     }
 
     func note(_ text: String) {

@@ -21,6 +21,9 @@ public enum TLSSetup {
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                                      privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        // Closing a connection waits at most this for the client's close_notify (NIO's default, 5 s,
+        // held syncd's shutdown with a client that had gone without one).
+        configuration.shutdownTimeout = .milliseconds(500)
         if let caFile = files.clientCA {
             // Mutual TLS: a client must present a certificate this CA signed.
             configuration.trustRoots = .certificates(try certificates(caFile, what: "CA certificate"))

@@ -81,6 +81,23 @@ actor JobBoard<Job: BackgroundJob> {
         return true
     }
 
+    /// Cancels every running job (shutdown); returns their ids.
+    func cancelAll() -> [String] {
+        let running = jobs.values.filter(\.isRunning).map(\.id)
+        for id in running { tasks[id]?.cancel() }
+        return running
+    }
+
+    /// Whether any job is still running.
+    var anyRunning: Bool { jobs.values.contains(where: \.isRunning) }
+
+    /// Answers every waiting long poll now, with the job as it stands (shutdown).
+    func wakeAll() {
+        let all = waiters
+        waiters = [:]
+        for (_, tickets) in all { for waiter in tickets.values { waiter.resume() } }
+    }
+
     /// The job once it has ended or `timeout` has passed, whichever comes first.
     func job(_ id: String, waitingUpTo timeout: Duration) async -> Job? {
         guard jobs[id]?.isRunning == true, timeout > .zero else { return jobs[id] }

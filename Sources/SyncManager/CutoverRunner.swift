@@ -8,6 +8,7 @@ extension SyncManager {
     /// Validates the request, reserves its sources and starts the run in the background; follow it
     /// with `cutoverRun(id:wait:)`.
     public func startCutover(_ request: CutoverRequest, actor: String) async throws -> CutoverRun {
+        try admitWork()
         let plan = try await cutoverPlan(for: request)
         if let timeout = request.timeoutSeconds, !(1...86_400).contains(timeout) {
             throw CutoverRequestError("the timeout must be from 1 s to 24 h, got \(timeout) s")

@@ -72,7 +72,15 @@ public actor SourceMonitor {
                 timer.cancel()
                 self.pollAnswered(started)
             }
-            if let answered = await answer.value() {
+            // Shutdown does not wait for a hung server's poll_timeout: the wait ends with the task.
+            let answered = await withTaskCancellationHandler {
+                await answer.value()
+            } onCancel: {
+                answer.settle(nil)
+                timer.cancel()
+            }
+            if Task.isCancelled, answered == nil { return unanswered(since: started, message: "polling stopped") }
+            if let answered {
                 sample = answered
             } else {
                 sample = unanswered(since: started, message: "no answer within poll_timeout (\(Gate.format(timeout)) s): a server is hung or the network drops packets")

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 import SyncCore
 
 public enum ControlAction: String, Sendable, Codable, CaseIterable {
@@ -31,6 +32,15 @@ public struct SourceStatus: Sendable, Codable {
     public var latestCheck: CheckSummary?
     public var runningOperation: String?
     public var verdict: SourceVerdict
+}
+
+/// A new operation asked for while syncd stops.
+public struct ShuttingDownError: OperationError {
+    public var statusCode: Int { 503 }
+    public var code: String { "shutting_down" }
+    public var remedy: String? { "send it to another syncd instance, or again once this one has restarted" }
+    public var description: String { "syncd is shutting down: no new operation starts" }
+    public init() {}
 }
 
 public struct UnknownSourceError: OperationError {
@@ -63,6 +73,8 @@ public final class SyncManager: Service, Sendable {
     /// How long journal entries are kept (cutover runs always); nil keeps everything.
     let journalRetention: Double?
     let gateRepeats = GateRepeats()
+    /// Set when graceful shutdown begins: no new operation starts after it.
+    let stopping = Mutex(false)
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
                 metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency,
@@ -95,6 +107,43 @@ public final class SyncManager: Service, Sendable {
     public func run() async throws {
         await restoreLatestChecks()
         logger.info("polling \(monitors.count) source(s)")
+        await withGracefulShutdownHandler {
+            await self.runLoops()
+        } onGracefulShutdown: {
+            Task { await self.beginStopping() }
+        }
+        for monitor in monitors { await monitor.adapter.shutdown() }
+        logger.info("poll loops stopped")
+    }
+
+    /// Graceful shutdown: no new operation starts, running checks and cutover runs are cancelled
+    /// (and journaled so by their own paths), and every long poll is answered now instead of at
+    /// its timeout.
+    func beginStopping() async {
+        stopping.withLock { $0 = true }
+        let checks = await checkJobs.cancelAll()
+        let runs = await cutoverRuns.board.cancelAll()
+        if !checks.isEmpty || !runs.isEmpty {
+            logger.notice("shutting down: cancelled \(checks.count) running check(s) and \(runs.count) cutover run(s)")
+        }
+        // A moment for them to end and journal it, so the long polls see the final state.
+        let deadline = ContinuousClock.now + .seconds(1)
+        while ContinuousClock.now < deadline {
+            let checksRunning = await checkJobs.anyRunning
+            let runsRunning = await cutoverRuns.board.anyRunning
+            guard checksRunning || runsRunning else { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await checkJobs.wakeAll()
+        await cutoverRuns.board.wakeAll()
+    }
+
+    /// Refuses a new operation once shutdown began (503: another instance, or this one restarted, takes it).
+    func admitWork() throws {
+        if stopping.withLock({ $0 }) { throw ShuttingDownError() }
+    }
+
+    private func runLoops() async {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 for monitor in self.monitors {
@@ -108,8 +157,6 @@ public final class SyncManager: Service, Sendable {
                 group.addTask { await self.keepJournal() }
             }
         }
-        for monitor in monitors { await monitor.adapter.shutdown() }
-        logger.info("poll loops stopped")
     }
 
     public func status(of monitor: SourceMonitor, now: Date = Date()) async -> SourceStatus {
@@ -162,6 +209,7 @@ public final class SyncManager: Service, Sendable {
 
     /// Runs one control action, one at a time per source, and journals who asked, what, and how it ended.
     public func control(_ action: ControlAction, source name: String, actor: String, timeout: Duration = .seconds(60)) async throws -> ControlOutcome {
+        try admitWork()
         let monitor = try requireMonitor(named: name)
         let clock = ContinuousClock()
         let started = clock.now
@@ -225,6 +273,7 @@ public final class SyncManager: Service, Sendable {
 extension SyncManager {
     /// Starts a check in the background; follow it with `checkJob(id:)`. One operation per source at a time.
     public func startCheck(source name: String, options: CheckOptions, actor: String) async throws -> CheckJob {
+        try admitWork()
         let monitor = try requireMonitor(named: name)
         guard await monitor.adapter.capabilities().contains(.check) else {
             throw SyncError.unsupported(operation: .check, reason: "\(monitor.config.kind.rawValue) source '\(name)' has no consistency check in this version",
@@ -275,6 +324,7 @@ extension SyncManager {
     /// Runs a check to its end (in-process callers); the result feeds the gate and the journal.
     public func check(source name: String, options: CheckOptions, actor: String,
                       progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) async throws -> CheckResult {
+        try admitWork()
         let monitor = try requireMonitor(named: name)
         try await monitor.begin("check")
         do {
@@ -375,6 +425,7 @@ extension SyncManager {
     /// Plans (dry run, the default) or applies the repair of the latest check's differences. Journaled either way.
     /// `deleteExtras`: object stores delete DR-only objects only when asked (other kinds always remove extra rows/keys).
     public func reconcile(source name: String, apply: Bool, deleteExtras: Bool = false, actor: String) async throws -> ReconcileReport {
+        if apply { try admitWork() }
         let monitor = try requireMonitor(named: name)
         try await monitor.begin(apply ? "reconcile" : "reconcile plan")
         let mode = apply ? "apply" : "dry-run"

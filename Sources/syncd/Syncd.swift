@@ -100,11 +100,19 @@ struct Syncd: AsyncParsableCommand {
         if tls == nil, !["127.0.0.1", "::1", "localhost"].contains(settings.listenHost) {
             logger.warning("the API is plain HTTP on \(settings.listenHost): tokens cross the network in clear; configure tls: {cert, key}")
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: manager), .init(service: app),
-                       .init(service: TokenReloader(configFile: config, tokens: tokens, journal: journal, logger: logger))],
+        // Shut down in reverse order: the manager first (new work refused, checks and cutover
+        // runs cancelled, long polls answered, the mirror and managed copy stopped), so the HTTP
+        // server, shut down last, has no request left waiting.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: app),
+                       .init(service: TokenReloader(configFile: config, tokens: tokens, journal: journal, logger: logger)),
+                       .init(service: manager)],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // Whatever still waits after this is cancelled, so syncd exits within 5 s whatever is
+        // unreachable (a connection's TLS close adds at most its 0.5 s shutdownTimeout).
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(3)
+        let group = ServiceGroup(configuration: groupConfiguration)
         logger.info("syncd starting", metadata: ["listen": "\(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)", "config": "\(config)"])
         do {
             try await group.run()

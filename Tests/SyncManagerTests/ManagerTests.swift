@@ -119,4 +119,25 @@ import TestSupport
         try await Task.sleep(for: .seconds(1))
         #expect(await adapter.checksStarted == count, "no scheduled check after the manager stopped")
     }
+
+    @Test("graceful shutdown: a running check is cancelled and journaled so, its long poll answered at once, and no new operation starts (503)")
+    func shutdownCancelsChecksAndRefusesNewWork() async throws {
+        let adapter = ScriptedAdapter(name: "scripted")
+        await adapter.set(checkScopes: [TableCheckResult(table: "t", status: .equal, primaryRows: 1, drRows: 1)], duration: .seconds(60))
+        let manager = try Self.manager(adapter)
+        let job = try await manager.startCheck(source: "scripted", options: CheckOptions(), actor: "operator")
+        let waiter = Task { await manager.checkJob(id: job.id, wait: 60) }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        await manager.beginStopping()
+        let answered = await waiter.value
+        #expect(started.duration(to: .now) < .seconds(3), "the long poll is answered at shutdown, not after its 60 s")
+        #expect(answered?.status == .cancelled)
+        let entries = try await manager.journal.recent(limit: 10, source: "scripted", kind: "check")
+        #expect(entries.contains { $0.outcome == "cancelled" }, "\(entries.map(\.outcome))")
+        await #expect(throws: ShuttingDownError.self) { try await manager.startCheck(source: "scripted", options: CheckOptions(), actor: "operator") }
+        await #expect(throws: ShuttingDownError.self) { try await manager.control(.pause, source: "scripted", actor: "operator") }
+        let refusal = ShuttingDownError()
+        #expect(refusal.statusCode == 503 && refusal.code == "shutting_down")
+    }
 }
