@@ -22,6 +22,11 @@ if ! /opt/syncd-venv/bin/python -c 'import jsonschema, rfc3339_validator' >/dev/
   echo "installing jsonschema (PyPI) into /opt/syncd-venv"
   /opt/syncd-venv/bin/pip install -q jsonschema rfc3339-validator
 fi
+# schemathesis: the tests fuzz the API against its OpenAPI document.
+if [ ! -x /opt/syncd-venv/bin/st ]; then
+  echo "installing schemathesis (PyPI) into /opt/syncd-venv"
+  /opt/syncd-venv/bin/pip install -q schemathesis
+fi
 if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: no Swift toolchain on PATH (expected Swift 6 at /opt/swift/usr/bin)" >&2
   exit 1

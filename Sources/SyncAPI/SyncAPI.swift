@@ -94,7 +94,7 @@ struct ErrorShape<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             // The framework's own errors (no route, a body too large, a missing parameter) in the same shape.
             let message = error.body ?? (error.status == .notFound
-                ? "no route \(request.method.rawValue) \(request.uri.path) (the README's HTTP API table lists the routes)"
+                ? "no route \(request.method.rawValue) \(request.uri.path) (GET /openapi.yaml lists the routes)"
                 : error.status.reasonPhrase)
             throw APIError(error.status, message, headers: error.headers)
         } catch let error as any HTTPResponseError {
@@ -266,6 +266,11 @@ public enum SyncAPI {
 
         router.get("/healthz") { _, _ in
             jsonResponse(["status": "ok"])
+        }
+        router.get("/openapi.yaml") { _, _ -> Response in
+            var buffer = ByteBuffer()
+            buffer.writeString(OpenAPIDocument.yaml + "\n")
+            return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: buffer))
         }
 
         let authed = router.group().add(middleware: BearerAuth(tokens: tokens))

@@ -191,7 +191,7 @@ func json(_ response: TestResponse) throws -> JSONValue {
                     #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(method) \(uri)")
                     let body = try json(response)
                     #expect(body["status"] == .number(404) && body["code"] == .string("not_found"), "\(body)")
-                    #expect(body["error"] == .string("no route \(method.rawValue) \(uri) (the README's HTTP API table lists the routes)"), "\(body)")
+                    #expect(body["error"] == .string("no route \(method.rawValue) \(uri) (GET /openapi.yaml lists the routes)"), "\(body)")
                 }
             }
         }
@@ -395,6 +395,40 @@ func json(_ response: TestResponse) throws -> JSONValue {
         #expect(typed.count >= 8)
         #expect(typed == helped, "metrics without HELP: \(typed.subtracting(helped))")
         #expect(!after.contains("syncd metric "), "every metric has its own words: \(after)")
+    }
+
+    @Test("GET /openapi.yaml needs no token, and every operation it documents is routed")
+    func openAPIDocumentIsServedAndRouted() async throws {
+        var operations: [(HTTPRequest.Method, String)] = []
+        var path: String?
+        for line in OpenAPIDocument.yaml.split(separator: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()); continue }
+            if !line.hasPrefix("  ") { path = nil }
+            guard let current = path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") else { continue }
+            let method = line.trimmingCharacters(in: .whitespaces).dropLast()
+            let uri = current.replacingOccurrences(of: "{name}", with: "pg").replacingOccurrences(of: "{id}", with: "nope")
+            switch method {
+            case "get": operations.append((.get, uri))
+            case "post": operations.append((.post, uri))
+            case "delete": operations.append((.delete, uri))
+            default: Issue.record("unexpected method \(method) under \(current)")
+            }
+        }
+        #expect(operations.count == 23, "\(operations.map { "\($0.0) \($0.1)" })")
+        let documented = operations
+        try await Harness().app().test(.router) { client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/yaml; charset=utf-8")
+                #expect(String(buffer: response.body).hasPrefix("openapi: 3.1.0"))
+            }
+            for (method, uri) in documented {
+                try await client.execute(uri: uri, method: method, headers: Harness.auth(Harness.admin)) { response in
+                    let body = String(buffer: response.body)
+                    #expect(!body.contains("no route"), "\(method) \(uri) is documented but not routed: \(body)")
+                }
+            }
+        }
     }
 
     @Test func journalSurvivesARestart() async throws {
