@@ -1,4 +1,7 @@
 import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import NIOSSL
 import SyncCore
 
@@ -52,5 +55,15 @@ public enum TLSSetup {
     static func stamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         return formatter.string(from: date)
+    }
+}
+
+extension SyncAPI {
+    /// The HTTP/1.1 server syncd runs: TLS when configured, and unparseable requests answered in
+    /// the API's error shape.
+    public static func httpServer(tls: TLSConfiguration?) throws -> HTTPServerBuilder {
+        let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ParserErrorShape()]))
+        guard let tls else { return http }
+        return try .tls(http, tlsConfiguration: tls)
     }
 }

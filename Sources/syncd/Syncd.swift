@@ -90,7 +90,7 @@ struct Syncd: AsyncParsableCommand {
         do {
             app = Application(
                 router: router,
-                server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+                server: try SyncAPI.httpServer(tls: tls),
                 configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "syncd"),
                 logger: logger)
         } catch {

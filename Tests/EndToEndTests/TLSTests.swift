@@ -31,6 +31,11 @@ extension BinaryTests {
         #expect(caForHTTP.status == 2)
         #expect(caForHTTP.stderr.contains("https://"), "\(caForHTTP.stderr)")
 
+        // A request NIO cannot parse still gets the API's error shape (Hummingbird's own answer has no body).
+        let malformed = try await shell("printf 'GET /v1/status HTTP/1.1\\r\\nHost: x\\r\\nNo colon here\\r\\n\\r\\n' | timeout 10 openssl s_client -quiet -CAfile \(certs)/ca.pem -connect 127.0.0.1:\(port)")
+        #expect(malformed.stdout.hasPrefix("HTTP/1.1 400"), "\(malformed.stdout) \(malformed.stderr)")
+        #expect(malformed.stdout.contains("\"code\" : \"bad_request\"") && malformed.stdout.contains("is not valid HTTP"), "\(malformed.stdout)")
+
         let missingCA = try await shell("\(binaries.path)/syncctl status --server https://127.0.0.1:\(port) --cacert \(certs)/nothing.pem \(token)")
         #expect(missingCA.status == 2)
         #expect(missingCA.stderr.contains("--cacert \(certs)/nothing.pem"), "\(missingCA.stderr)")
