@@ -54,8 +54,11 @@ let package = Package(
 
         // The audit journal in an SQLite file, behind SyncCore's JournalStore.
         .target(name: "SQLiteJournal", dependencies: ["SyncCore", "CSQLite"]),
-        // The one module that links every adapter; only the executables depend on it.
-        .target(name: "SourceRegistry", dependencies: ["SyncCore", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource"]),
+        // The audit journal in a PostgreSQL database several instances share (libpq through PostgresClient).
+        .target(name: "PostgresJournal", dependencies: ["SyncCore", "PostgresClient"]),
+        // The one module that links every adapter and journal store; only the executables depend on it.
+        .target(name: "SourceRegistry", dependencies: ["SyncCore", "PostgresSource", "RedisSource", "KafkaSource", "ObjectStoreSource",
+                                                       "SQLiteJournal", "PostgresJournal"]),
 
         // Links no adapter and no storage module: adapters and the journal come in through SyncCore's protocols.
         .target(name: "SyncManager", dependencies: [
@@ -93,7 +96,7 @@ let package = Package(
         ]),
         // syncctl also runs the engine in-process (--config), so it links what syncd links.
         .executableTarget(name: "syncctl", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "SourceRegistry", "CurlClient",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry", "CurlClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -131,6 +134,8 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["SyncCore"]),
         // The SQLite journal's chain, pruning and indexes, on real files (tampered with through SQLite itself).
         .testTarget(name: "SQLiteJournalTests", dependencies: ["SyncCore", "SQLiteJournal", "CSQLite"]),
+        // The shared journal on the PostgreSQL cluster integration/pg.sh starts for it.
+        .testTarget(name: "PostgresJournalTests", dependencies: ["SyncCore", "PostgresJournal", "PostgresClient", "SQLiteJournal", "SourceRegistry"]),
         // The CLI's pure output logic (tables, progress lines).
         .testTarget(name: "SyncctlTests", dependencies: ["syncctl", "SyncCore", "SyncManager"]),
         // The manager and its poll loop with a scripted adapter; links no adapter module.

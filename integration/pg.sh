@@ -2,7 +2,8 @@
 # Starts/stops the PostgreSQL 15 test and demo servers, on 127.0.0.1 only, as the postgres user:
 #   primary    :25432  streaming standby :25433 (pg_basebackup -R, physical slot)
 #   publisher  :25434  subscriber        :25435 (logical replication of appdb)
-# Usage: integration/pg.sh start|stop|status|env|reset   |  start|stop NODE   (NODE: primary standby publisher subscriber)
+#   journal    :25436  a separate cluster for syncd's shared journal (several instances, one lease)
+# Usage: integration/pg.sh start|stop|status|env|reset   |  start|stop NODE   (NODE: primary standby publisher subscriber journal)
 #        integration/pg.sh freeze|thaw NODE   (SIGSTOP/SIGCONT the postmaster and its children: a hung host)
 # Idempotent: start on running servers does nothing; data survives stop/start; reset wipes it.
 set -euo pipefail
@@ -13,8 +14,8 @@ HOST=127.0.0.1
 USER_NAME=syncd
 PASSWORD=${SYNCD_PG_PASSWORD:-syncd-demo-password}
 DB=appdb
-declare -A PORT=([primary]=25432 [standby]=25433 [publisher]=25434 [subscriber]=25435)
-NODES=(primary standby publisher subscriber)
+declare -A PORT=([primary]=25432 [standby]=25433 [publisher]=25434 [subscriber]=25435 [journal]=25436)
+NODES=(primary standby publisher subscriber journal)
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
@@ -126,6 +127,13 @@ setup_logical() {
   fi
 }
 
+setup_journal() {
+  init_cluster journal
+  start_node journal
+  psql_as journal -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'syncd_journal'" | grep -q 1 \
+    || psql_as journal -d postgres -c "CREATE DATABASE syncd_journal"
+}
+
 # The standby's primary_conninfo and the subscription name their upstream's port, so servers built
 # for other ports (an older version of this script) are rebuilt rather than restarted.
 LAYOUT="ports ${PORT[primary]} ${PORT[standby]} ${PORT[publisher]} ${PORT[subscriber]}"
@@ -149,11 +157,11 @@ case "${1:-}" in
     prepare_dirs
     if [ -n "${2:-}" ]; then start_node "$2"; exit 0; fi
     rebuild_if_ports_changed
-    setup_primary; setup_standby; setup_logical
+    setup_primary; setup_standby; setup_logical; setup_journal
     echo "$LAYOUT" > "$BASE/layout"
     echo "PostgreSQL test servers running under $BASE (logs in $BASE/log)" ;;
   stop)
-    targets=("${@:2}"); [ ${#targets[@]} -eq 0 ] && targets=(subscriber publisher standby primary)
+    targets=("${@:2}"); [ ${#targets[@]} -eq 0 ] && targets=(journal subscriber publisher standby primary)
     for node in "${targets[@]}"; do
       if running "$node"; then
         # A frozen server (freeze) cannot stop.
@@ -179,6 +187,7 @@ export SYNCD_PG_PRIMARY_PORT=${PORT[primary]}
 export SYNCD_PG_STANDBY_PORT=${PORT[standby]}
 export SYNCD_PG_PUBLISHER_PORT=${PORT[publisher]}
 export SYNCD_PG_SUBSCRIBER_PORT=${PORT[subscriber]}
+export SYNCD_PG_JOURNAL_PORT=${PORT[journal]}
 export SYNCD_PG_USER=$USER_NAME
 export SYNCD_PG_PASSWORD=$PASSWORD
 export SYNCD_PG_DATABASE=$DB

@@ -2,7 +2,6 @@ import SyncCore
 
 /// PostgreSQL's own endpoint setting; libpq's `sslmode` (disable ... verify-full).
 public struct PostgresEndpointOptions: KindOptions, Equatable {
-    public static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
     public var sslmode: String?
 
@@ -22,13 +21,7 @@ extension ConfigReader {
         var (endpoint, map) = try endpoint(at, defaultPort: 5432, extra: ["database", "sslmode"])
         endpoint.user = try string(try required(map, "user", in: at))
         endpoint.database = try map["database"].map(string) ?? "postgres"
-        if let node = map["sslmode"] {
-            let mode = try string(node)
-            guard PostgresEndpointOptions.sslModes.contains(mode) else {
-                throw fail(node, "unknown sslmode '\(mode)' (known: \(PostgresEndpointOptions.sslModes.joined(separator: ", ")))")
-            }
-            endpoint.sslmode = mode
-        }
+        if let node = map["sslmode"] { endpoint.sslmode = try sslmode(node) }
         return endpoint
     }
 }

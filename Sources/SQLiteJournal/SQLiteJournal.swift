@@ -253,6 +253,24 @@ public final class SQLiteJournal: JournalStore, @unchecked Sendable {
         }
     }
 
+    /// Entries in id order after `afterID`, at most `limit` (moving a journal elsewhere).
+    public func entries(afterID: Int64, limit: Int) async throws -> [JournalEntry] {
+        let box = Handle(db)
+        let rows = try await queue.run { () throws -> [(Int64, JournalChain.Fields)] in
+            var rows: [(Int64, JournalChain.Fields)] = []
+            try SQLiteJournal.forEachRow(box.db, afterID: afterID) { id, fields, _, _ in
+                rows.append((id, fields))
+                return rows.count < limit
+            }
+            return rows
+        }
+        return rows.map { id, fields in
+            JournalEntry(id: id, time: Date(timeIntervalSince1970: fields.time), kind: fields.kind, source: fields.source, actor: fields.actor,
+                         action: fields.action, outcome: fields.outcome,
+                         detail: fields.detail.flatMap { try? JSONCoding.decoder.decode(JSONValue.self, from: Data($0.utf8)) })
+        }
+    }
+
     /// Only the filters given, so the (kind, source, id) indexes answer "the latest check" with a probe.
     static func recentSQL(source: String?, kind: String?) -> String {
         let filters = [source.map { _ in "source = ?1" }, kind.map { _ in "kind = ?2" }].compactMap { $0 }

@@ -81,7 +81,14 @@ public struct SyncdConfig: Sendable, Equatable {
     /// Every token each role accepts (more than one while a token is rotated).
     public var readTokens: [Secret]
     public var adminTokens: [Secret]
-    public var journalPath: String
+    /// Where the journal lives: an SQLite file (one instance), or a PostgreSQL database several
+    /// instances share.
+    public var journal: JournalLocation
+    /// The SQLite file's path; nil for a PostgreSQL journal.
+    public var journalPath: String? {
+        if case let .sqlite(path) = journal { return path }
+        return nil
+    }
     /// Samples kept per source (a ring buffer).
     public var historySize: Int
     public var sources: [SourceConfig]
@@ -95,14 +102,14 @@ public struct SyncdConfig: Sendable, Equatable {
     /// The API serves HTTPS with these files; nil: plain HTTP (loopback demos only).
     public var tls: TLSFiles?
 
-    public init(file: String, listenHost: String, listenPort: Int, readTokens: [Secret], adminTokens: [Secret], journalPath: String,
+    public init(file: String, listenHost: String, listenPort: Int, readTokens: [Secret], adminTokens: [Secret], journal: JournalLocation,
                 historySize: Int, sources: [SourceConfig]) {
         self.file = file
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.readTokens = readTokens
         self.adminTokens = adminTokens
-        self.journalPath = journalPath
+        self.journal = journal
         self.historySize = historySize
         self.sources = sources
     }
@@ -452,9 +459,7 @@ public struct ConfigReader {
             throw fail(adminNode, "an admin token is also a read token: every read holder would be an admin; give each role its own")
         }
 
-        let journalNode = try required(top, "journal", in: root)
-        let journal = resolvePath(try string(journalNode))
-        if let problem = journalPathProblem(journal) { throw fail(journalNode, problem) }
+        let journal = try journalLocation(try required(top, "journal", in: root))
         let history = try top["history"].map { try int($0, range: 10...1_000_000) } ?? SyncdConfig.defaultHistorySize
 
         let sourcesNode = try required(top, "sources", in: root)
@@ -471,7 +476,7 @@ public struct ConfigReader {
             sources.append(source)
         }
         var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readTokens: readTokens, adminTokens: adminTokens,
-                                 journalPath: journal, historySize: history, sources: sources)
+                                 journal: journal, historySize: history, sources: sources)
         if let node = top["tls"] { config.tls = try tlsFiles(node) }
         if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
         if let node = top["lag_summary_interval"] { config.lagSummaryIntervalSeconds = try duration(node) }
@@ -492,6 +497,31 @@ public struct ConfigReader {
             throw fail(top["exposure_window"] ?? root, "exposure_window (\(DurationText.describe(config.exposureWindowSeconds))) is shorter than lag_summary_interval (\(DurationText.describe(config.lagSummaryIntervalSeconds))): it would never see a summary")
         }
         return config
+    }
+
+    /// `journal: PATH` (an SQLite file, writable now) or `journal: {postgres: {host, port, user,
+    /// password, database, sslmode, connect_timeout}}` (a database several instances share).
+    func journalLocation(_ at: ConfigNode) throws -> JournalLocation {
+        if case .scalar = at.node {
+            let path = resolvePath(try string(at))
+            if let problem = journalPathProblem(path) { throw fail(at, problem) }
+            return .sqlite(path: path)
+        }
+        let map = try mapping(at, allowed: ["postgres"])
+        let node = try required(map, "postgres", in: at)
+        var (endpoint, keys) = try endpoint(node, defaultPort: 5432, extra: ["database", "sslmode"])
+        endpoint.user = try string(try required(keys, "user", in: node))
+        endpoint.database = try keys["database"].map(string) ?? "syncd"
+        return .postgres(endpoint, sslmode: try keys["sslmode"].map(sslmode))
+    }
+
+    /// libpq's `sslmode`, one of its six words.
+    public func sslmode(_ at: ConfigNode) throws -> String {
+        let mode = try string(at)
+        guard JournalLocation.sslModes.contains(mode) else {
+            throw fail(at, "unknown sslmode '\(mode)' (known: \(JournalLocation.sslModes.joined(separator: ", ")))")
+        }
+        return mode
     }
 
     /// `tls: {cert, key, client_ca}`: paths of PEM files (relative to the config file), each a

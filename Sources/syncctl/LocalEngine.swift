@@ -24,9 +24,9 @@ enum LocalEngine {
         // A failed operation reaches the user once, as the command's error; only what the command
         // cannot report itself (a journal that cannot be written after a failure) is logged.
         logger.logLevel = .error
-        let journal: SQLiteJournal
+        let journal: any JournalStore
         do {
-            journal = try SQLiteJournal(path: settings.journalPath)
+            journal = try await JournalStores.open(settings.journal)
         } catch {
             throw CLIError(message: "\(error)")
         }

@@ -210,8 +210,8 @@ struct Drain: ControlCommand {
 
 struct JournalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "journal", abstract: "Show the audit journal, or verify its hash chain.",
-        subcommands: [ShowJournal.self, VerifyJournal.self], defaultSubcommand: ShowJournal.self)
+        commandName: "journal", abstract: "Show the audit journal, verify its hash chain, or move it into a shared database.",
+        subcommands: [ShowJournal.self, VerifyJournal.self, MigrateJournal.self], defaultSubcommand: ShowJournal.self)
 }
 
 /// `syncctl journal verify`: exit 0 when every entry's hash and link check, 1 naming the first

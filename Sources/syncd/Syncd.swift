@@ -49,7 +49,7 @@ struct Syncd: AsyncParsableCommand {
         if checkConfig {
             for warning in warnings { printError("syncd: warning: \(config): \(warning)") }
             print("\(config): valid; listen \(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)"
-                  + (settings.tls?.clientCA == nil ? "" : " (client certificates required)") + "; journal \(settings.journalPath); sources: "
+                  + (settings.tls?.clientCA == nil ? "" : " (client certificates required)") + "; journal \(settings.journal); sources: "
                   + settings.sources.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
             return
         }
@@ -61,9 +61,9 @@ struct Syncd: AsyncParsableCommand {
         let logger = Logger(label: "syncd")
         for warning in warnings { logger.warning("\(warning)") }
 
-        let journal: SQLiteJournal
+        let journal: any JournalStore
         do {
-            journal = try SQLiteJournal(path: settings.journalPath)
+            journal = try await JournalStores.open(settings.journal)
             try await journal.append(kind: "service", source: nil, actor: "syncd", action: "start", outcome: "ok",
                                      detail: .object(["config": .string(config), "sources": .array(settings.sources.map { .string($0.name) })]))
         } catch {

@@ -246,6 +246,28 @@ private struct Fixture {
         #expect(directory.keyPath == "tls.key" && directory.message.contains("directory"), "\(directory)")
     }
 
+    @Test("journal: a path (SQLite) or {postgres: {...}} (shared by several instances), with libpq's sslmode")
+    func journalLocations() throws {
+        let fixture = try Fixture()
+        let shared = validYAML.replacingOccurrences(of: "journal: state/journal.sqlite",
+                                                    with: "journal: {postgres: {host: db.internal, user: syncd, password: {env: PG_PASSWORD}, sslmode: verify-full}}")
+        let config = try fixture.parse(shared)
+        guard case let .postgres(endpoint, sslmode) = config.journal else { Issue.record("not a postgres journal: \(config.journal)"); return }
+        #expect(endpoint.host == "db.internal" && endpoint.port == 5432 && endpoint.database == "syncd" && endpoint.password?.value == "pw")
+        #expect(sslmode == "verify-full" && config.journalPath == nil)
+        #expect(config.journal.description == "postgresql://syncd@db.internal:5432/syncd", "no password in the description")
+        let cases: [(String, String, String)] = [
+            ("{postgres: {host: h}}", "journal.postgres", "missing required key 'user'"),
+            ("{postgres: {host: h, user: u, sslmode: maybe}}", "journal.postgres.sslmode", "unknown sslmode 'maybe'"),
+            ("{mysql: {host: h}}", "journal.mysql", "unknown key 'mysql'"),
+            ("{postgres: {host: h, user: u, password: inline}}", "journal.postgres.password", "inline values are not accepted"),
+        ]
+        for (value, key, words) in cases {
+            let error = try #require(fixture.error(validYAML.replacingOccurrences(of: "journal: state/journal.sqlite", with: "journal: \(value)")))
+            #expect(error.keyPath == key && error.message.contains(words), "\(value): \(error)")
+        }
+    }
+
     @Test("check_interval schedules checks, with an optional check_window in time_zone; both need the interval")
     func checkSchedules() throws {
         let fixture = try Fixture()
