@@ -85,7 +85,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "syncd", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "SourceRegistry",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -11,7 +11,7 @@ public final class PostgresJournal: JournalStore, Sendable {
     private let link: JournalLink
 
     /// The schema version this build writes; older schemas are migrated at start.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// The advisory lock every writer takes (an arbitrary constant: "syncd" in ASCII).
     static let appendLock = "495958516580"
 
@@ -33,9 +33,9 @@ public final class PostgresJournal: JournalStore, Sendable {
                 guard current <= Self.schemaVersion else {
                     throw JournalError(message: "journal \(self.location): schema version \(current) is newer than this syncd (\(Self.schemaVersion)); upgrade syncd")
                 }
-                if current < 1 {
-                    for statement in Self.version1 { try await connection.query(statement) }
-                    try await connection.query("INSERT INTO syncd_schema (version) VALUES (1)")
+                for (version, statements) in [(1, Self.version1), (2, Self.version2)] where current < version {
+                    for statement in statements { try await connection.query(statement) }
+                    try await connection.query("INSERT INTO syncd_schema (version) VALUES ($1::integer)", [String(version)])
                 }
                 try await connection.query("COMMIT")
             } catch {
@@ -64,6 +64,28 @@ public final class PostgresJournal: JournalStore, Sendable {
         "CREATE INDEX IF NOT EXISTS journal_kind_id ON journal (kind, id)",
         "CREATE INDEX IF NOT EXISTS journal_source_id ON journal (source, id)",
         "CREATE INDEX IF NOT EXISTS journal_time ON journal (time)",
+    ]
+
+    /// The leader lease (one row) and every instance's heartbeat.
+    static let version2 = [
+        """
+        CREATE TABLE IF NOT EXISTS syncd_lease (
+            name text PRIMARY KEY,
+            holder text NOT NULL,
+            holder_url text,
+            token bigint NOT NULL,
+            expires_at timestamptz NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS syncd_instances (
+            id text PRIMARY KEY,
+            site text NOT NULL,
+            url text,
+            role text NOT NULL,
+            last_heartbeat timestamptz NOT NULL
+        )
+        """,
     ]
 
     @discardableResult

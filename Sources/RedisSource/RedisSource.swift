@@ -265,7 +265,8 @@ public actor RedisSource: SourceAdapter {
         let onPrimary = try? await run(.primary, RedisCommand("GET", key)).text.flatMap { Int64($0) }
         let onDR = try? await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
-        _ = try? await run(.primary, RedisCommand("SET", key, String(nowMs)))
+        // The one write to a primary; only the instance holding the lease makes it.
+        if WriteFence.shared.allows() { _ = try? await run(.primary, RedisCommand("SET", key, String(nowMs))) }
         guard let onDR = onDR ?? nil else { return nil }
         if let onPrimary = onPrimary ?? nil, onPrimary == onDR {
             return HeartbeatLag(seconds: 0, basis: "heartbeat key: DR holds the primary's latest value")

@@ -30,6 +30,7 @@ public struct DescribedMetricsFactory: MetricsFactory {
         "syncd_check_duration_seconds": "How long the source's latest consistency check ran, in seconds (NaN before any check)",
         "syncd_lag_budget_seconds": "The source's lag_budget: the gate fails while syncd_lag_seconds is above it",
         "syncd_check_max_age_seconds": "The source's check_max_age: the gate fails once syncd_check_age_seconds is above it",
+        "syncd_leader": "1 while this instance holds the leader lease of a shared journal (it alone does leader-only writes), else 0",
         "syncd_journal_chain_ok": "1 when the journal's hash chain verified at start, 0 when an entry was edited, inserted or removed",
     ]
 

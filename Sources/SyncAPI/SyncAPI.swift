@@ -284,7 +284,9 @@ public enum SyncAPI {
 
         authed.get("/v1/status") { request, _ -> Response in
             _ = try Query(request, allowed: [])
-            return jsonResponse(["sources": await manager.status()])
+            let sources = try JSONValue.from(await manager.status())
+            guard let cluster = await manager.cluster() else { return jsonResponse(["sources": sources]) }
+            return jsonResponse(["sources": sources, "cluster": try JSONValue.from(cluster)])
         }
 
         authed.get("/v1/sources/:name") { request, context -> Response in

@@ -101,6 +101,10 @@ public struct SyncdConfig: Sendable, Equatable {
     public var journalRetentionSeconds: Double? = SyncdConfig.defaultJournalRetentionSeconds
     /// The API serves HTTPS with these files; nil: plain HTTP (loopback demos only).
     public var tls: TLSFiles?
+    /// This instance among those sharing a journal (`instance:`); the host name by default.
+    public var instance = InstanceIdentity(id: ProcessInfo.processInfo.hostName, site: "default", url: nil)
+    /// How long a leader's lease lasts without renewal (shared journal only).
+    public var leaseTTLSeconds: Double = SyncdConfig.defaultLeaseTTLSeconds
 
     public init(file: String, listenHost: String, listenPort: Int, readTokens: [Secret], adminTokens: [Secret], journal: JournalLocation,
                 historySize: Int, sources: [SourceConfig]) {
@@ -125,6 +129,7 @@ public struct SyncdConfig: Sendable, Equatable {
     public static let defaultLagSummaryIntervalSeconds: Double = 60
     public static let defaultExposureWindowSeconds: Double = 86_400
     public static let defaultJournalRetentionSeconds: Double = 90 * 86_400
+    public static let defaultLeaseTTLSeconds: Double = 10
 }
 
 /// An invalid configuration: names the file, the line, the key path and what is wrong.
@@ -444,7 +449,7 @@ public struct ConfigReader {
     // MARK: the document
 
     func config(_ root: ConfigNode, kinds: [SourceDescriptor]) throws -> SyncdConfig {
-        let top = try mapping(root, allowed: ["listen", "tls", "tokens", "journal", "journal_retention", "history", "cutover_concurrency",
+        let top = try mapping(root, allowed: ["listen", "tls", "instance", "lease_ttl", "tokens", "journal", "journal_retention", "history", "cutover_concurrency",
                                                   "lag_summary_interval", "exposure_window", "sources"])
         let listen = try required(top, "listen", in: root)
         let (host, port) = try hostPort(listen)
@@ -478,6 +483,11 @@ public struct ConfigReader {
         var config = SyncdConfig(file: file, listenHost: host, listenPort: port, readTokens: readTokens, adminTokens: adminTokens,
                                  journal: journal, historySize: history, sources: sources)
         if let node = top["tls"] { config.tls = try tlsFiles(node) }
+        if let node = top["instance"] { config.instance = try instance(node) }
+        if let node = top["lease_ttl"] {
+            config.leaseTTLSeconds = try duration(node, max: 300)
+            guard config.leaseTTLSeconds >= 2 else { throw fail(node, "must be at least 2s (it is renewed every third of it)") }
+        }
         if let node = top["cutover_concurrency"] { config.cutoverConcurrency = try int(node, range: 1...64) }
         if let node = top["lag_summary_interval"] { config.lagSummaryIntervalSeconds = try duration(node) }
         if let node = top["exposure_window"] { config.exposureWindowSeconds = try duration(node) }
@@ -522,6 +532,25 @@ public struct ConfigReader {
             throw fail(at, "unknown sslmode '\(mode)' (known: \(JournalLocation.sslModes.joined(separator: ", ")))")
         }
         return mode
+    }
+
+    /// `instance: {id, site, url}`: names this syncd among the instances sharing a journal.
+    func instance(_ at: ConfigNode) throws -> InstanceIdentity {
+        let map = try mapping(at, allowed: ["id", "site", "url"])
+        let idNode = try required(map, "id", in: at)
+        let id = try string(idNode)
+        guard id.unicodeScalars.allSatisfy({ ConfigReader.nameCharacters.contains($0) }) else {
+            throw fail(idNode, "'\(id)' may contain only letters, digits, '_', '.' and '-'")
+        }
+        var url: String?
+        if let node = map["url"] {
+            let text = try string(node)
+            guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw fail(node, "expected the URL the other instances reach this one's API at, e.g. https://syncd-dr.example:8443, got '\(text)'")
+            }
+            url = text
+        }
+        return InstanceIdentity(id: id, site: try map["site"].map(string) ?? "default", url: url)
     }
 
     /// `tls: {cert, key, client_ca}`: paths of PEM files (relative to the config file), each a

@@ -31,6 +31,11 @@ extension SyncManager {
             planned = nil
             // Woken after the window closed: plan again for its next opening.
             guard schedule.allows(Date()) else { continue }
+            // Only the leader runs scheduled checks; a follower reads them from the shared journal.
+            guard fence.allows() else {
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                continue
+            }
             do {
                 _ = try await check(source: name, options: CheckOptions(), actor: Self.schedulerActor)
             } catch is CancellationError {

@@ -9,6 +9,7 @@ extension SyncManager {
     /// with `cutoverRun(id:wait:)`.
     public func startCutover(_ request: CutoverRequest, actor: String) async throws -> CutoverRun {
         try admitWork()
+        try await requireLeader()
         let plan = try await cutoverPlan(for: request)
         if let timeout = request.timeoutSeconds, !(1...86_400).contains(timeout) {
             throw CutoverRequestError("the timeout must be from 1 s to 24 h, got \(timeout) s")

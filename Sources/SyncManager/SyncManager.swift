@@ -75,12 +75,22 @@ public final class SyncManager: Service, Sendable {
     let gateRepeats = GateRepeats()
     /// Set when graceful shutdown begins: no new operation starts after it.
     let stopping = Mutex(false)
+    /// Several instances sharing the journal; nil for one instance (always the writer).
+    let leadershipSettings: LeadershipSettings?
+    let leadership = LeadershipState()
+    /// Whether leader-only writes may start: granted while this instance holds the lease.
+    public let fence: WriteFence
+    let metricsFactory: MetricsFactory
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
                 metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency,
                 lagSummaryInterval: Double = SyncdConfig.defaultLagSummaryIntervalSeconds,
                 exposureWindow: Double = SyncdConfig.defaultExposureWindowSeconds,
-                journalRetention: Double? = nil) {
+                journalRetention: Double? = nil, leadership: LeadershipSettings? = nil, fence: WriteFence = .shared) {
+        leadershipSettings = leadership
+        self.fence = fence
+        self.metricsFactory = metricsFactory
+        if leadership != nil { fence.revoke() }
         self.journalRetention = journalRetention
         self.cutoverConcurrency = max(1, cutoverConcurrency)
         self.lagSummaryInterval = max(0.05, lagSummaryInterval)
@@ -146,9 +156,13 @@ public final class SyncManager: Service, Sendable {
     private func runLoops() async {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
+                if let settings = self.leadershipSettings {
+                    group.addTask { await self.runLeadership(settings) }
+                }
                 for monitor in self.monitors {
                     group.addTask { await monitor.run() }
-                    group.addTask { await monitor.adapter.runBackground() }
+                    // The mirror and the managed copy write to the DR side: the leader's work only.
+                    group.addTask { await self.whileLeader { await monitor.adapter.runBackground() } }
                     if let schedule = monitor.config.checkSchedule {
                         group.addTask { await self.runSchedule(schedule, for: monitor) }
                     }
@@ -188,6 +202,7 @@ public final class SyncManager: Service, Sendable {
     /// (an unrecorded decision is not one we hand out).
     public func evaluateGate(sources names: [String]?, actor: String) async throws -> GateVerdict {
         let selected = try resolve(names)
+        try await requireJournal()
         let now = Date()
         var verdicts: [SourceVerdict] = []
         for monitor in selected {
@@ -201,8 +216,12 @@ public final class SyncManager: Service, Sendable {
         let (write, summaries) = await gateRepeats.record(actor: actor, verdict: verdict, source: source, at: now)
         await journalRepeats(summaries)
         if write {
-            try await journal.append(kind: "gate", source: source, actor: actor,
-                                     action: "evaluate", outcome: verdict.status.rawValue, detail: try JSONValue.from(verdict), at: now)
+            do {
+                try await journal.append(kind: "gate", source: source, actor: actor,
+                                         action: "evaluate", outcome: verdict.status.rawValue, detail: try JSONValue.from(verdict), at: now)
+            } catch let error as JournalError {
+                throw JournalUnavailableError(reason: error.message)
+            }
         }
         return verdict
     }
@@ -389,16 +408,19 @@ extension SyncManager {
     /// After a restart the gate judges the checks recorded before it, not "no check": the latest full
     /// check and the partial ones after it, merged in order as they were when recorded.
     public func restoreLatestChecks() async {
-        for monitor in monitors {
-            guard let entries = try? await journal.recent(limit: 200, source: monitor.config.name, kind: "check") else { continue }
-            var replay: [CheckSummary] = []
-            for entry in entries {  // newest first
-                guard let summary = try? entry.detail?["summary"]?.decoded(as: CheckSummary.self) else { continue }
-                replay.append(summary)
-                if summary.partial != true { break }
-            }
-            for summary in replay.reversed() { await monitor.recordCheck(summary) }
+        for monitor in monitors { await restoreLatestCheck(monitor) }
+    }
+
+    /// The newest full check and the partial ones after it, from the journal.
+    func restoreLatestCheck(_ monitor: SourceMonitor) async {
+        guard let entries = try? await journal.recent(limit: 200, source: monitor.config.name, kind: "check") else { return }
+        var replay: [CheckSummary] = []
+        for entry in entries {  // newest first
+            guard let summary = try? entry.detail?["summary"]?.decoded(as: CheckSummary.self) else { continue }
+            replay.append(summary)
+            if summary.partial != true { break }
         }
+        for summary in replay.reversed() { await monitor.recordCheck(summary) }
     }
 }
 

@@ -120,6 +120,13 @@ struct Status: AsyncParsableCommand {
                     Format.checkSummary(source.latestCheck, age: verdict.checkAgeSeconds), reasons]
         }
         print(Format.table(["SOURCE", "KIND", "TOPOLOGY", "STATE", "LAG(s)", "BEHIND", "THROUGHPUT", "CHECK", "GATE"], rows))
+        if let clusterBody = body["cluster"], clusterBody != .null {
+            let cluster = try Format.decode(clusterBody, as: ClusterStatus.self)
+            print("\ninstance \(cluster.instance) is the \(cluster.role)" + (cluster.leader.map { "; leader \($0)" } ?? "; no leader")
+                  + (cluster.fencingToken.map { " (fencing token \($0))" } ?? "") + (cluster.journalError.map { "; journal unavailable: \($0)" } ?? ""))
+            let instanceRows = cluster.instances.map { [$0.id, $0.site, $0.role, $0.url ?? "-", Format.seconds($0.heartbeatAgeSeconds)] }
+            print(Format.table(["INSTANCE", "SITE", "ROLE", "URL", "HEARTBEAT AGE(s)"], instanceRows))
+        }
     }
 }
 

@@ -9,6 +9,7 @@ import SyncAPI
 import SyncCore
 import SQLiteJournal
 import SourceRegistry
+import PostgresJournal
 import SyncManager
 
 @main
@@ -71,13 +72,19 @@ struct Syncd: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        // A shared journal: instances elect a leader through a lease in the same database.
+        var leadership: LeadershipSettings?
+        if case let .postgres(endpoint, sslmode) = settings.journal {
+            leadership = LeadershipSettings(store: PostgresLease(endpoint: endpoint, sslmode: sslmode), instance: settings.instance,
+                                            ttlSeconds: settings.leaseTTLSeconds)
+        }
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
             sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: DescribedMetricsFactory(registry: registry), logger: logger,
             cutoverConcurrency: settings.cutoverConcurrency,
             lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds,
-            journalRetention: settings.journalRetentionSeconds)
+            journalRetention: settings.journalRetentionSeconds, leadership: leadership)
         await verifyJournal(journal, registry: registry, logger: logger)
         do {
             try await manager.recoverFromPreviousRun()

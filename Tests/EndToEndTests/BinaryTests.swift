@@ -87,8 +87,9 @@ import SyncCore
     /// Starts syncd as a direct child with a clean signal mask (a test thread's mask blocks
     /// SIGTERM and SIGCHLD, which a child would otherwise inherit).
     /// `clientFlags`: what syncctl needs beyond the CA to be let in (a client certificate).
-    func startSyncd(clientFlags: String = "") async throws -> pid_t {
-        let log = directory.appendingPathComponent("syncd.log").path
+    /// `config` and `apiPort`: another instance's (several instances share a journal).
+    func startSyncd(clientFlags: String = "", config: String = "syncd.yaml", apiPort: Int? = nil) async throws -> pid_t {
+        let log = directory.appendingPathComponent(config == "syncd.yaml" ? "syncd.log" : "\(config).log").path
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -106,7 +107,7 @@ import SyncCore
         for signal in [SIGTERM, SIGINT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let arguments = ["\(binaries.path)/syncd", "--config", "\(directory.path)/syncd.yaml"]
+        let arguments = ["\(binaries.path)/syncd", "--config", "\(directory.path)/\(config)"]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
@@ -116,7 +117,8 @@ import SyncCore
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
-            if try await syncctl("status", clientFlags: clientFlags).status == 0 { return pid }
+            let probe = apiPort.map { "--server https://127.0.0.1:\($0) --cacert \(certs)/ca.pem" } ?? server
+            if try await shell("\(binaries.path)/syncctl status \(probe) \(clientFlags) --token read-token-\(port)-0123456789").status == 0 { return pid }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 throw TestFailure("syncd exited at start-up; log:\n" + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// Two syncd instances sharing a journal on the separate PostgreSQL cluster: one leads, both
+/// answer the gate, the follower refuses leader-only work naming the leader, a killed leader is
+/// replaced within the lease, and with the journal database down every gate fails closed.
+extension BinaryTests {
+    @Test("two instances on a shared journal: one leader, a kill -9 hands over within the lease, the journal database down fails every gate (503) until it returns")
+    func twoInstancesShareAJournal() async throws {
+        let database = "e2e_ha_\(port)"
+        _ = try await journalSQL("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        #expect(try await journalSQL("CREATE DATABASE \(database)").status == 0)
+        defer { Task { _ = try? await journalSQL("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") } }
+        let otherPort = port + 1
+        func instanceConfig(_ id: String, _ site: String, _ apiPort: Int) -> String {
+            config(port: "25433")
+                .replacingOccurrences(of: "journal: journal.sqlite", with: """
+                    journal: {postgres: {host: 127.0.0.1, port: \(journalPort), user: syncd, password: {file: pg.password}, database: \(database), connect_timeout: 2s}}
+                    instance: {id: \(id), site: \(site), url: "https://127.0.0.1:\(apiPort)"}
+                    lease_ttl: 3s
+                    """)
+                .replacingOccurrences(of: "listen: 127.0.0.1:\(port)", with: "listen: 127.0.0.1:\(apiPort)")
+        }
+        try instanceConfig("east", "site-a", port).write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
+        try instanceConfig("west", "site-b", otherPort).write(to: directory.appendingPathComponent("west.yaml"), atomically: true, encoding: .utf8)
+        let east = try await startSyncd()
+        defer { kill(east, SIGKILL) }
+        try await Task.sleep(for: .seconds(2))
+        let west = try await startSyncd(config: "west.yaml", apiPort: otherPort)
+        defer { kill(west, SIGKILL) }
+        let westServer = "--server https://127.0.0.1:\(otherPort) --cacert \(certs)/ca.pem"
+
+        func cluster(_ server: String) async throws -> [String: Any] {
+            let run = try await shell("\(binaries.path)/syncctl status --json \(server) --token read-token-\(port)-0123456789")
+            let body = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            return body?["cluster"] as? [String: Any] ?? [:]
+        }
+        #expect(try await waitFor(.seconds(20)) { try await cluster(server)["role"] as? String == "leader" }, "east started first and leads")
+        #expect(try await waitFor(.seconds(20)) { (try await cluster(westServer)["instances"] as? [Any])?.count == 2 })
+        let westView = try await cluster(westServer)
+        #expect(westView["role"] as? String == "follower" && westView["leader"] as? String == "east", "\(westView)")
+        let status = try await shell("\(binaries.path)/syncctl status \(westServer) --token read-token-\(port)-0123456789")
+        #expect(status.stdout.contains("instance west is the follower; leader east") && status.stdout.contains("site-a"), "\(status.stdout)")
+
+        // Leader-only work asked of the follower is refused, naming the leader.
+        let cutover = try await shell("\(binaries.path)/syncctl cutover --drill --sources pg-logical \(westServer) --token admin-token-\(port)-0123456789")
+        #expect(cutover.status == 2 && cutover.stderr.contains("follower") && cutover.stderr.contains("east"), "\(cutover.stdout) \(cutover.stderr)")
+        // Both answer the gate from the shared journal.
+        #expect(try await shell("\(binaries.path)/syncctl gate \(westServer) --token read-token-\(port)-0123456789").status == 1)
+
+        let killed = ContinuousClock.now
+        kill(east, SIGKILL)
+        #expect(try await waitFor(.seconds(15)) { try await cluster(westServer)["role"] as? String == "leader" })
+        let handover = killed.duration(to: .now)
+        #expect(handover < .seconds(3 + 3), "west leads within the lease (3 s) and a renewal period: \(handover)")
+        let token = try await cluster(westServer)["fencing_token"] as? Int
+        #expect((token ?? 0) >= 2, "a new term: \(String(describing: token))")
+
+        // The journal database down: the gate fails closed, then recovers without a restart.
+        let script = environment["SYNCD_PG_SCRIPT"] ?? Self.repository.appendingPathComponent("integration/pg.sh").path
+        #expect(try await shell("bash \(script) stop journal").status == 0)
+        do {
+            let closed = try await waitFor(.seconds(10)) {
+                let gate = try await shell("curl -s -o /dev/null -w '%{http_code}' --cacert \(certs)/ca.pem -H 'Authorization: Bearer read-token-\(port)-0123456789' https://127.0.0.1:\(otherPort)/v1/gate/verdict")
+                return gate.stdout == "503"
+            }
+            #expect(closed, "the gate answers 503 while the journal is unreachable")
+            let body = try await shell("curl -s --cacert \(certs)/ca.pem -H 'Authorization: Bearer read-token-\(port)-0123456789' https://127.0.0.1:\(otherPort)/v1/gate")
+            #expect(body.stdout.contains("journal_unavailable"), "\(body.stdout)")
+        } catch {
+            _ = try? await shell("bash \(script) start journal")
+            throw error
+        }
+        #expect(try await shell("bash \(script) start journal").status == 0)
+        #expect(try await waitFor(.seconds(20)) {
+            let gate = try await shell("curl -s -o /dev/null -w '%{http_code}' --cacert \(certs)/ca.pem -H 'Authorization: Bearer read-token-\(port)-0123456789' https://127.0.0.1:\(otherPort)/v1/gate/verdict")
+            return gate.stdout == "200"
+        }, "the same syncd answers again once the journal is back")
+    }
+
+    /// Polls `condition` every 200 ms until it holds or `timeout` passes.
+    func waitFor(_ timeout: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return try await condition()
+    }
+}
