@@ -71,7 +71,7 @@ let package = Package(
         ]),
 
         .target(name: "SyncAPI", dependencies: [
-            "SyncCore", "SyncManager",
+            "SyncCore", "SyncManager", "CurlClient",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -85,7 +85,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "syncd", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry", "CurlClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

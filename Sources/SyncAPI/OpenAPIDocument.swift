@@ -237,6 +237,7 @@ paths:
               schema: {$ref: "#/components/schemas/CheckJob"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "502": {$ref: "#/components/responses/Unreachable"}
         "403": {$ref: "#/components/responses/Forbidden"}
         "404": {$ref: "#/components/responses/NotFound"}
         "409": {$ref: "#/components/responses/Conflict"}
@@ -315,6 +316,8 @@ paths:
               schema: {$ref: "#/components/schemas/CheckJob"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/Unavailable"}
+        "502": {$ref: "#/components/responses/Unreachable"}
         "404": {$ref: "#/components/responses/NotFound"}
     delete:
       tags: [checks]
@@ -330,6 +333,8 @@ paths:
               schema: {$ref: "#/components/schemas/CheckJob"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/Unavailable"}
+        "502": {$ref: "#/components/responses/Unreachable"}
         "403": {$ref: "#/components/responses/Forbidden"}
         "404": {$ref: "#/components/responses/NotFound"}
         "409": {$ref: "#/components/responses/Conflict"}
@@ -355,6 +360,7 @@ paths:
               schema: {$ref: "#/components/schemas/CutoverRun"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "502": {$ref: "#/components/responses/Unreachable"}
         "403": {$ref: "#/components/responses/Forbidden"}
         "404": {$ref: "#/components/responses/NotFound"}
         "409": {$ref: "#/components/responses/Conflict"}
@@ -380,6 +386,8 @@ paths:
                     items: {$ref: "#/components/schemas/CutoverRun"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/Unavailable"}
+        "502": {$ref: "#/components/responses/Unreachable"}
   /v1/cutovers/{id}:
     get:
       tags: [cutovers]
@@ -396,6 +404,8 @@ paths:
               schema: {$ref: "#/components/schemas/CutoverRun"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/Unavailable"}
+        "502": {$ref: "#/components/responses/Unreachable"}
         "404": {$ref: "#/components/responses/NotFound"}
     delete:
       tags: [cutovers]
@@ -411,6 +421,8 @@ paths:
               schema: {$ref: "#/components/schemas/CutoverRun"}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
+        "503": {$ref: "#/components/responses/Unavailable"}
+        "502": {$ref: "#/components/responses/Unreachable"}
         "403": {$ref: "#/components/responses/Forbidden"}
         "404": {$ref: "#/components/responses/NotFound"}
         "409": {$ref: "#/components/responses/Conflict"}
@@ -561,12 +573,12 @@ components:
         application/json:
           schema: {$ref: "#/components/schemas/Error"}
     Unreachable:
-      description: A data store did not answer.
+      description: A data store did not answer, or (on a follower) the leader it forwards to did not.
       content:
         application/json:
           schema: {$ref: "#/components/schemas/Error"}
     Unavailable:
-      description: syncd is shutting down, or cannot judge now.
+      description: syncd is shutting down, the shared journal is unreachable, or (on a follower) no instance holds the leader lease.
       content:
         application/json:
           schema: {$ref: "#/components/schemas/Error"}

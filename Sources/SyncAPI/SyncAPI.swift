@@ -259,7 +259,8 @@ public enum SyncAPI {
         router(manager: manager, tokens: AccessTokens(read: [readToken], admin: [adminToken]), registry: registry)
     }
 
-    public static func router(manager: SyncManager, tokens: AccessTokens, registry: PrometheusCollectorRegistry) -> Router<APIContext> {
+    public static func router(manager: SyncManager, tokens: AccessTokens, registry: PrometheusCollectorRegistry,
+                              forwarding: LeaderForwarding? = nil) -> Router<APIContext> {
         // HEAD wherever GET is served: load balancers' health checks send HEAD.
         let router = Router(context: APIContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorShape())
@@ -273,7 +274,8 @@ public enum SyncAPI {
             return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: buffer))
         }
 
-        let authed = router.group().add(middleware: BearerAuth(tokens: tokens))
+        var authed = router.group().add(middleware: BearerAuth(tokens: tokens))
+        if let forwarding { authed = authed.add(middleware: ForwardToLeader(manager: manager, forwarding: forwarding)) }
 
         authed.get("/metrics") { request, _ -> Response in
             _ = try Query(request, allowed: [])

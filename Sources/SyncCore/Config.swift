@@ -536,7 +536,7 @@ public struct ConfigReader {
 
     /// `instance: {id, site, url}`: names this syncd among the instances sharing a journal.
     func instance(_ at: ConfigNode) throws -> InstanceIdentity {
-        let map = try mapping(at, allowed: ["id", "site", "url"])
+        let map = try mapping(at, allowed: ["id", "site", "url", "ca"])
         let idNode = try required(map, "id", in: at)
         let id = try string(idNode)
         guard id.unicodeScalars.allSatisfy({ ConfigReader.nameCharacters.contains($0) }) else {
@@ -550,7 +550,13 @@ public struct ConfigReader {
             }
             url = text
         }
-        return InstanceIdentity(id: id, site: try map["site"].map(string) ?? "default", url: url)
+        var caFile: String?
+        if let node = map["ca"] {
+            let path = resolvePath(try string(node))
+            if let problem = Self.regularFileProblem(path) { throw fail(node, "cannot read \(path): \(problem)") }
+            caFile = path
+        }
+        return InstanceIdentity(id: id, site: try map["site"].map(string) ?? "default", url: url, caFile: caFile)
     }
 
     /// `tls: {cert, key, client_ca}`: paths of PEM files (relative to the config file), each a

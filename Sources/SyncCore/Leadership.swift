@@ -7,11 +7,15 @@ public struct InstanceIdentity: Sendable, Equatable, Codable {
     public var site: String
     /// Where the other instances and operators reach this one's API.
     public var url: String?
+    /// The CA bundle that signed the other instances' API certificates (forwarding to the leader);
+    /// nil: the system's.
+    public var caFile: String?
 
-    public init(id: String, site: String, url: String?) {
+    public init(id: String, site: String, url: String?, caFile: String? = nil) {
         self.id = id
         self.site = site
         self.url = url
+        self.caFile = caFile
     }
 }
 

@@ -40,6 +40,11 @@ public struct NotLeaderError: OperationError {
     public var leader: String?
     public var leaderURL: String?
     public var reason: String?
+    public init(leader: String?, leaderURL: String?, reason: String?) {
+        self.leader = leader
+        self.leaderURL = leaderURL
+        self.reason = reason
+    }
     public var statusCode: Int { 503 }
     public var code: String { "not_leader" }
     public var remedy: String? {
@@ -54,6 +59,7 @@ public struct NotLeaderError: OperationError {
 /// The shared journal cannot be read or written: the gate fails closed.
 public struct JournalUnavailableError: OperationError {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
     public var statusCode: Int { 503 }
     public var code: String { "journal_unavailable" }
     public var remedy: String? { "bring the journal database back; syncd recovers by itself" }

@@ -9,6 +9,7 @@ import SyncAPI
 import SyncCore
 import SQLiteJournal
 import SourceRegistry
+import CurlClient
 import PostgresJournal
 import SyncManager
 
@@ -92,7 +93,13 @@ struct Syncd: AsyncParsableCommand {
             logger.warning("could not look for work the previous run left unfinished: \(error)")
         }
         let tokens = AccessTokens(read: settings.readTokens, admin: settings.adminTokens)
-        let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry)
+        // A follower forwards admin calls to the leader, trusting instance.ca and presenting its
+        // own certificate (for a leader that requires client certificates).
+        let forwarding = leadership.map { _ in
+            LeaderForwarding(instance: settings.instance,
+                             tls: TLSClientFiles(caFile: settings.instance.caFile, certFile: settings.tls?.cert.path, keyFile: settings.tls?.key.path))
+        }
+        let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry, forwarding: forwarding)
         let app: Application<RouterResponder<APIContext>>
         do {
             app = Application(

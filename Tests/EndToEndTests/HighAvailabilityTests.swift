@@ -5,7 +5,7 @@ import Testing
 /// answer the gate, the follower refuses leader-only work naming the leader, a killed leader is
 /// replaced within the lease, and with the journal database down every gate fails closed.
 extension BinaryTests {
-    @Test("two instances on a shared journal: one leader, a kill -9 hands over within the lease, the journal database down fails every gate (503) until it returns")
+    @Test("two instances on a shared journal: one leader, admin calls to the follower forwarded to it, a kill -9 hands over within the lease, the journal database down fails every gate (503) until it returns")
     func twoInstancesShareAJournal() async throws {
         let database = "e2e_ha_\(port)"
         _ = try await journalSQL("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
@@ -16,7 +16,7 @@ extension BinaryTests {
             config(port: "25433")
                 .replacingOccurrences(of: "journal: journal.sqlite", with: """
                     journal: {postgres: {host: 127.0.0.1, port: \(journalPort), user: syncd, password: {file: pg.password}, database: \(database), connect_timeout: 2s}}
-                    instance: {id: \(id), site: \(site), url: "https://127.0.0.1:\(apiPort)"}
+                    instance: {id: \(id), site: \(site), url: "https://127.0.0.1:\(apiPort)", ca: \(certs)/ca.pem}
                     lease_ttl: 3s
                     """)
                 .replacingOccurrences(of: "listen: 127.0.0.1:\(port)", with: "listen: 127.0.0.1:\(apiPort)")
@@ -42,9 +42,13 @@ extension BinaryTests {
         let status = try await shell("\(binaries.path)/syncctl status \(westServer) --token read-token-\(port)-0123456789")
         #expect(status.stdout.contains("instance west is the follower; leader east") && status.stdout.contains("site-a"), "\(status.stdout)")
 
-        // Leader-only work asked of the follower is refused, naming the leader.
+        // Admin calls sent to the follower are forwarded to the leader and journaled with the caller.
+        let verify = try await shell("\(binaries.path)/syncctl verify --source pg-logical \(westServer) --token admin-token-\(port)-0123456789")
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         let cutover = try await shell("\(binaries.path)/syncctl cutover --drill --sources pg-logical \(westServer) --token admin-token-\(port)-0123456789")
-        #expect(cutover.status == 2 && cutover.stderr.contains("follower") && cutover.stderr.contains("east"), "\(cutover.stdout) \(cutover.stderr)")
+        #expect(cutover.status == 0, "\(cutover.stdout) \(cutover.stderr)")
+        let actors = try await journalSQL("SELECT DISTINCT actor FROM journal WHERE kind IN ('check', 'cutover')", database: database)
+        #expect(actors.stdout.contains("via west"), "\(actors.stdout)")
         // Both answer the gate from the shared journal.
         #expect(try await shell("\(binaries.path)/syncctl gate \(westServer) --token read-token-\(port)-0123456789").status == 1)
 
