@@ -89,6 +89,7 @@ extension SyncManager {
                 try await settings.store.heartbeat(settings.instance, role: lease.isMine ? "leader" : "follower")
                 await leadership.update(instances: try await settings.store.instances())
                 if lease.isMine != wasLeader {
+                    if wasLeader { await interruptLeaderWork(settings, reason: "the lease passed to \(lease.holder ?? "another instance")") }
                     wasLeader = lease.isMine
                     logger.notice(lease.isMine ? "this instance is the leader (fencing token \(lease.token))" : "this instance is a follower; the leader is \(lease.holder ?? "none")")
                     _ = try? await journal.append(kind: "service", source: nil, actor: settings.instance.id, action: lease.isMine ? "leader" : "follower",
@@ -100,7 +101,10 @@ extension SyncManager {
             } catch {
                 // Without the database no instance may act as leader (fail closed).
                 fence.revoke()
-                if wasLeader { logger.warning("lost the lease: \(error)") }
+                if wasLeader {
+                    logger.warning("lost the lease: \(error)")
+                    await interruptLeaderWork(settings, reason: "the lease could not be renewed: \(error)")
+                }
                 wasLeader = false
                 await leadership.update(lease: nil, error: "\(error)")
             }
@@ -110,6 +114,17 @@ extension SyncManager {
         fence.revoke()
         leaderGauge.record(0)
         if wasLeader { await settings.store.release(settings.instance) }
+    }
+
+    /// A leader that lost the lease stops its cutover runs (they act on the servers); each ends
+    /// cancelled in its own entries, and this entry says why they were interrupted. They are not
+    /// resumed elsewhere: an operator starts a new run on the new leader.
+    func interruptLeaderWork(_ settings: LeadershipSettings, reason: String) async {
+        let runs = await cutoverRuns.board.cancelAll()
+        guard !runs.isEmpty else { return }
+        logger.warning("interrupted \(runs.count) cutover run(s): \(reason)")
+        _ = try? await journal.append(kind: "cutover", source: nil, actor: settings.instance.id, action: "interrupted", outcome: "interrupted",
+                                      detail: .object(["runs": .array(runs.map(JSONValue.string)), "reason": .string(reason)]))
     }
 
     /// A follower's view of the checks: whatever the leader journaled since the last look.

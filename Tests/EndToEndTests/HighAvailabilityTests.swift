@@ -12,8 +12,26 @@ extension BinaryTests {
         #expect(try await journalSQL("CREATE DATABASE \(database)").status == 0)
         defer { Task { _ = try? await journalSQL("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") } }
         let otherPort = port + 1
+        // The built-in mirror copies a fresh topic: leader-only work that must survive a hand-over.
+        let topic = "ha-\(UUID().uuidString.prefix(8).lowercased())"
+        for side in ["primary", "dr"] {
+            #expect(try await shell("bash \(integration)/kafka.sh create \(side) \(topic) 2").status == 0)
+        }
+        let bootstrap = { (side: String) in
+            try String(contentsOfFile: "/var/tmp/syncd-kafka/\(side).bootstrap", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let primaryKafka = try environment["SYNCD_KAFKA_PRIMARY"] ?? bootstrap("primary")
+        let drKafka = try environment["SYNCD_KAFKA_DR"] ?? bootstrap("dr")
         func instanceConfig(_ id: String, _ site: String, _ apiPort: Int) -> String {
-            config(port: "25433")
+            (config(port: "25433") + """
+
+              - name: events
+                kind: kafka
+                mode: mirror
+                topics: [\(topic)]
+                primary: {bootstrap: "\(primaryKafka)"}
+                dr: {bootstrap: "\(drKafka)"}
+            """)
                 .replacingOccurrences(of: "journal: journal.sqlite", with: """
                     journal: {postgres: {host: 127.0.0.1, port: \(journalPort), user: syncd, password: {file: pg.password}, database: \(database), connect_timeout: 2s}}
                     instance: {id: \(id), site: \(site), url: "https://127.0.0.1:\(apiPort)", ca: \(certs)/ca.pem}
@@ -52,6 +70,9 @@ extension BinaryTests {
         // Both answer the gate from the shared journal.
         #expect(try await shell("\(binaries.path)/syncctl gate \(westServer) --token read-token-\(port)-0123456789").status == 1)
 
+        // The leader is killed while its mirror copies: the new leader resumes from the DR side's end.
+        let produce = try await shell("seq 1 60000 | sed 's/.*/k&:v&/' | kcat -b \(primaryKafka) -P -t \(topic) -K:")
+        #expect(produce.status == 0, "\(produce.stderr)")
         let killed = ContinuousClock.now
         kill(east, SIGKILL)
         #expect(try await waitFor(.seconds(15)) { try await cluster(westServer)["role"] as? String == "leader" })
@@ -59,6 +80,27 @@ extension BinaryTests {
         #expect(handover < .seconds(3 + 3), "west leads within the lease (3 s) and a renewal period: \(handover)")
         let token = try await cluster(westServer)["fencing_token"] as? Int
         #expect((token ?? 0) >= 2, "a new term: \(String(describing: token))")
+        let drained = try await shell("\(binaries.path)/syncctl drain --source events --timeout 60s \(westServer) --token admin-token-\(port)-0123456789")
+        #expect(drained.status == 0, "\(drained.stdout) \(drained.stderr)")
+        let mirrored = try await shell("\(binaries.path)/syncctl verify --source events --json \(westServer) --token admin-token-\(port)-0123456789")
+        #expect(mirrored.status == 0 && mirrored.stdout.contains("\"missing\" : 0") && mirrored.stdout.contains("\"extra\" : 0")
+                && mirrored.stdout.contains("\"changed\" : 0"), "no record lost or doubled over the hand-over: \(mirrored.stdout.prefix(1500)) \(mirrored.stderr)")
+
+        // A leader paused past its lease (SIGSTOP) loses it; woken, it starts no new write and
+        // rejoins as a follower.
+        let eastAgain = try await startSyncd()
+        defer { kill(eastAgain, SIGKILL) }
+        #expect(try await waitFor(.seconds(20)) { try await cluster(server)["role"] as? String == "follower" })
+        kill(west, SIGSTOP)
+        let eastLeads = try await waitFor(.seconds(20)) { try await cluster(server)["role"] as? String == "leader" }
+        kill(west, SIGCONT)
+        #expect(eastLeads, "east took over from the paused west")
+        #expect(try await waitFor(.seconds(20)) {
+            let view = try await cluster(westServer)
+            return view["role"] as? String == "follower" && view["leader"] as? String == "east"
+        }, "the woken west is a follower")
+        let eastToken = try await cluster(server)["fencing_token"] as? Int ?? 0
+        #expect(eastToken > (token ?? 0), "east's term is newer than the one west held")
 
         // The journal database down: the gate fails closed, then recovers without a restart.
         let script = environment["SYNCD_PG_SCRIPT"] ?? Self.repository.appendingPathComponent("integration/pg.sh").path
