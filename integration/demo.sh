@@ -6,6 +6,8 @@
 # the Kafka topics, its managed copy one bucket), then shows `syncctl status`, a verification of
 # each pair and the gate.
 #   integration/demo.sh          start (idempotent) and show
+#   integration/demo.sh --ha     the same, then two instances on a shared journal (PostgreSQL :25436)
+#                                and a takeover after kill -9 of the leader
 #   integration/demo.sh stop     stop syncd and the servers
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,13 @@ STATE=$ROOT/.demo
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 
 stop_syncd() {
-  if [ -f "$STATE/syncd.pid" ] && kill -0 "$(cat "$STATE/syncd.pid")" 2>/dev/null; then
-    pid=$(cat "$STATE/syncd.pid")
+  stop_pid "$STATE/syncd-west.pid"
+  stop_pid "$STATE/syncd.pid"
+}
+
+stop_pid() { # pid file
+  if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then
+    pid=$(cat "$1")
     kill -TERM "$pid"   # graceful: syncd journals its stop
     # Wait for the process to end (syncd stops within seconds); only a hung one is killed.
     for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -25,9 +32,11 @@ stop_syncd() {
       while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
   fi
-  rm -f "$STATE/syncd.pid"
+  rm -f "$1"
 }
 
+HA=false
+[ "${1:-}" = --ha ] && HA=true
 if [ "${1:-}" = stop ]; then
   stop_syncd
   bash integration/s3.sh stop
@@ -150,10 +159,40 @@ code=$?
 set -e
 SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" resume --source pg-physical >/dev/null
 echo "(exit code $code: the drill fails on pg-physical, whose replay was paused; the standby is resumed again)"
+if $HA; then
+  echo
+  echo "=== two instances, one shared journal (PostgreSQL on :25436, database syncd_demo) ==="
+  stop_syncd
+  PGPASSWORD=$SYNCD_PG_PASSWORD psql -X -q -h 127.0.0.1 -p "$SYNCD_PG_JOURNAL_PORT" -U syncd -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'syncd_demo'" | grep -q 1 \
+    || PGPASSWORD=$SYNCD_PG_PASSWORD psql -X -q -h 127.0.0.1 -p "$SYNCD_PG_JOURNAL_PORT" -U syncd -d postgres -c "CREATE DATABASE syncd_demo"
+  for spec in "east site-a 8480" "west site-b 8481"; do
+    set -- $spec
+    sed -e "s|^journal: .*|journal: {postgres: {host: 127.0.0.1, port: $SYNCD_PG_JOURNAL_PORT, user: syncd, password: {env: SYNCD_PG_PASSWORD}, database: syncd_demo}}\ninstance: {id: $1, site: $2, url: \"https://127.0.0.1:$3\", ca: certs/ca.pem}\nlease_ttl: 4s|" \
+        -e "s|^listen: .*|listen: 127.0.0.1:$3|" "$STATE/demo.yaml" > "$STATE/$1.yaml"
+  done
+  "$BIN/syncd" --config "$STATE/east.yaml" >>"$STATE/syncd.log" 2>&1 &
+  echo $! > "$STATE/syncd.pid"
+  sleep 2
+  "$BIN/syncd" --config "$STATE/west.yaml" >>"$STATE/syncd-west.log" 2>&1 &
+  echo $! > "$STATE/syncd-west.pid"
+  sleep 4
+  echo "\$ syncctl status --server https://127.0.0.1:8481     # asked of west: east leads"
+  SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" status --server https://127.0.0.1:8481 | tail -4
+  echo
+  echo "\$ kill -9 <east>; sleep 8; syncctl status --server https://127.0.0.1:8481   # west takes over within the lease"
+  kill -9 "$(cat "$STATE/syncd.pid")"; rm -f "$STATE/syncd.pid"
+  sleep 8
+  SYNCD_TOKEN=$SYNCD_READ_TOKEN "$BIN/syncctl" status --server https://127.0.0.1:8481 | tail -4
+  export SYNCD_SERVER=https://127.0.0.1:8481
+fi
+
+PIDFILE=$STATE/syncd.pid LOGFILE=$STATE/syncd.log
+$HA && PIDFILE=$STATE/syncd-west.pid LOGFILE=$STATE/syncd-west.log
 cat <<MSG
 
-syncd is running (pid $(cat "$STATE/syncd.pid"), log $STATE/syncd.log). Try:
-  source .demo/tokens.env; export SYNCD_SERVER=https://127.0.0.1:8480 SYNCD_CACERT=$STATE/certs/ca.pem
+syncd is running (pid $(cat "$PIDFILE"), log $LOGFILE). Try:
+  source .demo/tokens.env; export SYNCD_SERVER=$SYNCD_SERVER SYNCD_CACERT=$STATE/certs/ca.pem
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl pause --source pg-physical
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl resume --source pg-physical
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl drain --source pg-physical --timeout 30s

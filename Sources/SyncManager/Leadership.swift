@@ -87,7 +87,13 @@ extension SyncManager {
                 }
                 await leadership.update(lease: lease, error: nil)
                 try await settings.store.heartbeat(settings.instance, role: lease.isMine ? "leader" : "follower")
-                await leadership.update(instances: try await settings.store.instances())
+                // An instance silent for longer than a lease is gone, whatever its last word was.
+                let instances = try await settings.store.instances().map { record -> InstanceRecord in
+                    var record = record
+                    if record.heartbeatAgeSeconds > settings.ttlSeconds { record.role = "unreachable (last seen as \(record.role))" }
+                    return record
+                }
+                await leadership.update(instances: instances)
                 if lease.isMine != wasLeader {
                     if wasLeader { await interruptLeaderWork(settings, reason: "the lease passed to \(lease.holder ?? "another instance")") }
                     wasLeader = lease.isMine
