@@ -141,6 +141,14 @@ echo
 echo "\$ syncctl verify --source pg-logical          # one source's check, with every table"
 SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source pg-logical || true
 echo
+echo "\$ psql -p 25434 -c \"SELECT nextval('events_id_seq')\"   # the publisher hands out an id; logical replication does not copy sequences"
+PGPASSWORD=$SYNCD_PG_PASSWORD psql -X -q -h 127.0.0.1 -p "$SYNCD_PG_PUBLISHER_PORT" -U syncd -d appdb -tAc "SELECT nextval('events_id_seq')"
+echo "\$ syncctl verify --source pg-logical          # rows equal, but the DR sequence is behind: the gate fails on it"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source pg-logical || true
+echo "\$ syncctl reconcile --source pg-logical --apply && syncctl verify --source pg-logical   # moves the DR sequence up"
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" reconcile --source pg-logical --apply || true
+SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" verify --source pg-logical || true
+echo
 echo "\$ syncctl cutover --plan config/cutover-plan.yaml --report .demo/cutover.md   # drain, verify and gate all seven sources, journaled"
 set +e
 SYNCD_TOKEN=$SYNCD_ADMIN_TOKEN "$BIN/syncctl" cutover --plan config/cutover-plan.yaml --report "$STATE/cutover.md"

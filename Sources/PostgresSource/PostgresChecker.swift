@@ -183,20 +183,25 @@ struct PostgresChecker: CheckStrategy {
               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
             ORDER BY 1, 2
             """)
+        // Names are identities: matched as their bytes. The heartbeat table differs by design
+        // (the primary's row is always newer) and is not data.
+        let heartbeat = postgres.heartbeatTable.map { $0.contains(".") ? $0 : "public.\($0)" }
         let all = rows.rows.compactMap { row -> (String, String)? in
             guard let schema = row[0], let table = row[1] else { return nil }
+            if let heartbeat, heartbeat.sameBytes(as: "\(schema).\(table)") { return nil }
             return (schema, table)
         }
+        func inSchemas(_ schema: String) -> Bool { postgres.schemas.contains { $0.sameBytes(as: schema) } }
         guard let wanted = options.tables ?? postgres.tables else {
-            return all.filter { postgres.schemas.contains($0.0) }
+            return all.filter { inSchemas($0.0) }
         }
         var selected: [(String, String)] = []
         for name in wanted {
-            let matches = all.filter { name == "\($0.0).\($0.1)" || (!name.contains(".") && name == $0.1 && postgres.schemas.contains($0.0)) }
+            let matches = all.filter { name.sameBytes(as: "\($0.0).\($0.1)") || (!name.contains(".") && name.sameBytes(as: $0.1) && inSchemas($0.0)) }
             guard !matches.isEmpty else {
                 throw SyncError.invalidState("table '\(name)' was not found on the primary (unqualified names are looked up in schemas \(postgres.schemas.joined(separator: ", ")))")
             }
-            selected += matches.filter { match in !selected.contains { $0 == match } }
+            selected += matches.filter { match in !selected.contains { $0.0.sameBytes(as: match.0) && $0.1.sameBytes(as: match.1) } }
         }
         return selected
     }

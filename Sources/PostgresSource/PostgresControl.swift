@@ -14,6 +14,8 @@ extension PostgresSource {
             try await awaitCondition("the apply worker of '\(subscription)' to stop") {
                 try await !self.logicalStatus(subscription: subscription).workerRunning
             }
+        case .independent:
+            throw refuseIndependent(.pause)
         }
     }
 
@@ -27,6 +29,8 @@ extension PostgresSource {
             try await awaitCondition("the apply worker of '\(subscription)' to start") {
                 try await self.logicalStatus(subscription: subscription).workerRunning
             }
+        case .independent:
+            throw refuseIndependent(.resume)
         }
     }
 
@@ -51,6 +55,8 @@ extension PostgresSource {
         case let .logical(subscription, _):
             try await resubscribe(subscription)
             return "every table was re-copied from the primary and replication is running again"
+        case .independent:
+            throw refuseIndependent(.fullSync)
         }
     }
 
@@ -117,11 +123,14 @@ extension PostgresSource {
                 throw SyncError.invalidState("replication slot '\(slot)' is missing on the primary")
             }
             return (confirmed, status.enabled ? nil : "subscription '\(subscription)' is disabled")
+        case .independent:
+            throw SyncError.invalidState("an independent copy has no replication position")
         }
     }
 
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {
         let topology = try await topology()
+        if topology == .independent { return try await drainIndependent(timeout: timeout) }
         if let paused = try await appliedPosition(topology).paused {
             throw SyncError.invalidState("cannot drain: \(paused); resume replication first")
         }
@@ -132,6 +141,15 @@ extension PostgresSource {
     /// waiting once the applied position has not moved over 3 polls (a drain waits its whole timeout).
     func waitUntilApplied(_ target: Int64, topology: Topology, timeout: Duration, purpose: String,
                           stopWhenStalled: Bool = false) async throws -> DrainResult {
+        // No position to wait for: a short heartbeat drain where there is one (the copying tool
+        // may run only now and then), else the re-check runs at once.
+        if topology == .independent {
+            guard options.heartbeatTable != nil,
+                  let drained = try? await drainIndependent(timeout: min(timeout, .seconds(5))) else {
+                return DrainResult(target: "-", reached: "-", waitedSeconds: 0)
+            }
+            return drained
+        }
         let started = ContinuousClock.now
         var watch = CatchUpWatch(pollIntervalSeconds: config.pollIntervalSeconds)
         var applied: Int64 = 0

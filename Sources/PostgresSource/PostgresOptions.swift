@@ -4,7 +4,7 @@ import SyncCore
 /// PostgreSQL-specific options of a source.
 public struct PostgresOptions: KindOptions, Equatable {
     public enum Mode: String, Sendable, CaseIterable {
-        case auto, physical, logical
+        case auto, physical, logical, independent
     }
     public var mode: Mode
     /// The subscription on the DR side (logical mode). Optional when the DR database has exactly one.
@@ -12,6 +12,8 @@ public struct PostgresOptions: KindOptions, Equatable {
     /// Tables to check (schema.table or table); nil means every table of `schemas`.
     public var tables: [String]?
     public var schemas: [String]
+    /// `mode: independent`: a table syncd writes on the primary each poll and reads on the DR side.
+    public var heartbeatTable: String?
 
     public init(mode: Mode = .auto, subscription: String? = nil, tables: [String]? = nil, schemas: [String] = ["public"]) {
         self.mode = mode
@@ -37,7 +39,7 @@ extension PostgresSource {
     public static let descriptor = SourceDescriptor(
         kind: .postgres,
         defaults: SourceDefaults(pollIntervalSeconds: 1, pollTimeoutSeconds: 5, lagBudgetSeconds: 30),
-        optionKeys: ["mode", "subscription", "tables", "schemas"],
+        optionKeys: ["mode", "subscription", "tables", "schemas", "heartbeat_table"],
         readEndpoint: { reader, node in try reader.postgresEndpoint(node) },
         readOptions: { reader, section in
             var options = PostgresOptions()
@@ -45,6 +47,12 @@ extension PostgresSource {
             options.subscription = try section.keys["subscription"].map(reader.string)
             options.tables = try section.keys["tables"].map { try reader.stringList($0) }
             if let node = section.keys["schemas"] { options.schemas = try reader.stringList(node) }
+            if let node = section.keys["heartbeat_table"] {
+                guard options.mode == .independent else {
+                    throw reader.fail(node, "heartbeat_table is for mode: independent (streaming and logical pairs measure lag from their positions)")
+                }
+                options.heartbeatTable = try reader.string(node)
+            }
             return options
         },
         makeAdapter: { PostgresSource(config: $0) })

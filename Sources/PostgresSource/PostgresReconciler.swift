@@ -14,13 +14,13 @@ struct PostgresReconciler {
             throw SyncError.invalidState("the latest check of '\(source)' did not complete (\(check.error ?? check.tables.filter { $0.status == .error }.map { "\($0.table): \($0.reason ?? "error")" }.joined(separator: "; "))); run syncctl verify again")
         }
         let differing = check.missing + check.extra + check.changed
-        guard !check.stoppedEarly, !check.diffsTruncated, Int64(check.diffs.count) == differing else {
+        guard !check.stoppedEarly, !check.diffsTruncated, Int64(check.unitDiffs.count) == differing else {
             throw SyncError.invalidState(
                 "the latest check lists \(check.diffs.count) of at least \(differing) differences; run syncctl verify --source \(source) --full-diff --max-diffs \(max(differing, 1) * 2) so that every one can be planned")
         }
         let dr = try await connect(config.dr, side: .dr)
         var batches: [ReconcileBatch] = []
-        for (id, diffs) in Dictionary(grouping: check.diffs, by: \.table.byteKey).sorted(by: { $0.key < $1.key }) {
+        for (id, diffs) in Dictionary(grouping: check.unitDiffs, by: \.table.byteKey).sorted(by: { $0.key < $1.key }) {
             let table = id.lossyString
             let sql = try await shape(table, on: dr)
             let ordered = diffs.sorted { $0.kind != .extra && $1.kind == .extra }
@@ -33,6 +33,13 @@ struct PostgresReconciler {
                 batches.append(ReconcileBatch(table: table, number: batches.filter { $0.table.sameBytes(as: table) }.count + 1,
                                               upsertKeys: upserts, deleteKeys: deletes, statements: statements))
             }
+        }
+        // Sequences last: each is moved up to the primary's position as it is at apply time, never down.
+        for diff in check.diffs where diff.kind == .sequence {
+            var batch = ReconcileBatch(table: diff.table, number: 1, upsertKeys: [], deleteKeys: [],
+                                       statements: ["SELECT setval($1::regclass, $2::bigint, true)  -- the primary's last value, read at apply time"])
+            batch.sequence = diff.table
+            batches.append(batch)
         }
         return ReconcilePlan(source: source, basedOnCheck: check.finishedAt, batches: batches, notes: [
             "applied on the DR side only, one transaction per batch; each key is set to the primary's row as it is at apply time (deleted if the primary no longer has it)",
@@ -58,7 +65,17 @@ struct PostgresReconciler {
         // Keyed by the table name's bytes: two spellings of one name can be two tables.
         var touched: [ByteKey: [[String]]] = [:]
         var shapes: [ByteKey: TableSQL] = [:]
+        var sequencesSet = 0
+        var sequencesBehind = 0
         for batch in plan.batches {
+            if let sequence = batch.sequence {
+                switch try await setSequence(sequence, primary: primary, dr: dr) {
+                case .set: sequencesSet += 1; applied += 1
+                case .alreadyThere: break
+                case .stillBehind: sequencesBehind += 1
+                }
+                continue
+            }
             let sql: TableSQL
             if let known = shapes[batch.table.byteKey] { sql = known } else { sql = try await shape(batch.table, on: dr); shapes[batch.table.byteKey] = sql }
             let planned = try (batch.upsertKeys + batch.deleteKeys).map { try keyTexts($0, sql) }
@@ -95,8 +112,39 @@ struct PostgresReconciler {
             guard let sql = shapes[table] else { continue }
             stillDiffering += try await self.stillDiffering(keys, sql, primary: primary, dr: dr).count
         }
-        return ReconcileOutcome(source: source, batchesApplied: applied, rowsUpserted: upserted, rowsDeleted: deleted,
-                                stillDiffering: stillDiffering, durationSeconds: Date().timeIntervalSince(started))
+        var outcome = ReconcileOutcome(source: source, batchesApplied: applied, rowsUpserted: upserted, rowsDeleted: deleted,
+                                       stillDiffering: stillDiffering + sequencesBehind, durationSeconds: Date().timeIntervalSince(started))
+        if plan.batches.contains(where: { $0.sequence != nil }) { outcome.sequencesSet = sequencesSet }
+        return outcome
+    }
+
+    enum SequenceResult { case set, alreadyThere, stillBehind }
+
+    /// Moves the DR sequence up to the primary's last value (never down: a DR that is ahead
+    /// hands out no id the primary used).
+    private func setSequence(_ name: String, primary: PGConnection, dr: PGConnection) async throws -> SequenceResult {
+        func position(_ connection: PGConnection) async throws -> (value: Int64, increment: Int64)? {
+            let rows = try await connection.query("""
+                SELECT coalesce(last_value, start_value - increment_by)::text AS value, increment_by::text AS increment
+                FROM pg_sequences WHERE schemaname || '.' || sequencename = $1
+                """, [name])
+            guard let value = rows.value(0, "value").flatMap({ Int64($0) }), let increment = rows.value(0, "increment").flatMap({ Int64($0) }) else { return nil }
+            return (value, increment)
+        }
+        guard let wanted = try await position(primary) else { return .alreadyThere }
+        guard let current = try await position(dr) else {
+            throw SyncError.invalidState("sequence \(name) does not exist on the DR side; create it (the schema) first")
+        }
+        let behind = wanted.increment > 0 ? current.value < wanted.value : current.value > wanted.value
+        guard behind else { return .alreadyThere }
+        try await dr.query("SELECT setval($1::regclass, $2::bigint, true)", [try quotedSequence(name), String(wanted.value)])
+        guard let after = try await position(dr), after.value == wanted.value else { return .stillBehind }
+        return .set
+    }
+
+    /// schema.sequence as a regclass text, each part quoted (names may hold dots or capitals).
+    private func quotedSequence(_ name: String) throws -> String {
+        try name.split(separator: ".", maxSplits: 1).map { try SQLText.quoteIdentifier(String($0)) }.joined(separator: ".")
     }
 
     /// The keys whose rows (or absence) differ between the sides right now.

@@ -24,11 +24,14 @@ public actor PostgresSource: SourceAdapter {
     public enum Topology: Sendable, Equatable {
         case physical
         case logical(subscription: String, slot: String)
+        /// Two databases kept alike by a tool syncd does not drive.
+        case independent
 
         var label: String {
             switch self {
             case .physical: "physical"
             case .logical: "logical"
+            case .independent: "independent"
             }
         }
     }
@@ -42,7 +45,8 @@ public actor PostgresSource: SourceAdapter {
     public func capabilities() async -> Set<SourceOperation> {
         switch lastTopology {
         case .logical?: [.pause, .resume, .drain, .check, .reconcile, .fullSync]
-        default: [.pause, .resume, .drain, .check]
+        case .independent?: options.heartbeatTable == nil ? [.check, .reconcile] : [.drain, .check, .reconcile]
+        default: options.mode == .independent ? [.check, .reconcile] : [.pause, .resume, .drain, .check]
         }
     }
 
@@ -79,7 +83,14 @@ public actor PostgresSource: SourceAdapter {
                 _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round",
                                                     stopWhenStalled: true)
             })
-        return try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: options, progress: progress)
+        var result = try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: options, progress: progress)
+        // A standby replays sequences with the WAL; a logical copy does not. A partial check
+        // (--table) leaves them to the full one.
+        if topology != .physical, options.tables == nil, result.error == nil {
+            let sequences = try await compareSequences()
+            result.addBlocking(sequences.diffs, reasons: sequences.reasons)
+        }
+        return result
     }
 
     public func shutdown() async {
@@ -142,6 +153,11 @@ public actor PostgresSource: SourceAdapter {
             return try await subscription()
         case .auto:
             return inRecovery ? .physical : try await subscription()
+        case .independent:
+            guard !inRecovery else {
+                throw SyncError.invalidState("mode is independent, but the DR server is in recovery (a streaming standby): use mode: physical")
+            }
+            return .independent
         }
     }
 
@@ -183,6 +199,8 @@ public actor PostgresSource: SourceAdapter {
                     return try await samplePhysical(now: now)
                 case let .logical(subscription, slot):
                     return try await sampleLogical(subscription: subscription, slot: slot, now: now)
+                case .independent:
+                    return try await sampleIndependent(now: now)
                 }
             }
         } catch {

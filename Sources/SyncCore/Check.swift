@@ -7,6 +7,8 @@ public enum DiffKind: String, Sendable, Codable, Equatable {
     case extra
     /// On both, with different content.
     case changed
+    /// A sequence the DR side is behind on (not a unit: it fails the gate by itself, outside the ratio).
+    case sequence
 }
 
 /// One differing unit. `key` is the unit's identity as a JSON object (a row's primary key,
@@ -160,6 +162,9 @@ public struct CheckResult: Sendable, Codable, Equatable {
     public var partial: Bool?
     /// The source's own words for scopes and items (text output only).
     public var words: SourceWords?
+    /// Differences that are not units (a sequence behind) and fail the gate by themselves,
+    /// whatever the ratio; nil when there are none.
+    public var blockers: [String]?
 
     public init(source: String, threshold: Double, tables: [TableCheckResult], diffs: [Diff], diffsTruncated: Bool,
                 rounds: Int, stoppedEarly: Bool, startedAt: Date, finishedAt: Date, notes: [String] = [], error: String? = nil,
@@ -208,8 +213,22 @@ public struct CheckResult: Sendable, Codable, Equatable {
                                 countRatio: table.countRatio, error: problem)
         }
         let isPartial = partial == true
-        return CheckSummary.combining(scopes, error: error, partial: isPartial, complete: !isPartial && !stoppedEarly, fallback: finishedAt)
+        var summary = CheckSummary.combining(scopes, error: error, partial: isPartial, complete: !isPartial && !stoppedEarly, fallback: finishedAt)
+        summary.blockers = blockers
+        return summary
     }
+
+    /// Adds differences outside the ratio (sequences): listed with the diffs, and each reason fails
+    /// the check and the gate.
+    public mutating func addBlocking(_ found: [Diff], reasons: [String]) {
+        guard !reasons.isEmpty || !found.isEmpty else { return }
+        diffs += found
+        blockers = (blockers ?? []) + reasons
+        status = .fail
+    }
+
+    /// The differences that are units (rows, keys, records, objects), without sequences.
+    public var unitDiffs: [Diff] { diffs.filter { $0.kind != .sequence } }
 }
 
 public enum Ratio {

@@ -61,6 +61,8 @@ public struct CheckSummary: Sendable, Codable, Equatable {
     /// True when a full check compared every configured scope; false after a full check that stopped
     /// early or when only partial checks have run: the scopes they did not compare are unchecked.
     public var complete: Bool?
+    /// Differences outside the ratio that fail the gate by themselves (a DR sequence behind).
+    public var blockers: [String]?
 
     public init(finishedAt: Date, ratio: Double?, countRatio: Double?, error: String? = nil,
                 scopes: [ScopeSummary]? = nil, partial: Bool? = nil, complete: Bool? = nil) {
@@ -86,8 +88,11 @@ public struct CheckSummary: Sendable, Codable, Equatable {
             byScope[id] = scope
         }
         let merged = order.compactMap { byScope[$0] }
-        return CheckSummary.combining(merged, error: newer.error ?? error, partial: true,
-                                      complete: complete ?? false, fallback: newer.finishedAt)
+        var combined = CheckSummary.combining(merged, error: newer.error ?? error, partial: true,
+                                              complete: complete ?? false, fallback: newer.finishedAt)
+        // A partial check does not compare sequences: what the last full check found stands.
+        combined.blockers = blockers
+        return combined
     }
 
     /// The source-level view of a set of scopes: the lowest ratio, the oldest finish time.
@@ -179,6 +184,7 @@ public enum Gate {
         }
 
         if let check {
+            reasons += (check.blockers ?? []).map { "latest consistency check: \($0)" }
             verdict.ratio = check.ratio
             verdict.countRatio = check.countRatio
             let age = max(0, now.timeIntervalSince(check.finishedAt))

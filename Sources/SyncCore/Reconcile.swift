@@ -10,6 +10,8 @@ public struct ReconcileBatch: Sendable, Codable, Equatable {
     public var deleteKeys: [JSONValue]
     /// The statements, with `$n` parameters; keys are bound, row values are read from the primary at apply time.
     public var statements: [String]
+    /// A sequence this batch moves up to the primary's position (no keys); nil for rows.
+    public var sequence: String?
 
     public init(table: String, number: Int, upsertKeys: [JSONValue], deleteKeys: [JSONValue], statements: [String]) {
         self.table = table
@@ -52,6 +54,8 @@ public struct ReconcileOutcome: Sendable, Codable, Equatable {
     public var stillDiffering: Int
     public var durationSeconds: Double
     public var status: GateStatus
+    /// Sequences moved up to the primary's position (nil where the source has none).
+    public var sequencesSet: Int?
 
     public init(source: String, batchesApplied: Int, rowsUpserted: Int, rowsDeleted: Int, stillDiffering: Int, durationSeconds: Double) {
         self.source = source

@@ -138,6 +138,10 @@ private struct Fixture {
     }
 
     static let invalidCases: [InvalidCase] = [
+        InvalidCase(label: "heartbeat table outside independent mode", replace: "    kind: postgres", with: "    kind: postgres\n    heartbeat_table: hb",
+                    keyPath: "sources[0].heartbeat_table", message: "heartbeat_table is for mode: independent"),
+        InvalidCase(label: "unknown postgres mode", replace: "    kind: postgres", with: "    kind: postgres\n    mode: mirrored",
+                    keyPath: "sources[0].mode", message: "unknown mode 'mirrored' (known: auto, physical, logical, independent)"),
         InvalidCase(label: "unknown top-level key", replace: "journal:", with: "jounral:", keyPath: "jounral",
                     message: "unknown key 'jounral'"),
         InvalidCase(label: "unknown source key", replace: "    kind: postgres", with: "    kind: postgres\n    lag_budjet: 5s",
