@@ -97,6 +97,10 @@ extension ObjectStoreSource {
             for (key, difference) in try await contentDifferences(contentOnly, progress: { _ in }) where difference.kind != .extra {
                 upserts[key] = key.lossyString
             }
+            // Metadata differences are invisible to content too: those still differing are copied (with it).
+            if options.compareMetadata {
+                for (key, _) in try await metadataDifferences(contentOnly.filter { upserts[$0.byteKey] == nil }) { upserts[key] = key.lossyString }
+            }
         }
         let upsertKeys = upserts.keys.sorted().compactMap { upserts[$0] }
         let deletes = comparison.extra.sorted { $0.id < $1.id }.map(\.key)

@@ -63,10 +63,10 @@ struct ObjectCopier: Sendable {
         }
         defer { try? FileManager.default.removeItem(atPath: path) }
         let writer = SpoolWriter(file: file)
-        let etag = try await primary.get(key) { writer.write($0) }
+        let got = try await primary.get(key) { writer.write($0) }
         try file.close()
         if let failure = writer.failure { throw SyncError.failed("writing '\(key)' to \(path): \(failure)") }
-        guard let etag else { return false }
+        guard let (etag, metadata) = got else { return false }
         // A single-part source is copied in one PUT so that both ETags are the content's MD5, and a
         // multipart source in the primary's own part layout, so that both ETags are equal and a listing
         // can compare them. A layout no candidate reproduces falls back to `part_size`.
@@ -75,8 +75,9 @@ struct ObjectCopier: Sendable {
             let hint = await primary.firstPartSize(key)
             layout = try PartLayout.find(etag: etag, file: path, size: writer.written, hints: [hint, options.partSize].compactMap { $0 })
         }
+        // The metadata travels with the bytes: a copy without its Content-Type breaks clients.
         try await dr.put(key, file: path, size: writer.written, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
-                         singlePart: !etag.contains("-"), exactParts: layout)
+                         singlePart: !etag.contains("-"), exactParts: layout, metadata: metadata)
         return true
     }
 }

@@ -25,7 +25,7 @@ struct ObjectStoreCheck: CheckStrategy {
             throw SyncError.invalidState("'\(source.name)' has one bucket to check, '\(primary.bucket)' (asked for \(wanted.joined(separator: ", ")))")
         }
         // The listing comes first: the budget of differences is a share of what the primary holds.
-        listed = try await source.scan(collectSameSize: options.contentCheck)
+        listed = try await source.scan(collectSameSize: options.contentCheck || options.compareMetadata)
         reporter.at(label).compared(Int64(listed.primaryCount + listed.drCount))
         differences = listed.differences
         ownNotes.append("compared key (as bytes), size and ETag from ListObjectsV2 of both buckets")
@@ -35,7 +35,17 @@ struct ObjectStoreCheck: CheckStrategy {
     var primaryItems: Int64 { Int64(listed.primaryCount) }
 
     mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool {
-        guard options.contentCheck else { return false }
+        if options.contentCheck, try await compareContent(budget: budget, reporter: reporter) { return true }
+        if options.compareMetadata {
+            let candidates = listed.sameSize.filter { differences[$0.byteKey] == nil }.sorted { $0.byteKey < $1.byteKey }
+            for (key, difference) in try await source.metadataDifferences(candidates) { differences[key] = difference }
+            ownNotes.append("metadata: Content-Type, Content-Encoding, Cache-Control, Content-Disposition and x-amz-meta-* of \(candidates.count) object(s) on both sides compared (HEAD)")
+        }
+        return false
+    }
+
+    /// True when the check may stop: the listing alone already fails it.
+    mutating func compareContent(budget: Int64?, reporter: CheckReporter) async throws -> Bool {
         let listingProblems = differences.values.filter { !$0.detail.hasPrefix("multipart") }.count
         if let budget, Int64(listingProblems) > budget {
             ownNotes.append("content was not hashed: the listing already shows more differences than the threshold allows")
@@ -60,15 +70,20 @@ struct ObjectStoreCheck: CheckStrategy {
     }
 
     mutating func recheck(_ scope: Int, round: Int, reporter: CheckReporter) async throws {
-        let again = try await source.scan(collectSameSize: options.contentCheck)
+        let again = try await source.scan(collectSameSize: options.contentCheck || options.compareMetadata)
         let nowDiffering = again.differences
         var sameSizeNow: [ByteKey: String] = [:]
         for key in again.sameSize { sameSizeNow[key.byteKey] = key }
         var persisting: [ByteKey: ObjectStoreSource.KeyDifference] = [:]
         var hashAgain: [String] = []
+        var metadataAgain: [String] = []
         for key in differences.keys {
             guard let difference = nowDiffering[key] else {
-                if options.contentCheck, let name = sameSizeNow[key] { hashAgain.append(name) }
+                if differences[key]?.detail.hasPrefix("metadata") == true, let name = sameSizeNow[key] {
+                    metadataAgain.append(name)
+                } else if options.contentCheck, let name = sameSizeNow[key] {
+                    hashAgain.append(name)
+                }
                 continue
             }
             if options.contentCheck, difference.detail.hasPrefix("multipart"), let name = sameSizeNow[key] {
@@ -79,6 +94,9 @@ struct ObjectStoreCheck: CheckStrategy {
         }
         if !hashAgain.isEmpty {
             for (key, difference) in try await source.contentDifferences(hashAgain, progress: { _ in }) { persisting[key] = difference }
+        }
+        if !metadataAgain.isEmpty {
+            for (key, difference) in try await source.metadataDifferences(metadataAgain) { persisting[key] = difference }
         }
         differences = persisting
     }

@@ -39,6 +39,8 @@ public struct ObjectStoreOptions: KindOptions, Equatable {
     public var prefix: String
     /// Checks stream both sides through SHA-256 instead of trusting size + ETag.
     public var contentCheck: Bool
+    /// Also compare Content-Type, Content-Encoding, Cache-Control, Content-Disposition and user metadata.
+    public var compareMetadata = false
     /// Parallel transfers (copies, content hashes).
     public var concurrency: Int
     /// Objects at least this big are copied with multipart upload, in parts of `partSize`.
@@ -79,7 +81,7 @@ extension ObjectStoreSource {
         kind: .objectStore,
         // An S3 poll lists the bucket, so it gets longer.
         defaults: SourceDefaults(pollIntervalSeconds: 5, pollTimeoutSeconds: 60, lagBudgetSeconds: 300),
-        optionKeys: ["mode", "prefix", "content_check", "concurrency", "multipart_threshold", "part_size"],
+        optionKeys: ["mode", "prefix", "content_check", "compare_metadata", "concurrency", "multipart_threshold", "part_size"],
         readEndpoint: { reader, node in try reader.objectStoreEndpoint(node) },
         readOptions: { reader, section in
             // No default: whether syncd writes to the DR bucket must be said, not guessed.
@@ -88,6 +90,7 @@ extension ObjectStoreSource {
             let map = section.keys
             if let node = map["prefix"] { options.prefix = try reader.string(node) }
             if let node = map["content_check"] { options.contentCheck = try reader.bool(node) }
+            if let node = map["compare_metadata"] { options.compareMetadata = try reader.bool(node) }
             if let node = map["concurrency"] { options.concurrency = try reader.int(node, range: 1...256) }
             let smallestPart = "S3's smallest multipart part"
             if let node = map["multipart_threshold"] { options.multipartThreshold = try reader.byteSize(node, minimum: 5 << 20, why: smallestPart) }

@@ -230,13 +230,21 @@ public final class S3Bucket: Sendable {
         return (entry, response.headers["x-amz-replication-status"])
     }
 
-    /// Streams an object's body to `sink`; false from the sink aborts. Returns the object's ETag, or
-    /// nil when it does not exist.
+    /// Streams an object's body to `sink`; false from the sink aborts. Returns the object's ETag and
+    /// metadata, or nil when it does not exist.
     @discardableResult
-    public func get(_ key: String, sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> String? {
+    public func get(_ key: String, sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> (etag: String, metadata: ObjectMetadata)? {
         let response = try await describeFailure("GET '\(key)'") { try await self.request("GET", key: key, allow: [404], sink: sink) }
         guard response.status != 404 else { return nil }
-        return (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return ((response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")), ObjectMetadata(headers: response.headers))
+    }
+
+    /// An object's Content-Type, Content-Encoding, Cache-Control, Content-Disposition and user
+    /// metadata; nil when it does not exist.
+    public func metadata(_ key: String) async throws -> ObjectMetadata? {
+        let response = try await describeFailure("HEAD '\(key)'") { try await self.request("HEAD", key: key, allow: [404]) }
+        guard response.status != 404 else { return nil }
+        return ObjectMetadata(headers: response.headers)
     }
 
     /// S3's limit for a single PUT.
@@ -246,13 +254,18 @@ public final class S3Bucket: Sendable {
     /// (unless `singlePart`, which keeps a single-part source's ETag, its MD5, comparable).
     /// `exactParts` forces a multipart upload in parts of that size (to reproduce another copy's layout).
     public func put(_ key: String, file: String, size: Int64, multipartThreshold: Int64, partSize: Int64, singlePart: Bool = false,
-                    exactParts: Int64? = nil) async throws {
+                    exactParts: Int64? = nil, metadata: ObjectMetadata? = nil) async throws {
         let partSize = exactParts ?? partSize
+        let headers = metadata?.requestHeaders ?? []
         if exactParts == nil, size < multipartThreshold || (singlePart && size <= Self.singlePutLimit) {
-            _ = try await describeFailure("PUT '\(key)'") { try await self.request("PUT", key: key, body: .file(path: file, offset: 0, length: size)) }
+            _ = try await describeFailure("PUT '\(key)'") {
+                try await self.request("PUT", key: key, headers: headers, body: .file(path: file, offset: 0, length: size))
+            }
             return
         }
-        let created = try await describeFailure("starting a multipart upload of '\(key)'") { try await self.request("POST", key: key, query: [("uploads", "")]) }
+        let created = try await describeFailure("starting a multipart upload of '\(key)'") {
+            try await self.request("POST", key: key, query: [("uploads", "")], headers: headers)
+        }
         guard let uploadID = S3XML.parse(created.body, record: "_")?.top["UploadId"] else {
             throw SyncError.failed("\(label): no UploadId in the answer to a multipart upload of '\(key)'")
         }

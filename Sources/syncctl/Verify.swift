@@ -127,6 +127,7 @@ extension Format {
         var footer = "\(result.rounds) round(s), \(String(format: "%.2f", result.durationSeconds)) s, \(number(result.rowsPerSecond)) \(words.items)/s"
         if result.stoppedEarly { footer += "; stopped early once a pass was impossible (totals are lower bounds; --full-diff lists all)" }
         lines.append(footer)
+        lines += (result.blockers ?? []).map { "fails on: \(DisplayText.escape($0))" }
         lines += result.notes.map { "note: \(DisplayText.escape($0))" }
         return lines.joined(separator: "\n")
     }
