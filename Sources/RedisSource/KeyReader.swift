@@ -297,7 +297,11 @@ enum KeyReader {
             switch step {
             case let .success((updated, next)):
                 builder = updated
-                guard let next else { return .value(builder.finish(), ttl: ttl) }
+                guard let next else {
+                    var digest = builder.finish()
+                    if type == .stream { digest.groups = try await StreamGroups.read(connection, key) }
+                    return .value(digest, ttl: ttl)
+                }
                 position = next
             case .failure(is WrongType):
                 return .unreadable("its type changed while it was read")
@@ -328,7 +332,11 @@ func compareReadings(_ primary: KeyReading, _ dr: KeyReading, ttlTolerance: Doub
         return KeyVerdict(kind: .changed, detail: "unreadable on the DR side: \(reason)")
     case let (.value(p, pTTL), .value(d, dTTL)):
         if p.type != d.type { return KeyVerdict(kind: .changed, detail: "type: \(p.type.rawValue) vs \(d.type.rawValue)") }
-        if p != d { return KeyVerdict(kind: .changed, detail: "value") }
+        if !p.sameData(as: d) { return KeyVerdict(kind: .changed, detail: "value") }
+        if p.groups != d.groups {
+            func show(_ groups: StreamGroups?) -> String { groups.map { "\($0.count) group(s), \($0.pending) pending" } ?? "not read" }
+            return KeyVerdict(kind: .changed, detail: "stream consumer groups differ (primary: \(show(p.groups)); DR: \(show(d.groups)))")
+        }
         if let ttl = ttlDifference(pTTL, dTTL, tolerance: ttlTolerance) { return KeyVerdict(kind: .changed, detail: ttl) }
         return nil
     }

@@ -314,8 +314,11 @@ struct RedisChecker: CheckStrategy {
     /// Keys of unknown (module) types, and any read that fails, take the paged path.
     private func judgeCanonically(_ mismatched: [Mismatch], primary: RedisConnection, dr: RedisConnection,
                                   state: DatabaseState) async throws {
-        let readable = mismatched.filter { $0.primaryType != nil && $0.drType != nil }
-        for mismatch in mismatched where mismatch.primaryType == nil || mismatch.drType == nil {
+        // Streams take the paged path too: it reads their consumer groups, which DUMP carries but
+        // the entries' digest does not.
+        func paged(_ item: Mismatch) -> Bool { item.primaryType == nil || item.drType == nil || item.primaryType == .stream || item.drType == .stream }
+        let readable = mismatched.filter { !paged($0) }
+        for mismatch in mismatched where paged(mismatch) {
             try await judgeWhole(mismatch.key, primary: primary, dr: dr, state: state)
         }
         guard !readable.isEmpty else { return }

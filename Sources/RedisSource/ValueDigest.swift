@@ -16,8 +16,16 @@ public struct ValueDigest: Sendable, Hashable, CustomStringConvertible {
     public var high: UInt64
     public var low: UInt64
     public var elements: Int64
+    /// A stream's consumer groups (names, last-delivered ids, entries read, pending entries and
+    /// consumers) in canonical form; nil for other types or when not read.
+    public var groups: StreamGroups? = nil
 
     public var description: String { String(format: "%@:%016llx%016llx/%lld", type.rawValue, high, low, elements) }
+
+    /// The same entries (or elements), whatever the consumer groups.
+    func sameData(as other: ValueDigest) -> Bool {
+        type == other.type && high == other.high && low == other.low && elements == other.elements
+    }
 }
 
 /// Builds a `ValueDigest` from a value read in pieces.
