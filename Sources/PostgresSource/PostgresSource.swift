@@ -90,6 +90,13 @@ public actor PostgresSource: SourceAdapter {
             let sequences = try await compareSequences()
             result.addBlocking(sequences.diffs, reasons: sequences.reasons)
         }
+        // DDL does not travel with logical or independent copies (a standby replays it).
+        if topology != .physical, result.error == nil {
+            let drift = try await compareSchemas(result.tables.filter { $0.status != .skipped }.map(\.table))
+            result.addBlocking(drift.diffs.filter { !($0.detail ?? "").hasSuffix("(warning)") }, reasons: drift.blockers)
+            result.diffs += drift.diffs.filter { ($0.detail ?? "").hasSuffix("(warning)") }
+            result.notes += drift.warnings.map { "warning: \($0)" }
+        }
         return result
     }
 

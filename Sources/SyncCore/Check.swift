@@ -9,6 +9,8 @@ public enum DiffKind: String, Sendable, Codable, Equatable {
     case changed
     /// A sequence the DR side is behind on (not a unit: it fails the gate by itself, outside the ratio).
     case sequence
+    /// A table definition that differs (a column, an index, a constraint, an enum label, a trigger).
+    case schema
 }
 
 /// One differing unit. `key` is the unit's identity as a JSON object (a row's primary key,
@@ -228,7 +230,7 @@ public struct CheckResult: Sendable, Codable, Equatable {
     }
 
     /// The differences that are units (rows, keys, records, objects), without sequences.
-    public var unitDiffs: [Diff] { diffs.filter { $0.kind != .sequence } }
+    public var unitDiffs: [Diff] { diffs.filter { $0.kind != .sequence && $0.kind != .schema } }
 }
 
 public enum Ratio {
