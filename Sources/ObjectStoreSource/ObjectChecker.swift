@@ -26,26 +26,31 @@ extension ObjectStoreSource {
 
     /// SHA-256 of both sides for `keys`, at most `concurrency` pairs at once; returns the keys whose content differs.
     func contentDifferences(_ keys: [String], progress: @escaping @Sendable (Int) -> Void) async throws -> [ByteKey: KeyDifference] {
-        var found: [ByteKey: KeyDifference] = [:]
-        var pending = keys[...]
         let primary = self.primary
         let dr = self.dr
+        return try await pairwise(keys, progress: progress) { key in
+            async let left = primary.contentHash(key)
+            async let right = dr.contentHash(key)
+            switch try await (left, right) {
+            case (nil, nil): return nil
+            case (_?, nil): return KeyDifference(kind: .missing, detail: "not on the DR side")
+            case (nil, _?): return KeyDifference(kind: .extra, detail: "only on the DR side")
+            case let (a?, b?): return a == b ? nil : KeyDifference(kind: .changed, detail: "content differs (SHA-256)")
+            }
+        }
+    }
+
+    /// Runs `compare` for every key, at most `concurrency` at once; the keys it found differing.
+    func pairwise(_ keys: [String], progress: @escaping @Sendable (Int) -> Void = { _ in },
+                  _ compare: @escaping @Sendable (String) async throws -> KeyDifference?) async throws -> [ByteKey: KeyDifference] {
+        var found: [ByteKey: KeyDifference] = [:]
+        var pending = keys[...]
         try await withThrowingTaskGroup(of: (String, KeyDifference?).self) { group in
             var running = 0
             while true {
                 while running < options.concurrency, let key = pending.popFirst() {
                     running += 1
-                    group.addTask {
-                        async let left = primary.contentHash(key)
-                        async let right = dr.contentHash(key)
-                        let (source, copy) = try await (left, right)
-                        switch (source, copy) {
-                        case (nil, nil): return (key, nil)
-                        case (_?, nil): return (key, KeyDifference(kind: .missing, detail: "not on the DR side"))
-                        case (nil, _?): return (key, KeyDifference(kind: .extra, detail: "only on the DR side"))
-                        case let (a?, b?): return (key, a == b ? nil : KeyDifference(kind: .changed, detail: "content differs (SHA-256)"))
-                        }
-                    }
+                    group.addTask { (key, try await compare(key)) }
                 }
                 guard let (key, difference) = try await group.next() else { break }
                 running -= 1

@@ -35,28 +35,15 @@ extension ObjectStoreSource {
     /// Metadata of `keys` on both sides (HEAD, at most `concurrency` pairs at once); the keys whose
     /// metadata differs.
     func metadataDifferences(_ keys: [String]) async throws -> [ByteKey: KeyDifference] {
-        var found: [ByteKey: KeyDifference] = [:]
-        var pending = keys[...]
         let primary = self.primary
         let dr = self.dr
-        try await withThrowingTaskGroup(of: (String, KeyDifference?).self) { group in
-            var running = 0
-            while true {
-                while running < options.concurrency, let key = pending.popFirst() {
-                    running += 1
-                    group.addTask {
-                        async let left = primary.metadata(key)
-                        async let right = dr.metadata(key)
-                        let (source, copy) = try await (left, right)
-                        guard let source, let copy else { return (key, nil) }  // gone meanwhile: the listing says so
-                        return (key, source.difference(from: copy).map { KeyDifference(kind: .changed, detail: $0) })
-                    }
-                }
-                guard let (key, difference) = try await group.next() else { break }
-                running -= 1
-                if let difference { found[key.byteKey] = difference }
-            }
+        return try await pairwise(keys) { key in
+            async let left = primary.metadata(key)
+            async let right = dr.metadata(key)
+            let (source, copy) = try await (left, right)
+            // Gone meanwhile on either side: the listing says so.
+            guard let source, let copy else { return nil }
+            return source.difference(from: copy).map { KeyDifference(kind: .changed, detail: $0) }
         }
-        return found
     }
 }

@@ -91,9 +91,7 @@ public final class PostgresJournal: JournalStore, Sendable {
     @discardableResult
     public func append(kind: String, source: String?, actor: String, action: String, outcome: String,
                        detail: JSONValue?, at time: Date) async throws -> JournalEntry {
-        let detailText = try detail.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
-        let fields = JournalChain.Fields(time: time.timeIntervalSince1970, kind: kind, source: source, actor: actor, action: action,
-                                         outcome: outcome, detail: detailText)
+        let fields = try JournalChain.Fields(time: time, kind: kind, source: source, actor: actor, action: action, outcome: outcome, detail: detail)
         let id = try await link.exclusive { connection in
             try await Self.transaction(connection) { try await Self.appendChained(connection, fields) }
         }
@@ -125,9 +123,8 @@ public final class PostgresJournal: JournalStore, Sendable {
     /// here anew; one transaction, so a failed move leaves nothing half-copied.
     public func importEntries(_ entries: [JournalEntry]) async throws {
         let fields = try entries.map { entry in
-            JournalChain.Fields(time: entry.time.timeIntervalSince1970, kind: entry.kind, source: entry.source, actor: entry.actor,
-                                action: entry.action, outcome: entry.outcome,
-                                detail: try entry.detail.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) })
+            try JournalChain.Fields(time: entry.time, kind: entry.kind, source: entry.source, actor: entry.actor, action: entry.action,
+                                    outcome: entry.outcome, detail: entry.detail)
         }
         try await link.exclusive { connection in
             try await Self.transaction(connection) {

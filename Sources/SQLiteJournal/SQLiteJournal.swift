@@ -93,9 +93,7 @@ public final class SQLiteJournal: JournalStore, @unchecked Sendable {
     @discardableResult
     public func append(kind: String, source: String?, actor: String, action: String, outcome: String,
                        detail: JSONValue?, at time: Date) async throws -> JournalEntry {
-        let detailText = try detail.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) }
-        let fields = JournalChain.Fields(time: time.timeIntervalSince1970, kind: kind, source: source, actor: actor, action: action,
-                                         outcome: outcome, detail: detailText)
+        let fields = try JournalChain.Fields(time: time, kind: kind, source: source, actor: actor, action: action, outcome: outcome, detail: detail)
         let box = Handle(db)
         let id = try await queue.run { () throws -> Int64 in
             try SQLiteJournal.transaction(box.db) { try SQLiteJournal.appendChained(box.db, fields) }

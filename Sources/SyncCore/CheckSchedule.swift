@@ -108,27 +108,24 @@ public struct CheckSchedule: Sendable, Equatable {
 
     /// The first opening of `window` after `date` (today's or tomorrow's, in local time).
     func nextOpening(of window: Window, after date: Date) -> Date {
-        let calendar = calendar()
-        let midnight = calendar.startOfDay(for: date)
-        for day in 0...2 {
-            guard let base = calendar.date(byAdding: .day, value: day, to: midnight),
-                  let opening = calendar.date(bySettingHour: window.startMinute / 60, minute: window.startMinute % 60, second: 0, of: base)
-            else { continue }
-            if opening > date { return opening }
-        }
-        return date.addingTimeInterval(86_400)
+        next(minute: window.startMinute, after: date) ?? date.addingTimeInterval(86_400)
     }
 
     /// When the window that is open at `date` closes.
     func closing(of window: Window, containing date: Date) -> Date {
+        next(minute: window.endMinute, after: date) ?? date
+    }
+
+    /// The first time after `date` whose local time is `minute` after midnight (DST-aware).
+    func next(minute: Int, after date: Date) -> Date? {
         let calendar = calendar()
         let midnight = calendar.startOfDay(for: date)
-        for day in 0...1 {
+        for day in 0...2 {
             guard let base = calendar.date(byAdding: .day, value: day, to: midnight),
-                  let end = calendar.date(bySettingHour: window.endMinute / 60, minute: window.endMinute % 60, second: 0, of: base)
+                  let time = calendar.date(bySettingHour: minute / 60, minute: minute % 60, second: 0, of: base)
             else { continue }
-            if end > date { return end }
+            if time > date { return time }
         }
-        return date
+        return nil
     }
 }

@@ -19,6 +19,12 @@ public enum JournalChain {
         public var outcome: String
         public var detail: String?
 
+        /// An entry about to be written: the detail as the JSON text every store keeps.
+        public init(time: Date, kind: String, source: String?, actor: String, action: String, outcome: String, detail: JSONValue?) throws {
+            self.init(time: time.timeIntervalSince1970, kind: kind, source: source, actor: actor, action: action, outcome: outcome,
+                      detail: try detail.map { String(decoding: try JSONCoding.encoder.encode($0), as: UTF8.self) })
+        }
+
         public init(time: Double, kind: String, source: String?, actor: String, action: String, outcome: String, detail: String?) {
             self.time = time
             self.kind = kind

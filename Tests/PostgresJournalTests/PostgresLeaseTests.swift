@@ -3,10 +3,11 @@ import PostgresJournal
 import Testing
 @testable import SyncCore
 
-/// The leader lease in the shared journal's database, with two instances contending for it.
-@Suite(.serialized) struct PostgresLeaseTests {
-    let east = InstanceIdentity(id: "east", site: "site-a", url: "https://east.example:8443")
-    let west = InstanceIdentity(id: "west", site: "site-b", url: "https://west.example:8443")
+/// The leader lease in the shared journal's database, with two instances contending for it: in
+/// the journal's serialized suite, since one of its tests stops the journal cluster.
+extension PostgresJournalTests {
+    var east: InstanceIdentity { InstanceIdentity(id: "east", site: "site-a", url: "https://east.example:8443") }
+    var west: InstanceIdentity { InstanceIdentity(id: "west", site: "site-b", url: "https://west.example:8443") }
 
     @Test("one holder at a time; renewal keeps the token; a takeover after expiry and a release each start a new term with a larger token")
     func leaseAndFencingToken() async throws {
