@@ -34,6 +34,12 @@ struct PostgresChecker: CheckStrategy {
     /// Tables that cannot be compared (no primary key); listed after the others.
     var skipped: [TableCheckResult] = []
     var ownNotes: [String] = []
+    /// What table_rules declared for the tables checked (filled by discovery).
+    let ruleNotesBox = RuleNotes()
+    var ruleNotes: [String] {
+        get { ruleNotesBox.notes }
+        nonmutating set { ruleNotesBox.notes = newValue }
+    }
     var clock = PhaseClock()
     var phase = "bisection"
 
@@ -57,6 +63,7 @@ struct PostgresChecker: CheckStrategy {
         drSession = try await CheckSession.open(config.dr, side: .dr, source: source)
         let (primary, dr) = try sessions()
         (states, skipped) = try await discover(primary: primary, dr: dr)
+        ownNotes += ruleNotes
         let labels = states.map(\.sql.displayName) + skipped.map(\.table)
         // Round 1, pass 1: whole-table digests, both sides at once.
         for index in states.indices {
@@ -152,10 +159,30 @@ struct PostgresChecker: CheckStrategy {
         let names = try await tableNames(primary)
         var states: [TableState] = []
         var skipped: [TableCheckResult] = []
+        let rules = (config.postgres ?? PostgresOptions()).tableRules
         for (schema, table) in names {
-            let primaryColumns = try await columns(primary, schema: schema, table: table)
-            let drColumns = try await columns(dr, schema: schema, table: table)
-            let sql = try TableSQL(schema: schema, table: table, columns: primaryColumns)
+            var primaryColumns = try await columns(primary, schema: schema, table: table)
+            var drColumns = try await columns(dr, schema: schema, table: table)
+            var rowFilter: String?
+            if let rule = rules.first(where: { $0.table.sameBytes(as: "\(schema).\(table)") }) {
+                let ruled = try rule.apply(to: primaryColumns)
+                primaryColumns = ruled.columns
+                drColumns = try rule.apply(to: drColumns, validate: false).columns
+                if let note = ruled.note { ruleNotes.append(note) }
+                if let filter = rule.rowFilter {
+                    // The operator's filter must parse and plan on both sides; it is never run alone.
+                    let probe = "EXPLAIN SELECT 1 FROM \(try SQLText.quoteIdentifier(schema)).\(try SQLText.quoteIdentifier(table)) WHERE \(filter)"
+                    for (session, side) in [(primary, "primary"), (dr, "DR side")] {
+                        do {
+                            try await session.connection.query(probe)
+                        } catch {
+                            throw SyncError.invalidState("table_rules.\(schema).\(table).where does not plan on the \(side): \(error)")
+                        }
+                    }
+                    rowFilter = filter
+                }
+            }
+            let sql = try TableSQL(schema: schema, table: table, columns: primaryColumns, rowFilter: rowFilter)
             if sql.keys.isEmpty {
                 skipped.append(TableCheckResult(table: sql.displayName, status: .skipped,
                                                 reason: "no primary key: rows cannot be matched between the sides"))
@@ -446,4 +473,10 @@ struct PostgresChecker: CheckStrategy {
         }
         return .object(object)
     }
+}
+
+/// Notes collected while discovering tables (discovery does not mutate the checker).
+final class RuleNotes: @unchecked Sendable {
+    // @unchecked: used by one check at a time, on its task.
+    var notes: [String] = []
 }

@@ -14,6 +14,8 @@ public struct PostgresOptions: KindOptions, Equatable {
     public var schemas: [String]
     /// `mode: independent`: a table syncd writes on the primary each poll and reads on the DR side.
     public var heartbeatTable: String?
+    /// Per table (`schema.table`): what the check leaves out or normalises (`table_rules`).
+    public var tableRules: [TableRule] = []
 
     public init(mode: Mode = .auto, subscription: String? = nil, tables: [String]? = nil, schemas: [String] = ["public"]) {
         self.mode = mode
@@ -39,7 +41,7 @@ extension PostgresSource {
     public static let descriptor = SourceDescriptor(
         kind: .postgres,
         defaults: SourceDefaults(pollIntervalSeconds: 1, pollTimeoutSeconds: 5, lagBudgetSeconds: 30),
-        optionKeys: ["mode", "subscription", "tables", "schemas", "heartbeat_table"],
+        optionKeys: ["mode", "subscription", "tables", "schemas", "heartbeat_table", "table_rules"],
         readEndpoint: { reader, node in try reader.postgresEndpoint(node) },
         readOptions: { reader, section in
             var options = PostgresOptions()
@@ -53,6 +55,7 @@ extension PostgresSource {
                 }
                 options.heartbeatTable = try reader.string(node)
             }
+            if let node = section.keys["table_rules"] { options.tableRules = try TableRule.read(reader, node) }
             return options
         },
         makeAdapter: { PostgresSource(config: $0) })

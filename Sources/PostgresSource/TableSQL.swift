@@ -13,6 +13,8 @@ public struct ColumnInfo: Sendable, Equatable {
     public var keyPosition: Int?
     /// Generated columns are compared but never written.
     public var generated: Bool
+    /// A declared normalisation (rounding, truncation) compared instead of the column itself.
+    public var expression: String?
 
     public init(name: String, type: String, typeName: String, category: String, keyPosition: Int? = nil, generated: Bool = false) {
         self.name = name
@@ -21,6 +23,11 @@ public struct ColumnInfo: Sendable, Equatable {
         self.category = category
         self.keyPosition = keyPosition
         self.generated = generated
+    }
+
+    /// What the checker reads: the column, or its declared normalisation.
+    func sql() throws -> String {
+        try expression ?? SQLText.quoteIdentifier(name)
     }
 
     /// Two sides agree on a column when they would produce the same normalised text.
@@ -48,11 +55,16 @@ public struct TableSQL: Sendable {
     public let keys: [ColumnInfo]
     /// The schema-qualified, quoted table name.
     let qualified: String
+    /// The operator's row filter (`where`), applied to every read of the check on both sides.
+    let rowFilter: String?
+    /// What the check reads: the table, or only the rows the filter selects.
+    var source: String { rowFilter.map { "(SELECT * FROM \(qualified) WHERE \($0)) AS filtered" } ?? qualified }
 
-    public init(schema: String, table: String, columns: [ColumnInfo]) throws {
+    public init(schema: String, table: String, columns: [ColumnInfo], rowFilter: String? = nil) throws {
         self.schema = schema
         self.table = table
         self.columns = columns
+        self.rowFilter = rowFilter
         keys = columns.filter { $0.keyPosition != nil }.sorted { $0.keyPosition! < $1.keyPosition! }
         qualified = try SQLText.quoteIdentifier(schema) + "." + SQLText.quoteIdentifier(table)
     }
@@ -63,7 +75,7 @@ public struct TableSQL: Sendable {
     /// types print canonically once the session settings are pinned (TimeZone, DateStyle,
     /// IntervalStyle, extra_float_digits, bytea_output): only numeric scale and json text need work.
     static func normalised(_ column: ColumnInfo) throws -> String {
-        let name = try SQLText.quoteIdentifier(column.name)
+        let name = try column.sql()
         switch column.typeName {
         case "numeric": return "trim_scale(\(name))"
         case "json": return "\(name)::jsonb"
@@ -137,7 +149,7 @@ public struct TableSQL: Sendable {
     /// hash. int8 adds its high word, which makes the fold reversible. Text hashes in COLLATE "C":
     /// a nondeterministic collation would hash 'A' and 'a' alike.
     static func fingerprinted(_ column: ColumnInfo) throws -> String {
-        let name = try SQLText.quoteIdentifier(column.name)
+        let name = try column.sql()
         switch column.typeName {
         case "int2", "int4", "oid", "bool", "uuid", "bytea", "date":
             return name
@@ -162,7 +174,7 @@ public struct TableSQL: Sendable {
     /// value (see `fingerprinted`); binary send forms are hashed as hex text, the cheapest seeded
     /// hash of bytes that SQL can call.
     static func strictStep(_ column: ColumnInfo, seed: String) throws -> String {
-        let name = try SQLText.quoteIdentifier(column.name)
+        let name = try column.sql()
         switch column.typeName {
         case "int2", "int4", "oid", "bool", "uuid", "text", "varchar", "name", "bpchar":
             return try quickStep(column, seed: seed)
@@ -196,7 +208,7 @@ public struct TableSQL: Sendable {
     /// A column's step in the quick fingerprint: its type's own seeded hash, given the hash of the
     /// columns before it as the seed, or its text's.
     static func quickStep(_ column: ColumnInfo, seed: String) throws -> String {
-        let name = try SQLText.quoteIdentifier(column.name)
+        let name = try column.sql()
         switch column.typeName {
         case "int2": return "hashint2extended(\(name), \(seed))"
         case "int4": return "hashint4extended(\(name), \(seed))"
@@ -237,7 +249,7 @@ public struct TableSQL: Sendable {
     /// Count and fingerprint of one range, in one scan.
     public func digest(_ range: KeyRange) throws -> (sql: String, parameters: [String?]) {
         let (predicate, parameters) = try predicate(range)
-        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s", parameters)
+        return ("SELECT \(TableSQL.digestColumns) FROM (SELECT \(try rowFingerprint()) AS f FROM \(source) WHERE \(predicate)) s", parameters)
     }
 
     /// Digests of consecutive sub-ranges split at `boundaries` (ascending), in one scan: bucket i
@@ -268,7 +280,7 @@ public struct TableSQL: Sendable {
     func groupedDigests(bucket: String, predicate: String, full: Bool) throws -> String {
         """
         SELECT b, \(TableSQL.digestColumns)
-        FROM (SELECT \(bucket) AS b, \(try full ? rowFingerprint() : quickFingerprint()) AS f FROM \(qualified) WHERE \(predicate)) s GROUP BY b
+        FROM (SELECT \(bucket) AS b, \(try full ? rowFingerprint() : quickFingerprint()) AS f FROM \(source) WHERE \(predicate)) s GROUP BY b
         """
     }
 
@@ -287,7 +299,7 @@ public struct TableSQL: Sendable {
     public func keyExtent() throws -> (sql: String, parameters: [String?]) {
         let key = try SQLText.quoteIdentifier(keys[0].name)
         return ("""
-            SELECT (SELECT min(\(key)) FROM \(qualified))::text, (SELECT max(\(key)) FROM \(qualified))::text,
+            SELECT (SELECT min(\(key)) FROM \(source))::text, (SELECT max(\(key)) FROM \(source))::text,
                    (SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass)::text
             """, [qualified])
     }
@@ -307,7 +319,7 @@ public struct TableSQL: Sendable {
         let order = try keys.map(TableSQL.keyOrder).joined(separator: ", ")
         let outputs = keys.indices.map { "k\($0)" }.joined(separator: ", ")
         return ("""
-            SELECT \(outputs) FROM (SELECT \(texts), row_number() OVER (ORDER BY \(order)) AS rn FROM \(qualified) WHERE \(predicate)) s
+            SELECT \(outputs) FROM (SELECT \(texts), row_number() OVER (ORDER BY \(order)) AS rn FROM \(source) WHERE \(predicate)) s
             WHERE rn % \(max(1, step)) = 0 ORDER BY rn
             """, parameters)
     }
@@ -325,7 +337,7 @@ public struct TableSQL: Sendable {
         let predicate = clauses.joined(separator: " OR ")
         let texts = try keys.enumerated().map { "\(try TableSQL.keyText($1)) AS k\($0)" }.joined(separator: ", ")
         let order = try keys.map(TableSQL.keyOrder).joined(separator: ", ")
-        return ("SELECT \(texts), \(try rowHash()) AS h, \(try rowFingerprint())::text AS f FROM \(qualified) WHERE \(predicate) ORDER BY \(order)", parameters)
+        return ("SELECT \(texts), \(try rowHash()) AS h, \(try rowFingerprint())::text AS f FROM \(source) WHERE \(predicate) ORDER BY \(order)", parameters)
     }
 }
 

@@ -210,16 +210,17 @@ public struct ConfigReader {
 
     // MARK: shapes
 
-    public func mapping(_ at: ConfigNode, allowed: [String]) throws -> [String: ConfigNode] {
+    /// The keys of a mapping; `allowed` nil takes any key (a mapping keyed by names, e.g. tables).
+    public func mapping(_ at: ConfigNode, allowed: [String]?) throws -> [String: ConfigNode] {
         guard case let .mapping(mapping) = at.node else {
-            throw fail(at, "expected a mapping of keys (\(allowed.joined(separator: ", "))), got \(describe(at.node))")
+            throw fail(at, "expected a mapping of keys\(allowed.map { " (\($0.joined(separator: ", ")))" } ?? ""), got \(describe(at.node))")
         }
         var result: [String: ConfigNode] = [:]
         for (keyNode, value) in mapping {
             guard case let .scalar(scalar) = keyNode else { throw fail(at, "keys must be plain strings") }
             let key = scalar.string
             let child = ConfigNode(node: value, path: at.child(key))
-            guard allowed.contains(key) else {
+            if let allowed, !allowed.contains(key) {
                 throw fail(child, "unknown key '\(key)' (allowed here: \(allowed.joined(separator: ", ")))")
             }
             guard result[key] == nil else { throw fail(child, "key '\(key)' appears twice") }

@@ -272,6 +272,24 @@ private struct Fixture {
         }
     }
 
+    @Test("table_rules: per schema.table, exclude_columns, where, float_digits and timestamp_precision, each checked")
+    func postgresTableRules() throws {
+        let fixture = try Fixture()
+        let rules = validYAML + "\n    table_rules:\n      public.orders: {exclude_columns: [synced_at], where: \"tenant <> 2\", float_digits: 6, timestamp_precision: second}"
+        let parsed = try #require(try fixture.parse(rules).sources[0].postgres?.tableRules.first)
+        #expect(parsed == TableRule(table: "public.orders", excludeColumns: ["synced_at"], rowFilter: "tenant <> 2", floatDigits: 6, timestampPrecision: "second"))
+        let cases: [(String, String, String)] = [
+            ("\n    table_rules: {orders: {where: x}}", "sources[0].table_rules.orders", "schema.table"),
+            ("\n    table_rules: {public.orders: {timestamp_precision: fortnight}}", "sources[0].table_rules.public.orders.timestamp_precision", "expected one of millisecond"),
+            ("\n    table_rules: {public.orders: {float_digits: 99}}", "sources[0].table_rules.public.orders.float_digits", "out of range"),
+            ("\n    table_rules: {public.orders: {exclude: [a]}}", "sources[0].table_rules.public.orders.exclude", "unknown key 'exclude'"),
+        ]
+        for (extra, key, words) in cases {
+            let error = try #require(fixture.error(validYAML + extra))
+            #expect(error.keyPath == key && error.message.contains(words), "\(extra): \(error)")
+        }
+    }
+
     @Test("check_interval schedules checks, with an optional check_window in time_zone; both need the interval")
     func checkSchedules() throws {
         let fixture = try Fixture()
