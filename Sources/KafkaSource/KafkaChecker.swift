@@ -129,7 +129,14 @@ struct KafkaChecker {
 extension KafkaSource {
     public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         var strategy = KafkaCheck(source: self, config: config, options: options, checkOptions: checkOptions)
-        return try await CheckEngine.run(&strategy, source: name, threshold: config.policy.ratioThreshold, options: checkOptions, progress: progress)
+        var result = try await CheckEngine.run(&strategy, source: name, threshold: config.policy.ratioThreshold, options: checkOptions, progress: progress)
+        if checkOptions.tables == nil, result.error == nil {
+            let groups = try await compareConsumerGroups()
+            result.addBlocking(groups.diffs.filter { !($0.detail ?? "").contains("(warning)") }, reasons: groups.blockers)
+            result.diffs += groups.diffs.filter { ($0.detail ?? "").contains("(warning)") }
+            result.notes += groups.warnings.map { "warning: \($0)" }
+        }
+        return result
     }
 
     /// Waits (up to `timeout`) until the DR side holds every record up to each compared range's end,

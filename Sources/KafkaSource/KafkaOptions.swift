@@ -31,6 +31,10 @@ public struct KafkaOptions: KindOptions, Equatable {
     /// Records per produce batch of the built-in mirror.
     public var batchSize: Int
     public var compression: String
+    /// Consumer groups whose committed offsets must be usable on the DR cluster after a cutover.
+    public var consumerGroups: [String] = []
+    /// The built-in mirror also commits those groups' translated offsets on the DR cluster.
+    public var syncGroupOffsets = false
 
     public static let defaultBatchSize = 500
     public static let compressionCodecs = ["none", "gzip", "snappy", "lz4", "zstd"]
@@ -68,7 +72,7 @@ extension KafkaSource {
         kind: .kafka,
         defaults: SourceDefaults(pollIntervalSeconds: 2, pollTimeoutSeconds: 10, lagBudgetSeconds: 60),
         optionKeys: ["mode", "topics", "topic_pattern", "replication_policy", "source_alias", "target_alias", "separator",
-                     "offset_syncs_topic", "offset_syncs_cluster", "batch_size", "compression"],
+                     "offset_syncs_topic", "offset_syncs_cluster", "batch_size", "compression", "consumer_groups", "sync_group_offsets"],
         readEndpoint: { reader, node in try reader.kafkaEndpoint(node) },
         readOptions: { reader, section in try reader.kafkaOptions(section) },
         makeAdapter: { KafkaSource(config: $0) })
@@ -86,7 +90,7 @@ extension ConfigReader {
             throw fail(section.node, "give the topics to replicate: 'topics' (a list) or 'topic_pattern' (a regular expression)")
         case let (.some, _, .some, patternNode?): throw fail(patternNode, "give either 'topics' or 'topic_pattern', not both")
         case let (.some(list), listNode?, nil, _):
-            if Set(list).count != list.count { throw fail(listNode, "a topic is listed twice") }
+            if Set(list.map(\.byteKey)).count != list.count { throw fail(listNode, "a topic is listed twice") }
         case let (nil, _, .some(text), patternNode?):
             do { _ = try Regex(text) } catch { throw fail(patternNode, "not a valid regular expression: \(error)") }
         default: break
@@ -98,12 +102,23 @@ extension ConfigReader {
         if let node = map["compression"], !KafkaOptions.compressionCodecs.contains(compression) {
             throw fail(node, "unknown compression '\(compression)' (known: \(KafkaOptions.compressionCodecs.joined(separator: ", ")))")
         }
-        return KafkaOptions(mode: mode, topics: topics, topicPattern: pattern, policy: policy,
-                            sourceAlias: try map["source_alias"].map(string) ?? "primary", separator: separator,
-                            offsetSyncsTopic: try map["offset_syncs_topic"].map(string), offsetSyncsCluster: cluster,
-                            sourceName: section.name,
-                            batchSize: try map["batch_size"].map { try int($0, range: 1...100_000) } ?? KafkaOptions.defaultBatchSize,
-                            compression: compression, targetAlias: try map["target_alias"].map(string) ?? "dr")
+        var options = KafkaOptions(mode: mode, topics: topics, topicPattern: pattern, policy: policy,
+                                   sourceAlias: try map["source_alias"].map(string) ?? "primary", separator: separator,
+                                   offsetSyncsTopic: try map["offset_syncs_topic"].map(string), offsetSyncsCluster: cluster,
+                                   sourceName: section.name,
+                                   batchSize: try map["batch_size"].map { try int($0, range: 1...100_000) } ?? KafkaOptions.defaultBatchSize,
+                                   compression: compression, targetAlias: try map["target_alias"].map(string) ?? "dr")
+        if let node = map["consumer_groups"] {
+            options.consumerGroups = try stringList(node)
+            if Set(options.consumerGroups.map(\.byteKey)).count != options.consumerGroups.count { throw fail(node, "a group is listed twice") }
+        }
+        if let node = map["sync_group_offsets"] {
+            options.syncGroupOffsets = try bool(node)
+            guard !options.syncGroupOffsets || (mode == .mirror && !options.consumerGroups.isEmpty) else {
+                throw fail(node, "sync_group_offsets is for mode: mirror with consumer_groups (MirrorMaker 2 syncs them itself: sync.group.offsets.enabled)")
+            }
+        }
+        return options
     }
 
     func kafkaEndpoint(_ at: ConfigNode) throws -> EndpointConfig {

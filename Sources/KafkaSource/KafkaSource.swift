@@ -53,9 +53,16 @@ public actor KafkaSource: SourceAdapter {
         clusters = [:]
     }
 
-    /// The daemon runs the built-in mirror here; syncctl's in-process engine does not.
+    /// The daemon runs the built-in mirror here (and its group offset sync); syncctl's in-process
+    /// engine does not. Runs on the leader only.
     public func runBackground() async {
-        await mirror?.run()
+        guard let mirror else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await mirror.run() }
+            if self.options.syncGroupOffsets, !self.options.consumerGroups.isEmpty {
+                group.addTask { await self.syncGroupOffsets() }
+            }
+        }
     }
 
     // MARK: clusters and layout

@@ -95,7 +95,7 @@ extension RedisChecker {
             switch verdict.kind {
             case .missing: state.missing += 1
             case .extra: state.extra += 1
-            case .changed, .sequence, .schema: state.changed += 1
+            case .changed, .sequence, .schema, .consumerGroup: state.changed += 1
             }
             if state.confirmed.count < checkOptions.maxDiffs { state.confirmed.append((key, verdict)) }
         }

@@ -11,6 +11,11 @@ public enum DiffKind: String, Sendable, Codable, Equatable {
     case sequence
     /// A table definition that differs (a column, an index, a constraint, an enum label, a trigger).
     case schema
+    /// A consumer group whose committed offset on the DR cluster would skip or re-read records.
+    case consumerGroup = "consumer_group"
+
+    /// Rows, keys, records or objects: what the ratio counts.
+    public var isUnit: Bool { self == .missing || self == .extra || self == .changed }
 }
 
 /// One differing unit. `key` is the unit's identity as a JSON object (a row's primary key,
@@ -230,7 +235,7 @@ public struct CheckResult: Sendable, Codable, Equatable {
     }
 
     /// The differences that are units (rows, keys, records, objects), without sequences.
-    public var unitDiffs: [Diff] { diffs.filter { $0.kind != .sequence && $0.kind != .schema } }
+    public var unitDiffs: [Diff] { diffs.filter(\.kind.isUnit) }
 }
 
 public enum Ratio {

@@ -437,6 +437,7 @@ sources:
         ("mode: mirror", "mode: replica", "sources[0].mode", "unknown mode 'replica' (known: mirror, mirrormaker2)"),
         ("topics: [orders, payments]", "", "sources[0]", "give the topics to replicate"),
         ("topics: [orders, payments]", "topics: [a, a]", "sources[0].topics", "listed twice"),
+        ("topics: [orders, payments]", "topics: [\"caf\u{00E9}\", \"cafe\u{0301}\"]\n    consumer_groups: [billing, billing]", "sources[0].consumer_groups", "a group is listed twice"),
         ("topics: [orders, payments]", "topics: [a]\n    topic_pattern: x", "sources[0].topic_pattern", "not both"),
         ("topics: [orders, payments]", "topic_pattern: \"(\"", "sources[0].topic_pattern", "not a valid regular expression"),
         ("mode: mirror", "mode: mirror\n    replication_policy: legacy", "sources[0].replication_policy", "unknown replication_policy 'legacy'"),

@@ -1,0 +1,96 @@
+import Foundation
+import KafkaClient
+import SyncCore
+
+/// After a cutover consumers resume from their group's committed offsets on the DR cluster.
+/// Each configured group's primary offsets are translated through the offset mapping (the
+/// built-in mirror's syncs, or MirrorMaker 2's) and compared with what the group has committed on
+/// the DR cluster: ahead of the translation, its consumers would silently skip records (the gate
+/// fails); behind it, they would re-read some (a warning); none at all, they would start wherever
+/// auto.offset.reset says (the gate fails).
+extension KafkaSource {
+    struct GroupFindings {
+        var diffs: [Diff] = []
+        var blockers: [String] = []
+        var warnings: [String] = []
+    }
+
+    func compareConsumerGroups() async throws -> GroupFindings {
+        var findings = GroupFindings()
+        guard !options.consumerGroups.isEmpty else { return findings }
+        let topics = try await layout().topics
+        let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: cluster(syncsSide))
+        let sourcePartitions = topics.flatMap { $0.sourcePartitions }
+        let drPartitions = topics.flatMap { topic in topic.sourcePartitions.map { TopicPartition(topic.dr, $0.partition) } }
+        for group in options.consumerGroups {
+            let primaryCommitted = try await committed(.primary, group: group, partitions: sourcePartitions)
+            let drCommitted = try await committed(.dr, group: group, partitions: drPartitions)
+            for topic in topics {
+                for partition in topic.sourcePartitions {
+                    guard let offset = primaryCommitted[partition] else { continue }
+                    let target = TopicPartition(topic.dr, partition.partition)
+                    let key = JSONValue.object(["group": .string(group), "topic": .string(topic.dr), "partition": .number(Double(partition.partition))])
+                    let expected = syncs.mapping(partition).drOffset(forSource: offset)
+                    guard let actual = drCommitted[target] else {
+                        let text = "group \(group) has no committed offset for \(target) on the DR cluster (the primary's is \(offset)): its consumers would start from auto.offset.reset there"
+                        findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup, detail: "not committed on the DR cluster"))
+                        findings.blockers.append(text)
+                        continue
+                    }
+                    guard let expected else { continue }  // before the mirrored range: nothing on the DR side to compare
+                    if actual > expected {
+                        findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup,
+                                                   detail: "would skip \(actual - expected) record(s): DR committed \(actual), the primary's \(offset) maps to \(expected)"))
+                        findings.blockers.append("group \(group) would skip \(actual - expected) record(s) of \(target) on the DR cluster (committed \(actual); the primary's offset \(offset) maps to \(expected))")
+                    } else if actual < expected {
+                        findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup,
+                                                   detail: "would re-read \(expected - actual) record(s) (warning): DR committed \(actual), the primary's \(offset) maps to \(expected)"))
+                        findings.warnings.append("group \(group) would re-read \(expected - actual) record(s) of \(target) on the DR cluster")
+                    }
+                }
+            }
+        }
+        return findings
+    }
+
+    func committed(_ side: Side, group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
+        let endpoint = side == .primary ? config.primary : config.dr
+        do {
+            return try await GroupOffsets.committed(settings: KafkaClientSettings(endpoint: endpoint, clientID: "syncd-groups-\(name)"),
+                                                    label: describeSide(side, endpoint), group: group, partitions: partitions)
+        } catch let error as KafkaError {
+            if error.isUnreachable { throw SyncError.unreachable(side: describeSide(side, endpoint), message: error.message) }
+            throw SyncError.failed(error.message)
+        }
+    }
+
+    /// The built-in mirror's group offset sync (`sync_group_offsets`): every few seconds each
+    /// configured group's primary offsets are translated and committed on the DR cluster, so its
+    /// consumers resume there where they left off. A group with live members on the DR cluster
+    /// refuses the commit (it owns its offsets); that is noted, never forced.
+    func syncGroupOffsets() async {
+        while !Task.isCancelled {
+            do {
+                let topics = try await layout().topics
+                let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: cluster(syncsSide))
+                let sourcePartitions = topics.flatMap { $0.sourcePartitions }
+                for group in options.consumerGroups {
+                    let committed = try await self.committed(.primary, group: group, partitions: sourcePartitions)
+                    var translated: [TopicPartition: Int64] = [:]
+                    for topic in topics {
+                        for partition in topic.sourcePartitions {
+                            guard let offset = committed[partition], let target = syncs.mapping(partition).drOffset(forSource: offset) else { continue }
+                            translated[TopicPartition(topic.dr, partition.partition)] = target
+                        }
+                    }
+                    guard !translated.isEmpty else { continue }
+                    try await GroupOffsets.commit(settings: KafkaClientSettings(endpoint: config.dr, clientID: "syncd-groups-\(name)"),
+                                                  label: describeSide(.dr, config.dr), group: group, offsets: translated)
+                }
+            } catch {
+                mirror?.note("group offset sync: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+}
