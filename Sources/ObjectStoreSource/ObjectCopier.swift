@@ -66,7 +66,9 @@ struct ObjectCopier: Sendable {
         let got = try await primary.get(key) { writer.write($0) }
         try file.close()
         if let failure = writer.failure { throw SyncError.failed("writing '\(key)' to \(path): \(failure)") }
-        guard let (etag, metadata) = got else { return false }
+        guard var (etag, metadata) = got else { return false }
+        // Tags cost a request of their own: carried where they are compared.
+        if options.compareMetadata { metadata.tags = try await primary.tags(key) }
         // A single-part source is copied in one PUT so that both ETags are the content's MD5, and a
         // multipart source in the primary's own part layout, so that both ETags are equal and a listing
         // can compare them. A layout no candidate reproduces falls back to `part_size`.

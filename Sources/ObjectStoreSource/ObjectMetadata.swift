@@ -7,6 +7,8 @@ import SyncCore
 public struct ObjectMetadata: Sendable, Equatable {
     /// Lower-cased header name to value, only the compared headers.
     public var fields: [String: String]
+    /// The object's tags, when they were read (GetObjectTagging).
+    public var tags: [String: String]?
 
     static let standard = ["content-type", "content-encoding", "cache-control", "content-disposition"]
 
@@ -16,17 +18,25 @@ public struct ObjectMetadata: Sendable, Equatable {
 
     /// The headers a PUT (or a multipart upload's start) sends to carry them.
     public var requestHeaders: [String] {
-        fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        var headers = fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        if let tags, !tags.isEmpty {
+            let encoded = tags.sorted { $0.key < $1.key }.map { "\(S3Bucket.encode($0.key, keepSlash: false))=\(S3Bucket.encode($0.value, keepSlash: false))" }
+            headers.append("x-amz-tagging: " + encoded.joined(separator: "&"))
+        }
+        return headers
     }
 
     /// What differs, in words; nil when nothing does. Values are compared as bytes.
     public func difference(from copy: ObjectMetadata) -> String? {
-        let names = Set(fields.keys).union(copy.fields.keys).sorted()
-        let differing = names.compactMap { name -> String? in
-            let (left, right) = (fields[name], copy.fields[name])
-            if let left, let right, left.sameBytes(as: right) { return nil }
-            return "\(name) \(left.map { "'\(DisplayText.escape($0))'" } ?? "(none)") vs \(right.map { "'\(DisplayText.escape($0))'" } ?? "(none)")"
+        func compare(_ left: [String: String], _ right: [String: String], prefix: String) -> [String] {
+            Set(left.keys).union(right.keys).sorted().compactMap { name -> String? in
+                let (a, b) = (left[name], right[name])
+                if let a, let b, a.sameBytes(as: b) { return nil }
+                return "\(prefix)\(DisplayText.escape(name)) \(a.map { "'\(DisplayText.escape($0))'" } ?? "(none)") vs \(b.map { "'\(DisplayText.escape($0))'" } ?? "(none)")"
+            }
         }
+        var differing = compare(fields, copy.fields, prefix: "")
+        if let tags, let other = copy.tags { differing += compare(tags, other, prefix: "tag ") }
         return differing.isEmpty ? nil : "metadata: " + differing.joined(separator: ", ")
     }
 }
@@ -40,9 +50,12 @@ extension ObjectStoreSource {
         return try await pairwise(keys) { key in
             async let left = primary.metadata(key)
             async let right = dr.metadata(key)
-            let (source, copy) = try await (left, right)
+            async let leftTags = primary.tags(key)
+            async let rightTags = dr.tags(key)
+            let (headers, tags) = try await ((left, right), (leftTags, rightTags))
             // Gone meanwhile on either side: the listing says so.
-            guard let source, let copy else { return nil }
+            guard var source = headers.0, var copy = headers.1 else { return nil }
+            (source.tags, copy.tags) = tags
             return source.difference(from: copy).map { KeyDifference(kind: .changed, detail: $0) }
         }
     }

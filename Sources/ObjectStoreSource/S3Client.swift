@@ -239,6 +239,20 @@ public final class S3Bucket: Sendable {
         return ((response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")), ObjectMetadata(headers: response.headers))
     }
 
+    /// An object's tags (GetObjectTagging); nil when the object does not exist.
+    public func tags(_ key: String) async throws -> [String: String]? {
+        let response = try await describeFailure("reading the tags of '\(key)'") {
+            try await self.request("GET", key: key, query: [("tagging", "")], allow: [404])
+        }
+        guard response.status != 404 else { return nil }
+        guard let parsed = S3XML.parse(response.body, record: "Tag") else {
+            throw SyncError.failed("\(label): the tags of '\(key)' are not valid XML")
+        }
+        var tags: [String: String] = [:]
+        for tag in parsed.records { if let name = tag["Key"] { tags[name] = tag["Value"] ?? "" } }
+        return tags
+    }
+
     /// An object's Content-Type, Content-Encoding, Cache-Control, Content-Disposition and user
     /// metadata; nil when it does not exist.
     public func metadata(_ key: String) async throws -> ObjectMetadata? {

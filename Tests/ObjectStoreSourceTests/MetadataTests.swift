@@ -13,7 +13,7 @@ extension SeaweedClusters {
             let dr = try await TestS3.makeBucket(.dr, target)
             let described = ["content-type": "application/json", "cache-control": "max-age=60", "x-amz-meta-owner": "payments",
                              "content-disposition": "attachment; filename=\"r.json\""]
-            try await TestS3.put(primary, "report.json", Array(#"{"ok":true}"#.utf8), headers: described)
+            try await TestS3.put(primary, "report.json", Array(#"{"ok":true}"#.utf8), headers: described, tags: ["team": "payments"])
             try await TestS3.put(primary, "plain.txt", "plain")
             // A copy made by something that drops the headers: same bytes, no metadata.
             try await TestS3.put(dr, "report.json", Array(#"{"ok":true}"#.utf8))
@@ -29,8 +29,8 @@ extension SeaweedClusters {
             #expect(check.status == .fail && check.changed == 1, "\(check.diffs)")
             let diff = try #require(check.diffs.first)
             #expect(ObjectStoreSource.objectKey(diff.key) == "report.json")
-            #expect(diff.detail?.contains("content-type 'application/json' vs") == true && diff.detail?.contains("x-amz-meta-owner 'payments' vs (none)") == true,
-                    "\(diff.detail ?? "")")
+            #expect(diff.detail?.contains("content-type 'application/json' vs") == true && diff.detail?.contains("x-amz-meta-owner 'payments' vs (none)") == true
+                    && diff.detail?.contains("tag team 'payments' vs (none)") == true, "\(diff.detail ?? "")")
 
             let plan = try await adapter.planReconcile(from: check)
             #expect(plan.upserts == 1, "\(plan.batches)")
@@ -38,6 +38,7 @@ extension SeaweedClusters {
             #expect(outcome.rowsUpserted == 1 && outcome.status == .pass, "\(outcome)")
             let copied = try #require(try await dr.metadata("report.json"))
             #expect(copied.fields["content-type"] == "application/json" && copied.fields["x-amz-meta-owner"] == "payments", "\(copied.fields)")
+            #expect(try await dr.tags("report.json") == ["team": "payments"], "the tags travel with the copy")
             let after = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
             #expect(after.status == .pass, "\(after.diffs)")
         }

@@ -55,12 +55,16 @@ enum TestS3 {
 
     /// Writes `bytes` as an object (multipart when at least `multipartThreshold`).
     static func put(_ bucket: S3Bucket, _ key: String, _ bytes: [UInt8], multipartThreshold: Int64 = 1 << 40,
-                    headers: [String: String] = [:]) async throws {
+                    headers: [String: String] = [:], tags: [String: String]? = nil) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-test-\(UUID().uuidString)").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         try await bucket.put(key, file: path, size: Int64(bytes.count), multipartThreshold: multipartThreshold, partSize: 5 << 20,
-                             metadata: headers.isEmpty ? nil : ObjectMetadata(headers: headers))
+                             metadata: headers.isEmpty && tags == nil ? nil : {
+                                 var metadata = ObjectMetadata(headers: headers)
+                                 metadata.tags = tags
+                                 return metadata
+                             }())
     }
 
     static func put(_ bucket: S3Bucket, _ key: String, _ text: String) async throws {
