@@ -40,4 +40,18 @@ public enum GroupOffsets {
             guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw handle.fail(code, "committing offsets of group \(group)") }
         }
     }
+
+    /// Every consumer group the cluster lists (ListGroups); nil when it cannot list them (some
+    /// clusters, librdkafka's mock cluster among them, do not answer ListGroups).
+    public static func list(settings: KafkaClientSettings, label: String, timeout: Duration = .seconds(2)) async throws -> [String]? {
+        let handle = try KafkaHandle(role: .consumer, settings: settings, label: label)
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        return try await handle.perform { () -> [String]? in
+            var list: UnsafePointer<rd_kafka_group_list>?
+            let code = rd_kafka_list_groups(handle.rk, nil, &list, milliseconds)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return nil }
+            defer { rd_kafka_group_list_destroy(list) }
+            return (0..<Int(list.pointee.group_cnt)).map { String(cString: list.pointee.groups[$0].group) }
+        }
+    }
 }

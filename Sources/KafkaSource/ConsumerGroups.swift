@@ -13,16 +13,27 @@ extension KafkaSource {
         var diffs: [Diff] = []
         var blockers: [String] = []
         var warnings: [String] = []
+        var notes: [String] = []
     }
 
     func compareConsumerGroups() async throws -> GroupFindings {
         var findings = GroupFindings()
-        guard !options.consumerGroups.isEmpty else { return findings }
+        var groups = options.consumerGroups
+        if groups.isEmpty {
+            // Not configured: every group the primary lists (those without commits on the
+            // checked topics drop out below), where the cluster lists groups at all.
+            let settings = KafkaClientSettings(endpoint: config.primary, clientID: "syncd-groups-\(name)")
+            guard let listed = try? await GroupOffsets.list(settings: settings, label: describeSide(.primary, config.primary)), !listed.isEmpty else {
+                return findings
+            }
+            groups = listed.filter { !$0.hasPrefix("syncd-") }
+            findings.notes.append("consumer groups discovered on the primary: \(groups.count) (configure consumer_groups to choose them)")
+        }
         let topics = try await layout().topics
         let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: cluster(syncsSide))
         let sourcePartitions = topics.flatMap { $0.sourcePartitions }
         let drPartitions = topics.flatMap { topic in topic.sourcePartitions.map { TopicPartition(topic.dr, $0.partition) } }
-        for group in options.consumerGroups {
+        for group in groups {
             let primaryCommitted = try await committed(.primary, group: group, partitions: sourcePartitions)
             let drCommitted = try await committed(.dr, group: group, partitions: drPartitions)
             for topic in topics {

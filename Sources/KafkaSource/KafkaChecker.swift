@@ -134,7 +134,7 @@ extension KafkaSource {
             let groups = try await compareConsumerGroups()
             result.addBlocking(groups.diffs.filter { !($0.detail ?? "").contains("(warning)") }, reasons: groups.blockers)
             result.diffs += groups.diffs.filter { ($0.detail ?? "").contains("(warning)") }
-            result.notes += groups.warnings.map { "warning: \($0)" }
+            result.notes += groups.warnings.map { "warning: \($0)" } + groups.notes
         }
         return result
     }
