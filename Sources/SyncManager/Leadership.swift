@@ -105,14 +105,15 @@ extension SyncManager {
                 }
                 if !lease.isMine { await applyNewerChecks() }
             } catch {
-                // Without the database no instance may act as leader (fail closed).
+                // Without the database no instance may act as leader (fail closed). The reason is
+                // on record before the fence closes, so a gate asked at once gives it.
+                await leadership.update(lease: nil, error: "\(error)")
                 fence.revoke()
                 if wasLeader {
                     logger.warning("lost the lease: \(error)")
                     await interruptLeaderWork(settings, reason: "the lease could not be renewed: \(error)")
                 }
                 wasLeader = false
-                await leadership.update(lease: nil, error: "\(error)")
             }
             leaderGauge.record(fence.allows() ? 1 : 0)
             try? await Task.sleep(until: sent + period, clock: .continuous)
@@ -166,7 +167,8 @@ extension SyncManager {
     func requireLeader() async throws {
         guard !fence.allows() else { return }
         let state = await leadership.lease
-        throw NotLeaderError(leader: state?.holder, leaderURL: state?.holderURL, reason: await leadership.lastError)
+        let lastError = await leadership.lastError
+        throw NotLeaderError(leader: state?.holder, leaderURL: state?.holderURL, reason: noLease ?? lastError)
     }
 
     /// The gate fails closed while the shared journal cannot be reached.

@@ -80,14 +80,18 @@ public final class SyncManager: Service, Sendable {
     let leadership = LeadershipState()
     /// Whether leader-only writes may start: granted while this instance holds the lease.
     public let fence: WriteFence
+    /// Why this engine never leads (an in-process syncctl over a shared journal); nil otherwise.
+    let noLease: String?
     let metricsFactory: MetricsFactory
 
     public init(sources: [(SourceConfig, any SourceAdapter)], journal: any JournalStore, historySize: Int,
                 metricsFactory: MetricsFactory, logger: Logger, cutoverConcurrency: Int = SyncdConfig.defaultCutoverConcurrency,
                 lagSummaryInterval: Double = SyncdConfig.defaultLagSummaryIntervalSeconds,
                 exposureWindow: Double = SyncdConfig.defaultExposureWindowSeconds,
-                journalRetention: Double? = nil, leadership: LeadershipSettings? = nil, fence: WriteFence = .shared) {
+                journalRetention: Double? = nil, leadership: LeadershipSettings? = nil, fence: WriteFence = .shared,
+                noLease: String? = nil) {
         leadershipSettings = leadership
+        self.noLease = noLease
         self.fence = fence
         self.metricsFactory = metricsFactory
         if leadership != nil { fence.revoke() }

@@ -36,12 +36,20 @@ enum LocalEngine {
         } catch {
             throw CLIError(message: "invalid configuration: \(error)")
         }
+        // A shared journal has a leader elsewhere: this process holds no lease, so it writes
+        // nothing leader-only (heartbeats, cutover runs) and says where such work goes.
+        var noLease: String?
+        if case .postgres = settings.journal {
+            WriteFence.shared.revoke()
+            noLease = "syncctl --config holds no lease over the shared journal; send leader-only work to the leader (syncctl --server https://<leader>)"
+        }
         let registry = PrometheusCollectorRegistry()
         let manager = SyncManager(
             sources: sources, journal: journal,
             historySize: settings.historySize, metricsFactory: DescribedMetricsFactory(registry: registry), logger: logger,
             cutoverConcurrency: settings.cutoverConcurrency,
-            lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds)
+            lagSummaryInterval: settings.lagSummaryIntervalSeconds, exposureWindow: settings.exposureWindowSeconds,
+            noLease: noLease)
         await manager.restoreLatestChecks()
         // One fresh sample per source, so status and the gate judge the present (two for throughput).
         await withTaskGroup(of: Void.self) { group in

@@ -31,6 +31,11 @@ extension BinaryTests {
         let again = try await shell("\(binaries.path)/syncctl journal migrate --from \(sqlite) --config \(directory.path)/shared.yaml")
         #expect(again.status == 2 && again.stderr.contains("already holds"), "\(again.stdout) \(again.stderr)")
 
+        // In-process syncctl over a shared journal holds no lease: leader-only work is refused, reads work.
+        let local = try await shell("\(binaries.path)/syncctl cutover --drill --sources pg-logical --config \(directory.path)/shared.yaml")
+        #expect(local.status == 2 && local.stderr.contains("holds no lease"), "\(local.stdout) \(local.stderr)")
+        #expect(try await shell("\(binaries.path)/syncctl journal verify --config \(directory.path)/shared.yaml").status == 0)
+
         let check = try await shell("\(binaries.path)/syncd --config \(directory.path)/shared.yaml --check-config")
         #expect(check.stdout.contains("journal postgresql://syncd@127.0.0.1:\(journalPort)/\(database)"), "\(check.stdout) \(check.stderr)")
         try shared.write(to: directory.appendingPathComponent("syncd.yaml"), atomically: true, encoding: .utf8)
