@@ -22,6 +22,12 @@ extension BinaryTests {
         }
         let primaryKafka = try environment["SYNCD_KAFKA_PRIMARY"] ?? bootstrap("primary")
         let drKafka = try environment["SYNCD_KAFKA_DR"] ?? bootstrap("dr")
+        // And the S3 managed copy of a fresh bucket pair.
+        #expect(try await shell("bash \(integration)/s3.sh bucket primary \(topic)").status == 0)
+        #expect(try await shell("bash \(integration)/s3.sh bucket dr \(topic)-dr").status == 0)
+        let s3 = { (url: String, bucket: String) in
+            "{url: \(url), bucket: \(bucket), access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}"
+        }
         func instanceConfig(_ id: String, _ site: String, _ apiPort: Int) -> String {
             (config(port: "25433") + """
 
@@ -31,6 +37,11 @@ extension BinaryTests {
                 topics: [\(topic)]
                 primary: {bootstrap: "\(primaryKafka)"}
                 dr: {bootstrap: "\(drKafka)"}
+              - name: media
+                kind: s3
+                mode: managed
+                primary: \(s3(environment["SYNCD_S3_PRIMARY"] ?? "http://127.0.0.1:28333", topic))
+                dr: \(s3(environment["SYNCD_S3_DR"] ?? "http://127.0.0.1:28433", "\(topic)-dr"))
             """)
                 .replacingOccurrences(of: "journal: journal.sqlite", with: """
                     journal: {postgres: {host: 127.0.0.1, port: \(journalPort), user: syncd, password: {file: pg.password}, database: \(database), connect_timeout: 2s}}
@@ -73,6 +84,9 @@ extension BinaryTests {
         // The leader is killed while its mirror copies: the new leader resumes from the DR side's end.
         let produce = try await shell("seq 1 60000 | sed 's/.*/k&:v&/' | kcat -b \(primaryKafka) -P -t \(topic) -K:")
         #expect(produce.status == 0, "\(produce.stderr)")
+        let s3Put = "curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user \(environment["SYNCD_S3_ACCESS"] ?? "syncd-access"):\(environment["SYNCD_S3_SECRET"] ?? "syncd-demo-secret") -o /dev/null"
+        let put = try await shell("for n in $(seq 1 40); do head -c 20000 /dev/urandom | \(s3Put) -T - \(environment["SYNCD_S3_PRIMARY"] ?? "http://127.0.0.1:28333")/\(topic)/obj-$n || exit 1; done")
+        #expect(put.status == 0, "\(put.stderr)")
         let killed = ContinuousClock.now
         kill(east, SIGKILL)
         #expect(try await waitFor(.seconds(15)) { try await cluster(westServer)["role"] as? String == "leader" })
@@ -85,6 +99,11 @@ extension BinaryTests {
         let mirrored = try await shell("\(binaries.path)/syncctl verify --source events --json \(westServer) --token admin-token-\(port)-0123456789")
         #expect(mirrored.status == 0 && mirrored.stdout.contains("\"missing\" : 0") && mirrored.stdout.contains("\"extra\" : 0")
                 && mirrored.stdout.contains("\"changed\" : 0"), "no record lost or doubled over the hand-over: \(mirrored.stdout.prefix(1500)) \(mirrored.stderr)")
+        // The managed copy resumes on the new leader from the DR bucket's own listing.
+        let copied = try await shell("\(binaries.path)/syncctl drain --source media --timeout 60s \(westServer) --token admin-token-\(port)-0123456789")
+        #expect(copied.status == 0, "\(copied.stdout) \(copied.stderr)")
+        let objects = try await shell("\(binaries.path)/syncctl verify --source media --json \(westServer) --token admin-token-\(port)-0123456789")
+        #expect(objects.status == 0 && objects.stdout.contains("\"primary_rows\" : 40"), "every object copied: \(objects.stdout.prefix(1500)) \(objects.stderr)")
 
         // A leader paused past its lease (SIGSTOP) loses it; woken, it starts no new write and
         // rejoins as a follower.
