@@ -5,34 +5,39 @@ import SyncCore
 /// Content-Disposition and the user metadata (x-amz-meta-*). A copy without them serves the bytes
 /// but breaks clients; listings and content hashes do not see it.
 public struct ObjectMetadata: Sendable, Equatable {
-    /// Lower-cased header name to value, only the compared headers.
-    public var fields: [String: String]
+    /// Lower-cased header name to value, only the compared headers. Names are keys read from the
+    /// store (user metadata, tags), so they are held and compared as their bytes.
+    public var fields: [ByteKey: String]
     /// The object's tags, when they were read (GetObjectTagging).
-    public var tags: [String: String]?
+    public var tags: [ByteKey: String]?
 
     static let standard = ["content-type", "content-encoding", "cache-control", "content-disposition"]
 
     public init(headers: [String: String]) {
-        fields = headers.filter { Self.standard.contains($0.key) || $0.key.hasPrefix("x-amz-meta-") }
+        var fields: [ByteKey: String] = [:]
+        for (name, value) in headers where Self.standard.contains(name) || name.hasPrefix("x-amz-meta-") { fields[ByteKey(name)] = value }
+        self.fields = fields
     }
 
     /// The headers a PUT (or a multipart upload's start) sends to carry them.
     public var requestHeaders: [String] {
-        var headers = fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        var headers = fields.sorted { $0.key < $1.key }.map { "\($0.key.lossyString): \($0.value)" }
         if let tags, !tags.isEmpty {
-            let encoded = tags.sorted { $0.key < $1.key }.map { "\(S3Bucket.encode($0.key, keepSlash: false))=\(S3Bucket.encode($0.value, keepSlash: false))" }
+            let encoded = tags.sorted { $0.key < $1.key }.map {
+                "\(S3Bucket.encode($0.key.lossyString, keepSlash: false))=\(S3Bucket.encode($0.value, keepSlash: false))"
+            }
             headers.append("x-amz-tagging: " + encoded.joined(separator: "&"))
         }
         return headers
     }
 
-    /// What differs, in words; nil when nothing does. Values are compared as bytes.
+    /// What differs, in words; nil when nothing does. Names and values are compared as bytes.
     public func difference(from copy: ObjectMetadata) -> String? {
-        func compare(_ left: [String: String], _ right: [String: String], prefix: String) -> [String] {
+        func compare(_ left: [ByteKey: String], _ right: [ByteKey: String], prefix: String) -> [String] {
             Set(left.keys).union(right.keys).sorted().compactMap { name -> String? in
                 let (a, b) = (left[name], right[name])
                 if let a, let b, a.sameBytes(as: b) { return nil }
-                return "\(prefix)\(DisplayText.escape(name)) \(a.map { "'\(DisplayText.escape($0))'" } ?? "(none)") vs \(b.map { "'\(DisplayText.escape($0))'" } ?? "(none)")"
+                return "\(prefix)\(DisplayText.escape(name.lossyString)) \(a.map { "'\(DisplayText.escape($0))'" } ?? "(none)") vs \(b.map { "'\(DisplayText.escape($0))'" } ?? "(none)")"
             }
         }
         var differing = compare(fields, copy.fields, prefix: "")

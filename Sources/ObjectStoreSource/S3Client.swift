@@ -240,7 +240,7 @@ public final class S3Bucket: Sendable {
     }
 
     /// An object's tags (GetObjectTagging); nil when the object does not exist.
-    public func tags(_ key: String) async throws -> [String: String]? {
+    public func tags(_ key: String) async throws -> [ByteKey: String]? {
         let response = try await describeFailure("reading the tags of '\(key)'") {
             try await self.request("GET", key: key, query: [("tagging", "")], allow: [404])
         }
@@ -248,8 +248,9 @@ public final class S3Bucket: Sendable {
         guard let parsed = S3XML.parse(response.body, record: "Tag") else {
             throw SyncError.failed("\(label): the tags of '\(key)' are not valid XML")
         }
-        var tags: [String: String] = [:]
-        for tag in parsed.records { if let name = tag["Key"] { tags[name] = tag["Value"] ?? "" } }
+        // Tag keys are the store's names: two spellings of one word are two tags.
+        var tags: [ByteKey: String] = [:]
+        for tag in parsed.records { if let name = tag["Key"] { tags[ByteKey(name)] = tag["Value"] ?? "" } }
         return tags
     }
 

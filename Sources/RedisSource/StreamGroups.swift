@@ -30,7 +30,7 @@ public struct StreamGroups: Sendable, Hashable {
         var pendingTotal = 0
         for group in groups.sorted(by: { ($0["name"] ?? []).lexicographicallyPrecedes($1["name"] ?? []) }) {
             let name = group["name"] ?? []
-            for field in ["name", "last-delivered-id", "entries-read"] { add(Array(field.utf8)); add(group[field] ?? Array("nil".utf8)) }
+            for field in ["name", "last-delivered-id", "entries-read"] { add(Array(field.utf8)); add(group[ByteKey(field)] ?? Array("nil".utf8)) }
             let (pending, consumers) = try await connection.pipeline([
                 RedisCommand([Array("XPENDING".utf8), key, name, Array("-".utf8), Array("+".utf8), Array(String(pendingLimit).utf8)]),
                 RedisCommand([Array("XINFO".utf8), Array("CONSUMERS".utf8), key, name]),
@@ -56,12 +56,12 @@ public struct StreamGroups: Sendable, Hashable {
         return StreamGroups(count: groups.count, pending: pendingTotal, digest: digest)
     }
 
-    /// A flat [name, value, name, value, …] reply as a dictionary of byte values.
-    static func fields(_ reply: RedisReplyRef) -> [String: [UInt8]] {
-        var result: [String: [UInt8]] = [:]
+    /// A flat [name, value, name, value, …] reply as a dictionary of byte values, names as bytes.
+    static func fields(_ reply: RedisReplyRef) -> [ByteKey: [UInt8]] {
+        var result: [ByteKey: [UInt8]] = [:]
         var index = 0
         while index + 1 < reply.count {
-            let name = String(decoding: reply[index].bytes, as: UTF8.self)
+            let name = ByteKey(Array(reply[index].bytes))
             let value = reply[index + 1]
             result[name] = value.kind == .integer ? Array(String(value.integer).utf8) : value.kind == .null ? Array("nil".utf8) : Array(value.bytes)
             index += 2

@@ -52,6 +52,11 @@ extension SeaweedClusters {
             // Values are compared as bytes: two spellings of é are two values.
             let nfc = ObjectMetadata(headers: ["x-amz-meta-name": "caf\u{00E9}"]), nfd = ObjectMetadata(headers: ["x-amz-meta-name": "cafe\u{0301}"])
             #expect(nfc.difference(from: nfd) != nil)
+            // And tag names: two spellings of one word are two tags.
+            var tagged = ObjectMetadata(headers: [:]), respelled = ObjectMetadata(headers: [:])
+            tagged.tags = [ByteKey("caf\u{00E9}"): "1"]
+            respelled.tags = [ByteKey("cafe\u{0301}"): "1"]
+            #expect(tagged.difference(from: respelled)?.contains("vs (none)") == true)
         }
     }
 }

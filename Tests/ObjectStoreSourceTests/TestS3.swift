@@ -62,7 +62,7 @@ enum TestS3 {
         try await bucket.put(key, file: path, size: Int64(bytes.count), multipartThreshold: multipartThreshold, partSize: 5 << 20,
                              metadata: headers.isEmpty && tags == nil ? nil : {
                                  var metadata = ObjectMetadata(headers: headers)
-                                 metadata.tags = tags
+                                 metadata.tags = tags.map { Dictionary(uniqueKeysWithValues: $0.map { (ByteKey($0.key), $0.value) }) }
                                  return metadata
                              }())
     }
