@@ -6,11 +6,15 @@ import SyncCore
 /// and offset syncing), through a consumer that never joins the group: it neither rebalances nor
 /// disturbs the group's live members.
 public enum GroupOffsets {
+    /// A consumer of `group` that never subscribes: it fetches and commits offsets, never joins.
+    static func outsider(settings: KafkaClientSettings, label: String, group: String) throws -> KafkaHandle {
+        try KafkaHandle(role: .consumer, settings: settings, extra: [("group.id", group), ("enable.auto.commit", "false")], label: label)
+    }
+
     /// The committed offset of each partition; partitions without one are absent.
     public static func committed(settings: KafkaClientSettings, label: String, group: String, partitions: [TopicPartition],
                                  timeout: Duration = .seconds(10)) async throws -> [TopicPartition: Int64] {
-        let handle = try KafkaHandle(role: .consumer, settings: settings, extra: [("group.id", group), ("enable.auto.commit", "false")],
-                                     label: label)
+        let handle = try outsider(settings: settings, label: label, group: group)
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
         return try await handle.perform { () throws -> [TopicPartition: Int64] in
             let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))
@@ -30,8 +34,7 @@ public enum GroupOffsets {
 
     /// Commits `offsets` for `group` (the next offset each partition's consumers read).
     public static func commit(settings: KafkaClientSettings, label: String, group: String, offsets: [TopicPartition: Int64]) async throws {
-        let handle = try KafkaHandle(role: .consumer, settings: settings, extra: [("group.id", group), ("enable.auto.commit", "false")],
-                                     label: label)
+        let handle = try outsider(settings: settings, label: label, group: group)
         try await handle.performToCompletion {
             let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))
             defer { rd_kafka_topic_partition_list_destroy(list) }

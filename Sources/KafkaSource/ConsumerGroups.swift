@@ -29,39 +29,57 @@ extension KafkaSource {
             groups = listed.filter { !$0.hasPrefix("syncd-") }
             findings.notes.append("consumer groups discovered on the primary: \(groups.count) (configure consumer_groups to choose them)")
         }
-        let topics = try await layout().topics
-        let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: cluster(syncsSide))
-        let sourcePartitions = topics.flatMap { $0.sourcePartitions }
+        let (topics, syncs) = try await mirroredTopics()
         let drPartitions = topics.flatMap { topic in topic.sourcePartitions.map { TopicPartition(topic.dr, $0.partition) } }
         for group in groups {
-            let primaryCommitted = try await committed(.primary, group: group, partitions: sourcePartitions)
             let drCommitted = try await committed(.dr, group: group, partitions: drPartitions)
-            for topic in topics {
-                for partition in topic.sourcePartitions {
-                    guard let offset = primaryCommitted[partition] else { continue }
-                    let target = TopicPartition(topic.dr, partition.partition)
-                    let key = JSONValue.object(["group": .string(group), "topic": .string(topic.dr), "partition": .number(Double(partition.partition))])
-                    let expected = syncs.mapping(partition).drOffset(forSource: offset)
-                    guard let actual = drCommitted[target] else {
-                        let text = "group \(group) has no committed offset for \(target) on the DR cluster (the primary's is \(offset)): its consumers would start from auto.offset.reset there"
-                        findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup, detail: "not committed on the DR cluster"))
-                        findings.blockers.append(text)
-                        continue
-                    }
-                    guard let expected else { continue }  // before the mirrored range: nothing on the DR side to compare
-                    if actual > expected {
-                        findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup,
-                                                   detail: "would skip \(actual - expected) record(s): DR committed \(actual), the primary's \(offset) maps to \(expected)"))
-                        findings.blockers.append("group \(group) would skip \(actual - expected) record(s) of \(target) on the DR cluster (committed \(actual); the primary's offset \(offset) maps to \(expected))")
-                    } else if actual < expected {
-                        findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup,
-                                                   detail: "would re-read \(expected - actual) record(s) (warning): DR committed \(actual), the primary's \(offset) maps to \(expected)"))
-                        findings.warnings.append("group \(group) would re-read \(expected - actual) record(s) of \(target) on the DR cluster")
-                    }
+            for position in try await positions(of: group, topics: topics, syncs: syncs) {
+                let (target, offset) = (position.target, position.committed)
+                let key = JSONValue.object(["group": .string(group), "topic": .string(target.topic), "partition": .number(Double(target.partition))])
+                guard let actual = drCommitted[target] else {
+                    let text = "group \(group) has no committed offset for \(target) on the DR cluster (the primary's is \(offset)): its consumers would start from auto.offset.reset there"
+                    findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup, detail: "not committed on the DR cluster"))
+                    findings.blockers.append(text)
+                    continue
+                }
+                guard let expected = position.translated else { continue }  // before the mirrored range: nothing on the DR side to compare
+                if actual > expected {
+                    findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup,
+                                               detail: "would skip \(actual - expected) record(s): DR committed \(actual), the primary's \(offset) maps to \(expected)"))
+                    findings.blockers.append("group \(group) would skip \(actual - expected) record(s) of \(target) on the DR cluster (committed \(actual); the primary's offset \(offset) maps to \(expected))")
+                } else if actual < expected {
+                    findings.diffs.append(Diff(table: "consumer groups", key: key, kind: .consumerGroup,
+                                               detail: "would re-read \(expected - actual) record(s) (warning): DR committed \(actual), the primary's \(offset) maps to \(expected)"))
+                    findings.warnings.append("group \(group) would re-read \(expected - actual) record(s) of \(target) on the DR cluster")
                 }
             }
         }
         return findings
+    }
+
+    /// The mirrored topics and the offset mapping, as they are now.
+    func mirroredTopics() async throws -> ([MirroredTopic], OffsetSyncLog) {
+        (try await layout().topics, try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: cluster(syncsSide)))
+    }
+
+    /// Where a group stands on each mirrored partition: its committed offset on the primary and
+    /// where that lands on the DR side (nil before the mirrored range).
+    struct GroupPosition {
+        var target: TopicPartition
+        var committed: Int64
+        var translated: Int64?
+    }
+
+    func positions(of group: String, topics: [MirroredTopic], syncs: OffsetSyncLog) async throws -> [GroupPosition] {
+        let committed = try await self.committed(.primary, group: group, partitions: topics.flatMap { $0.sourcePartitions })
+        return topics.flatMap { topic in
+            topic.sourcePartitions.compactMap { partition in
+                committed[partition].map { offset in
+                    GroupPosition(target: TopicPartition(topic.dr, partition.partition), committed: offset,
+                                  translated: syncs.mapping(partition).drOffset(forSource: offset))
+                }
+            }
+        }
     }
 
     func committed(_ side: Side, group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
@@ -82,17 +100,11 @@ extension KafkaSource {
     func syncGroupOffsets() async {
         while !Task.isCancelled {
             do {
-                let topics = try await layout().topics
-                let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: cluster(syncsSide))
-                let sourcePartitions = topics.flatMap { $0.sourcePartitions }
+                let (topics, syncs) = try await mirroredTopics()
                 for group in options.consumerGroups {
-                    let committed = try await self.committed(.primary, group: group, partitions: sourcePartitions)
                     var translated: [TopicPartition: Int64] = [:]
-                    for topic in topics {
-                        for partition in topic.sourcePartitions {
-                            guard let offset = committed[partition], let target = syncs.mapping(partition).drOffset(forSource: offset) else { continue }
-                            translated[TopicPartition(topic.dr, partition.partition)] = target
-                        }
+                    for position in try await positions(of: group, topics: topics, syncs: syncs) {
+                        if let target = position.translated { translated[position.target] = target }
                     }
                     guard !translated.isEmpty else { continue }
                     try await GroupOffsets.commit(settings: KafkaClientSettings(endpoint: config.dr, clientID: "syncd-groups-\(name)"),

@@ -19,17 +19,11 @@ extension PostgresSource {
         return SyncError.unsupported(operation: operation, reason: Self.independentReason, remedy: remedy)
     }
 
-    /// `schema.table` quoted, for the heartbeat table.
-    func heartbeatIdentifier(_ table: String) throws -> String {
-        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
-        return try (parts.count == 2 ? parts : ["public"] + parts).map { try SQLText.quoteIdentifier($0) }.joined(separator: ".")
-    }
-
     /// Writes the current time (ms) on the primary; the table is created on first use. Only the
     /// instance holding the lease writes.
     func writeHeartbeat(_ table: String, now: Date) async throws -> Int64? {
         guard WriteFence.shared.allows() else { return nil }
-        let name = try heartbeatIdentifier(table)
+        let name = try SQLText.quoteQualified(table)
         let stamp = Int64(now.timeIntervalSince1970 * 1000)
         try await run(.primary, "CREATE TABLE IF NOT EXISTS \(name) (id integer PRIMARY KEY, written_ms bigint NOT NULL)")
         try await run(.primary, "INSERT INTO \(name) (id, written_ms) VALUES (1, $1::bigint) ON CONFLICT (id) DO UPDATE SET written_ms = EXCLUDED.written_ms",
@@ -40,7 +34,7 @@ extension PostgresSource {
     /// The heartbeat a side holds; nil when there is none yet. A DR side without the table says so.
     func readHeartbeat(_ table: String, _ side: Side) async throws -> Int64? {
         do {
-            return try await run(side, "SELECT written_ms::text AS written FROM \(try heartbeatIdentifier(table)) WHERE id = 1")
+            return try await run(side, "SELECT written_ms::text AS written FROM \(try SQLText.quoteQualified(table)) WHERE id = 1")
                 .value(0, "written").flatMap { Int64($0) }
         } catch let SyncError.failed(message) where message.contains("does not exist") {
             throw SyncError.invalidState("the heartbeat table \(table) does not exist on the \(side == .dr ? "DR side" : "primary"): the tool that copies the data must copy it too")

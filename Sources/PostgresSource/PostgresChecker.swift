@@ -34,12 +34,6 @@ struct PostgresChecker: CheckStrategy {
     /// Tables that cannot be compared (no primary key); listed after the others.
     var skipped: [TableCheckResult] = []
     var ownNotes: [String] = []
-    /// What table_rules declared for the tables checked (filled by discovery).
-    let ruleNotesBox = RuleNotes()
-    var ruleNotes: [String] {
-        get { ruleNotesBox.notes }
-        nonmutating set { ruleNotesBox.notes = newValue }
-    }
     var clock = PhaseClock()
     var phase = "bisection"
 
@@ -62,7 +56,8 @@ struct PostgresChecker: CheckStrategy {
         primarySession = try await CheckSession.open(config.primary, side: .primary, source: source)
         drSession = try await CheckSession.open(config.dr, side: .dr, source: source)
         let (primary, dr) = try sessions()
-        (states, skipped) = try await discover(primary: primary, dr: dr)
+        let ruleNotes: [String]
+        (states, skipped, ruleNotes) = try await discover(primary: primary, dr: dr)
         ownNotes += ruleNotes
         let labels = states.map(\.sql.displayName) + skipped.map(\.table)
         // Round 1, pass 1: whole-table digests, both sides at once.
@@ -149,7 +144,8 @@ struct PostgresChecker: CheckStrategy {
 
     // MARK: discovery
 
-    func discover(primary: CheckSession, dr: CheckSession) async throws -> ([TableState], [TableCheckResult]) {
+    /// The tables to check, those skipped, and what table_rules declared for them.
+    func discover(primary: CheckSession, dr: CheckSession) async throws -> ([TableState], [TableCheckResult], [String]) {
         // Row hashes are taken over the database's own bytes: both sides must encode text alike.
         let encodings = try await (primary.connection.query("SHOW server_encoding"), dr.connection.query("SHOW server_encoding"))
         let (primaryEncoding, drEncoding) = (encodings.0.rows.first?.first ?? nil, encodings.1.rows.first?.first ?? nil)
@@ -160,6 +156,7 @@ struct PostgresChecker: CheckStrategy {
         var states: [TableState] = []
         var skipped: [TableCheckResult] = []
         let rules = (config.postgres ?? PostgresOptions()).tableRules
+        var ruleNotes: [String] = []
         for (schema, table) in names {
             var primaryColumns = try await columns(primary, schema: schema, table: table)
             var drColumns = try await columns(dr, schema: schema, table: table)
@@ -198,7 +195,7 @@ struct PostgresChecker: CheckStrategy {
             }
             states.append(state)
         }
-        return (states, skipped)
+        return (states, skipped, ruleNotes)
     }
 
     /// The configured schemas' tables, or the listed ones: `schema.table` anywhere, `table` in the configured schemas.
@@ -475,8 +472,3 @@ struct PostgresChecker: CheckStrategy {
     }
 }
 
-/// Notes collected while discovering tables (discovery does not mutate the checker).
-final class RuleNotes: @unchecked Sendable {
-    // @unchecked: used by one check at a time, on its task.
-    var notes: [String] = []
-}

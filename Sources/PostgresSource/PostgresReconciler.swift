@@ -123,28 +123,18 @@ struct PostgresReconciler {
     /// Moves the DR sequence up to the primary's last value (never down: a DR that is ahead
     /// hands out no id the primary used).
     private func setSequence(_ name: String, primary: PGConnection, dr: PGConnection) async throws -> SequenceResult {
-        func position(_ connection: PGConnection) async throws -> (value: Int64, increment: Int64)? {
-            let rows = try await connection.query("""
-                SELECT coalesce(last_value, start_value - increment_by)::text AS value, increment_by::text AS increment
-                FROM pg_sequences WHERE schemaname || '.' || sequencename = $1
-                """, [name])
-            guard let value = rows.value(0, "value").flatMap({ Int64($0) }), let increment = rows.value(0, "increment").flatMap({ Int64($0) }) else { return nil }
-            return (value, increment)
+        func position(_ connection: PGConnection) async throws -> SequencePosition? {
+            try await connection.query("SELECT \(SequencePosition.columns) FROM pg_sequences WHERE schemaname || '.' || sequencename = $1", [name])
+                .rows.first.flatMap(SequencePosition.init)
         }
         guard let wanted = try await position(primary) else { return .alreadyThere }
         guard let current = try await position(dr) else {
             throw SyncError.invalidState("sequence \(name) does not exist on the DR side; create it (the schema) first")
         }
-        let behind = wanted.increment > 0 ? current.value < wanted.value : current.value > wanted.value
-        guard behind else { return .alreadyThere }
-        try await dr.query("SELECT setval($1::regclass, $2::bigint, true)", [try quotedSequence(name), String(wanted.value)])
+        guard current.isBehind(wanted) else { return .alreadyThere }
+        try await dr.query("SELECT setval($1::regclass, $2::bigint, true)", [try SQLText.quoteQualified(name), String(wanted.value)])
         guard let after = try await position(dr), after.value == wanted.value else { return .stillBehind }
         return .set
-    }
-
-    /// schema.sequence as a regclass text, each part quoted (names may hold dots or capitals).
-    private func quotedSequence(_ name: String) throws -> String {
-        try name.split(separator: ".", maxSplits: 1).map { try SQLText.quoteIdentifier(String($0)) }.joined(separator: ".")
     }
 
     /// The keys whose rows (or absence) differ between the sides right now.

@@ -78,7 +78,7 @@ extension TableDefinition {
 
 extension PostgresSource {
     func tableDefinition(_ side: Side, schema: String, table: String) async throws -> TableDefinition? {
-        let relation = try [schema, table].map { try SQLText.quoteIdentifier($0) }.joined(separator: ".")
+        let relation = try SQLText.quoteQualified("\(schema).\(table)")
         let exists = try await run(side, "SELECT to_regclass($1) IS NOT NULL AS present", [relation])
         guard exists.value(0, "present") == "t" || exists.value(0, "present") == "true" else { return nil }
         var definition = TableDefinition()

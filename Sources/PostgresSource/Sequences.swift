@@ -11,14 +11,28 @@ struct SequencePosition: Sendable, Equatable {
     /// The last value handed out (start - increment when none was yet).
     var value: Int64
     var increment: Int64
+
+    /// The columns of pg_sequences that make one: name, value and increment as text.
+    static let columns = """
+        schemaname || '.' || sequencename AS name,
+        coalesce(last_value, start_value - increment_by)::text AS value, increment_by::text AS increment
+        """
+
+    init?(_ row: [String?]) {
+        guard row.count >= 3, let name = row[0], let value = row[1].flatMap({ Int64($0) }), let increment = row[2].flatMap({ Int64($0) }) else { return nil }
+        self.name = name
+        self.value = value
+        self.increment = increment
+    }
+
+    /// Whether this copy would hand out values `primary` already handed out.
+    func isBehind(_ primary: SequencePosition) -> Bool {
+        primary.increment > 0 ? value < primary.value : value > primary.value
+    }
 }
 
 extension PostgresSource {
-    static let sequencesSQL = """
-        SELECT schemaname || '.' || sequencename AS name,
-               coalesce(last_value, start_value - increment_by)::text AS value, increment_by::text AS increment
-        FROM pg_sequences WHERE schemaname = ANY($1::text[]) ORDER BY 1
-        """
+    static let sequencesSQL = "SELECT \(SequencePosition.columns) FROM pg_sequences WHERE schemaname = ANY($1::text[]) ORDER BY 1"
 
     /// The schemas of the configured tables, or `schemas` when every table is checked.
     var checkedSchemas: [String] {
@@ -33,10 +47,7 @@ extension PostgresSource {
 
     func sequences(_ side: Side) async throws -> [SequencePosition] {
         let schemas = "{" + checkedSchemas.map { "\"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"" }.joined(separator: ",") + "}"
-        return try await run(side, Self.sequencesSQL, [schemas]).rows.compactMap { row in
-            guard let name = row[0], let value = row[1].flatMap({ Int64($0) }), let increment = row[2].flatMap({ Int64($0) }) else { return nil }
-            return SequencePosition(name: name, value: value, increment: increment)
-        }
+        return try await run(side, Self.sequencesSQL, [schemas]).rows.compactMap(SequencePosition.init)
     }
 
     /// The sequences the DR side lacks or is behind on, as diffs and the gate's reasons.
@@ -54,8 +65,7 @@ extension PostgresSource {
                 reasons.append("sequence \(name) is missing on the DR side")
                 continue
             }
-            let behind = sequence.increment > 0 ? copy.value < sequence.value : copy.value > sequence.value
-            if behind {
+            if copy.isBehind(sequence) {
                 diffs.append(Diff(table: sequence.name, key: .object(["sequence": .string(sequence.name), "primary": .number(Double(sequence.value)),
                                                                       "dr": .number(Double(copy.value))]),
                                   kind: .sequence, detail: "DR at \(copy.value), primary at \(sequence.value)"))

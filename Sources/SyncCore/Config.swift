@@ -535,6 +535,13 @@ public struct ConfigReader {
         return mode
     }
 
+    /// A path (relative to the config file) that is a readable regular file now.
+    func readableFile(_ node: ConfigNode) throws -> String {
+        let path = resolvePath(try string(node))
+        if let problem = Self.regularFileProblem(path) { throw fail(node, "cannot read \(path): \(problem)") }
+        return path
+    }
+
     /// `instance: {id, site, url}`: names this syncd among the instances sharing a journal.
     func instance(_ at: ConfigNode) throws -> InstanceIdentity {
         let map = try mapping(at, allowed: ["id", "site", "url", "ca"])
@@ -551,13 +558,7 @@ public struct ConfigReader {
             }
             url = text
         }
-        var caFile: String?
-        if let node = map["ca"] {
-            let path = resolvePath(try string(node))
-            if let problem = Self.regularFileProblem(path) { throw fail(node, "cannot read \(path): \(problem)") }
-            caFile = path
-        }
-        return InstanceIdentity(id: id, site: try map["site"].map(string) ?? "default", url: url, caFile: caFile)
+        return InstanceIdentity(id: id, site: try map["site"].map(string) ?? "default", url: url, caFile: try map["ca"].map(readableFile))
     }
 
     /// `tls: {cert, key, client_ca}`: paths of PEM files (relative to the config file), each a
@@ -565,9 +566,7 @@ public struct ConfigReader {
     func tlsFiles(_ at: ConfigNode) throws -> TLSFiles {
         let map = try mapping(at, allowed: ["cert", "key", "client_ca"])
         func file(_ node: ConfigNode) throws -> ConfigFile {
-            let path = resolvePath(try string(node))
-            if let problem = Self.regularFileProblem(path) { throw fail(node, "cannot read \(path): \(problem)") }
-            return ConfigFile(path: path, location: fail(node, ""))
+            ConfigFile(path: try readableFile(node), location: fail(node, ""))
         }
         return TLSFiles(cert: try file(try required(map, "cert", in: at)), key: try file(try required(map, "key", in: at)),
                         clientCA: try map["client_ca"].map(file))

@@ -21,4 +21,10 @@ public enum SQLText {
         guard !identifier.isEmpty, !identifier.contains("\0") else { throw InvalidIdentifier(identifier: identifier) }
         return "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    /// `schema.name` as configured (an unqualified name is in `defaultSchema`), each part quoted.
+    public static func quoteQualified(_ name: String, defaultSchema: String = "public") throws -> String {
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        return try (parts.count == 2 ? parts : [defaultSchema] + parts).map(quoteIdentifier).joined(separator: ".")
+    }
 }
