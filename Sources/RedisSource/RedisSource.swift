@@ -16,6 +16,12 @@ public actor RedisSource: SourceAdapter {
     private var lastResync: String?
     /// When syncd's own copy into an independent DR instance last finished.
     private var lastCopy: Date?
+    /// The master each Sentinel-managed side resolved to last, and the latest move seen.
+    private var masters: [Side: ResolvedMaster] = [:]
+    private var failovers: [Side: String] = [:]
+    /// The last master each side resolved to, kept through failed resolutions (a failover in
+    /// progress), so the move is recorded once the sentinels agree again.
+    private var lastResolved: [Side: ResolvedMaster] = [:]
 
     /// Nothing heard from the primary for this long on an "up" link means it is stalled
     /// (a master PINGs its replicas every 10 s by default).
@@ -42,8 +48,54 @@ public actor RedisSource: SourceAdapter {
 
     // MARK: connections
 
+    /// The configured endpoint; for a Sentinel-managed side, the master it resolved to last.
     func endpoint(_ side: Side) -> EndpointConfig {
-        side == .primary ? config.primary : config.dr
+        let configured = side == .primary ? config.primary : config.dr
+        guard configured.sentinel != nil, let master = masters[side] else { return configured }
+        var resolved = configured
+        (resolved.host, resolved.port, resolved.options) = (master.host, master.port, nil)
+        return resolved
+    }
+
+    /// Asks the sentinels of every Sentinel-managed side for its master now; a master that moved
+    /// is recorded with the time it was seen, and connections to the old one are dropped.
+    func resolveMasters() async throws {
+        for side in [Side.primary, .dr] {
+            let configured = side == .primary ? config.primary : config.dr
+            guard let sentinel = configured.sentinel else { continue }
+            let master: ResolvedMaster
+            do {
+                master = try await SentinelResolver.resolve(configured, sentinel, side: side)
+            } catch {
+                // Unknown is not the old master: nothing connects until the sentinels answer again.
+                masters[side] = nil
+                connections[side] = nil
+                throw error
+            }
+            if let previous = lastResolved[side], previous.address != master.address || previous.configEpoch != master.configEpoch {
+                let when = ISO8601DateFormatter().string(from: Date())
+                failovers[side] = "the master of '\(sentinel.masterName)' moved from \(previous.address) to \(master.address) (config epoch \(previous.configEpoch) -> \(master.configEpoch)), seen at \(when)"
+            }
+            if masters[side]?.address != master.address { connections[side] = nil }
+            masters[side] = master
+            lastResolved[side] = master
+        }
+    }
+
+    /// The servers a check compares where Sentinel can move the master; nil without Sentinel.
+    var topologyStamp: String? {
+        let parts = [Side.primary, .dr].compactMap { side in masters[side].map { "\(side == .primary ? "primary" : "DR") \($0.stamp)" } }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    /// The config with every Sentinel-managed side replaced by its resolved master, for the
+    /// check, copy and reconcile paths that open connections of their own.
+    func resolvedConfig() async throws -> SourceConfig {
+        try await resolveMasters()
+        var resolved = config
+        resolved.primary = endpoint(.primary)
+        resolved.dr = endpoint(.dr)
+        return resolved
     }
 
     func sideLabel(_ side: Side) -> String {
@@ -52,6 +104,9 @@ public actor RedisSource: SourceAdapter {
 
     /// Opens a connection to one side and database; failures name the side.
     static func open(_ endpoint: EndpointConfig, side: Side, database: Int, commandTimeout: Duration = .seconds(5)) async throws -> RedisConnection {
+        if let sentinel = endpoint.sentinel {
+            throw SyncError.unreachable(side: describeSide(side, endpoint), message: "the sentinels have not named a master of '\(sentinel.masterName)' yet")
+        }
         do {
             return try await RedisConnection.connect(RedisConnectionParameters(endpoint: endpoint, database: database, commandTimeout: commandTimeout))
         } catch let error as RedisError {
@@ -104,6 +159,15 @@ public actor RedisSource: SourceAdapter {
     public func sample() async -> Sample {
         let now = Date()
         var sample = Sample(time: now, state: .inSync, unit: .bytes, topology: options.mode.rawValue)
+        do {
+            try await resolveMasters()
+        } catch {
+            sample.state = if case SyncError.unreachable = error { .unreachable } else { .broken }
+            sample.errors = ["\(error)"]
+            describeMasters(&sample)
+            return sample
+        }
+        describeMasters(&sample)
         // The DR side first: the primary's offset read afterwards can only be ahead of it, so the
         // volume behind errs on the high side, never shows a false zero.
         let dr: ReplicationInfo?
@@ -118,7 +182,7 @@ public actor RedisSource: SourceAdapter {
         do {
             primary = try await replication(.primary)
             if primary.isReplica {
-                throw SyncError.invalidState("the configured primary \(config.primary.host):\(config.primary.port) is itself a replica (of \(primary.masterHost ?? "?"):\(primary.masterPort ?? 0))")
+                throw SyncError.invalidState("the configured primary \(endpoint(.primary).host):\(endpoint(.primary).port) is itself a replica (of \(primary.masterHost ?? "?"):\(primary.masterPort ?? 0))")
             }
             history.record(position: primary.masterReplOffset, at: now)
         } catch let SyncError.unreachable(side, message) {
@@ -141,10 +205,22 @@ public actor RedisSource: SourceAdapter {
         }
     }
 
+    /// Where Sentinel-managed sides point now, and the latest failover seen.
+    private func describeMasters(_ sample: inout Sample) {
+        for side in [Side.primary, .dr] {
+            let prefix = side == .primary ? "primary" : "dr"
+            if let master = masters[side] {
+                sample.details["\(prefix)_master"] = "\(master.address) (sentinel config epoch \(master.configEpoch); \(master.answered) of \(master.asked) sentinels answered)"
+            }
+            if let failover = failovers[side] { sample.details["\(prefix)_failover"] = failover }
+        }
+        sample.topologyStamp = topologyStamp
+    }
+
     private func sampleReplica(_ sample: inout Sample, primary: ReplicationInfo, dr: ReplicationInfo?, drError: String?,
                                heartbeat: HeartbeatLag?) -> Sample {
         sample.details["primary_repl_offset"] = String(primary.masterReplOffset)
-        let acknowledged = primary.replica(port: config.dr.port, host: config.dr.host)
+        let acknowledged = primary.replica(port: endpoint(.dr).port, host: endpoint(.dr).host)
         if let acknowledged {
             sample.details["primary_view_of_dr"] = "\(acknowledged.state), acked offset \(acknowledged.offset), \(acknowledged.lag) s since its last ack"
         }
@@ -287,6 +363,7 @@ public actor RedisSource: SourceAdapter {
 
     public func pause() async throws {
         try requireReplicaMode(.pause)
+        try await resolveMasters()
         let dr = try await replication(.dr)
         guard dr.isReplica else {
             throw SyncError.invalidState("the DR instance is not a replica (role master): there is no replication to pause")
@@ -300,6 +377,7 @@ public actor RedisSource: SourceAdapter {
 
     public func resume() async throws {
         try requireReplicaMode(.resume)
+        try await resolveMasters()
         let dr = try await replication(.dr)
         guard dr.isParkedBySyncd else {
             if !dr.isReplica {
@@ -308,7 +386,7 @@ public actor RedisSource: SourceAdapter {
             throw SyncError.invalidState("replication to the DR replica is not paused")
         }
         let before = try await syncCounters()
-        try await run(.dr, RedisCommand("REPLICAOF", config.primary.host, String(config.primary.port)))
+        try await run(.dr, RedisCommand("REPLICAOF", endpoint(.primary).host, String(endpoint(.primary).port)))
         try await confirm("the DR replica's link to come up") {
             let info = try await self.replication(.dr)
             return info.linkUp && !info.syncInProgress
@@ -343,13 +421,14 @@ public actor RedisSource: SourceAdapter {
 
     @discardableResult
     public func forceFullSync() async throws -> String {
+        let resolved = try await resolvedConfig()
         switch options.mode {
         case .replica:
             // REPLICAOF NO ONE gives the replica a new replication ID, so the primary cannot accept
             // a partial resync from it: re-attaching always transfers a full RDB snapshot.
             let before = try await syncCounters()
             try await run(.dr, RedisCommand("REPLICAOF", "NO", "ONE"))
-            try await run(.dr, RedisCommand("REPLICAOF", config.primary.host, String(config.primary.port)))
+            try await run(.dr, RedisCommand("REPLICAOF", endpoint(.primary).host, String(endpoint(.primary).port)))
             try await confirm("the full sync to finish", timeout: Self.fullSyncTimeout) {
                 let info = try await self.replication(.dr)
                 let counters = try await self.syncCounters()
@@ -359,14 +438,15 @@ public actor RedisSource: SourceAdapter {
             return "the replica made a full resync from the primary (a new RDB snapshot) and is streaming again"
         case .independent:
             let started = Date()
-            try await RedisCopier(source: name, config: config).copyEverything()
+            try await RedisCopier(source: name, config: resolved).copyEverything()
             lastCopy = started
             return "every key of the configured databases was copied from the primary (DUMP/RESTORE) and keys only on the DR side were deleted"
         }
     }
 
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {
-        try await drain(timeout: timeout)
+        try await resolveMasters()
+        return try await drain(timeout: timeout)
     }
 
     /// A check's round stops waiting once the replica's offset has not moved over 3 polls.
@@ -424,7 +504,9 @@ public actor RedisSource: SourceAdapter {
 
     public func check(_ checkOptions: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         let mode = options.mode
-        var checker = RedisChecker(source: name, config: config, checkOptions: checkOptions,
+        let resolved = try await resolvedConfig()
+        let stamp = topologyStamp
+        var checker = RedisChecker(source: name, config: resolved, checkOptions: checkOptions,
                                    settle: { [self] in
                                        // Between rounds: let in-flight writes land on the DR side. A replica
                                        // that drained has them all; a paused one changes nothing, so only the
@@ -441,7 +523,20 @@ public actor RedisSource: SourceAdapter {
                                            try await Task.sleep(for: .seconds(1))
                                        }
                                    })
-        return try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: checkOptions, progress: progress)
+        var result = try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: checkOptions, progress: progress)
+        result.topologyStamp = stamp
+        if stamp != nil {
+            // A failover during the check means its two halves may describe different servers.
+            do {
+                try await resolveMasters()
+                if topologyStamp != stamp {
+                    result.fail("the roles moved during the check (before: \(stamp ?? "?"); after: \(topologyStamp ?? "?")): run it again")
+                }
+            } catch {
+                result.fail("the sentinels could not confirm the master after the check: \(error)")
+            }
+        }
+        return result
     }
 
     private func requireWritableDR() throws {
@@ -455,11 +550,11 @@ public actor RedisSource: SourceAdapter {
 
     public func planReconcile(from check: CheckResult) async throws -> ReconcilePlan {
         try requireWritableDR()
-        return RedisCopier(source: name, config: config).plan(from: check)
+        return RedisCopier(source: name, config: try await resolvedConfig()).plan(from: check)
     }
 
     public func applyReconcile(_ plan: ReconcilePlan) async throws -> ReconcileOutcome {
         try requireWritableDR()
-        return try await RedisCopier(source: name, config: config).apply(plan)
+        return try await RedisCopier(source: name, config: try await resolvedConfig()).apply(plan)
     }
 }

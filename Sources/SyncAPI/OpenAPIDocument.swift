@@ -630,6 +630,9 @@ components:
         details:
           type: object
           additionalProperties: {type: string}
+        topology_stamp:
+          type: string
+          description: Which servers hold roles that can move (the master a Sentinel names, with its config epoch).
     Policy:
       type: object
       required: [lag_budget_seconds, check_max_age_seconds, ratio_threshold]
@@ -676,6 +679,10 @@ components:
         error: {type: string}
         partial: {type: boolean}
         complete: {type: boolean}
+        blockers:
+          type: array
+          items: {type: string}
+        topology_stamp: {type: string}
         scopes:
           type: array
           items:
@@ -741,6 +748,10 @@ components:
         notes:
           type: array
           items: {type: string}
+        blockers:
+          type: array
+          items: {type: string}
+        topology_stamp: {type: string}
         started_at: {$ref: "#/components/schemas/Timestamp"}
         finished_at: {$ref: "#/components/schemas/Timestamp"}
     CheckJob:

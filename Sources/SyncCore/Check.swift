@@ -172,6 +172,8 @@ public struct CheckResult: Sendable, Codable, Equatable {
     /// Differences that are not units (a sequence behind) and fail the gate by themselves,
     /// whatever the ratio; nil when there are none.
     public var blockers: [String]?
+    /// The servers the check compared where roles can move (see `Sample.topologyStamp`).
+    public var topologyStamp: String?
 
     public init(source: String, threshold: Double, tables: [TableCheckResult], diffs: [Diff], diffsTruncated: Bool,
                 rounds: Int, stoppedEarly: Bool, startedAt: Date, finishedAt: Date, notes: [String] = [], error: String? = nil,
@@ -222,6 +224,7 @@ public struct CheckResult: Sendable, Codable, Equatable {
         let isPartial = partial == true
         var summary = CheckSummary.combining(scopes, error: error, partial: isPartial, complete: !isPartial && !stoppedEarly, fallback: finishedAt)
         summary.blockers = blockers
+        summary.topologyStamp = topologyStamp
         return summary
     }
 
@@ -231,6 +234,12 @@ public struct CheckResult: Sendable, Codable, Equatable {
         guard !reasons.isEmpty || !found.isEmpty else { return }
         diffs += found
         blockers = (blockers ?? []) + reasons
+        status = .fail
+    }
+
+    /// Marks the whole check failed with `reason` (its comparison cannot be trusted).
+    public mutating func fail(_ reason: String) {
+        error = error.map { "\($0); \(reason)" } ?? reason
         status = .fail
     }
 

@@ -63,6 +63,9 @@ public struct CheckSummary: Sendable, Codable, Equatable {
     public var complete: Bool?
     /// Differences outside the ratio that fail the gate by themselves (a DR sequence behind).
     public var blockers: [String]?
+    /// The servers the check compared where roles can move; the gate fails while the source's
+    /// current stamp differs (a failover since the check).
+    public var topologyStamp: String?
 
     public init(finishedAt: Date, ratio: Double?, countRatio: Double?, error: String? = nil,
                 scopes: [ScopeSummary]? = nil, partial: Bool? = nil, complete: Bool? = nil) {
@@ -92,6 +95,9 @@ public struct CheckSummary: Sendable, Codable, Equatable {
                                               complete: complete ?? false, fallback: newer.finishedAt)
         // A partial check does not compare sequences: what the last full check found stands.
         combined.blockers = blockers
+        // Scopes checked against different servers do not add up to a check of either.
+        combined.topologyStamp = newer.topologyStamp == topologyStamp ? topologyStamp
+            : "scopes checked against different servers (\(topologyStamp ?? "unknown") and \(newer.topologyStamp ?? "unknown"))"
         return combined
     }
 
@@ -185,6 +191,9 @@ public enum Gate {
 
         if let check {
             reasons += (check.blockers ?? []).map { "latest consistency check: \($0)" }
+            if let current = sample?.topologyStamp, check.topologyStamp != current {
+                reasons.append("the latest consistency check compared \(check.topologyStamp ?? "servers whose roles were not recorded"), but now \(current): the roles moved (a failover) since, so run a new check")
+            }
             verdict.ratio = check.ratio
             verdict.countRatio = check.countRatio
             let age = max(0, now.timeIntervalSince(check.finishedAt))

@@ -57,6 +57,9 @@ public struct Sample: Sendable, Codable, Equatable {
     public var details: [String: String]
     /// Why the state is what it is, when it is not plainly healthy.
     public var errors: [String]
+    /// Which servers hold the roles where they can move (the master a Sentinel names, with its
+    /// config epoch); nil where roles never move. A check made against another stamp is stale.
+    public var topologyStamp: String?
 
     public init(
         time: Date = Date(), state: SyncState, lagSeconds: Double? = nil, lagVolume: Int64? = nil,

@@ -375,6 +375,19 @@ sources:
         #expect(source.redis == RedisOptions(mode: .independent, databases: [0, 3], heartbeatKey: "syncd:hb", ttlToleranceSeconds: 0.5))
     }
 
+    @Test func aSentinelSideIsRead() throws {
+        let yaml = redisYAML.replacingOccurrences(of: "{host: 10.0.0.1,", with: """
+            {sentinels: ["10.0.0.5:26379", "10.0.0.6:26380"], master_name: cache-main, sentinel_password: {env: PG_PASSWORD},
+            """)
+        let source = try #require(try Fixture().parse(yaml).sources.first)
+        let sentinel = try #require(source.primary.sentinel)
+        #expect(sentinel.sentinels.map(\.text) == ["10.0.0.5:26379", "10.0.0.6:26380"])
+        #expect(sentinel.masterName == "cache-main")
+        #expect(sentinel.password?.value == "pw")
+        #expect(source.primary.user == "syncd" && source.primary.password?.value == "pw", "the data servers' own credentials stay")
+        #expect(source.dr.sentinel == nil)
+    }
+
     @Test(arguments: [
         ("mode: replica", "", "sources[0]", "missing required key 'mode'"),
         ("mode: replica", "mode: mirror", "sources[0].mode", "unknown mode 'mirror' (known: replica, independent)"),
@@ -383,6 +396,13 @@ sources:
         ("mode: replica", "mode: replica\n    tables: [a]", "sources[0].tables", "unknown key 'tables'"),
         ("port: 6380}", "port: 6380, database: app}", "sources[0].dr.database", "unknown key 'database'"),
         ("port: 6380}", "port: 6380, user: ops}", "sources[0].dr.user", "needs a password"),
+        ("{host: 10.0.0.1,", "{host: 10.0.0.1, sentinels: [\"s1:26379\"], master_name: m,", "sources[0].primary.host", "exclude each other"),
+        ("{host: 10.0.0.1,", "{sentinels: [\"s1:26379\"],", "sources[0].primary", "missing required key 'master_name'"),
+        ("{host: 10.0.0.1,", "{sentinels: [], master_name: m,", "sources[0].primary.sentinels", "must not be empty"),
+        ("{host: 10.0.0.1,", "{sentinels: [\"s1:26379\", \"s1:26379\"], master_name: m,", "sources[0].primary.sentinels", "listed twice"),
+        ("{host: 10.0.0.1,", "{sentinels: [\"s1\"], master_name: m,", "sources[0].primary.sentinels", "expected host:port"),
+        ("{host: 10.0.0.1,", "{sentinels: [\"s1:26379\"], master_name: m, sentinel_user: ops,", "sources[0].primary.sentinel_user", "needs a password"),
+        ("{host: 10.0.0.1,", "{host: 10.0.0.1, master_name: m,", "sources[0].primary.master_name", "only applies with 'sentinels'"),
     ])
     func invalidRedisSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
         let error = try #require(try Fixture().error(redisYAML.replacingOccurrences(of: replace, with: with)))

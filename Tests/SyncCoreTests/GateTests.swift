@@ -26,6 +26,41 @@ import Testing
         #expect(verdict.sampleAgeSeconds == 1)
     }
 
+    @Test("a check made against other servers than the sample names (a failover since) fails the gate until a new check")
+    func aCheckOfAnotherTopologyFails() {
+        var current = sample()
+        current.topologyStamp = "primary master 10.0.0.2:6379 (sentinel config epoch 2)"
+        var old = check()
+        old.topologyStamp = "primary master 10.0.0.1:6379 (sentinel config epoch 1)"
+        let verdict = evaluate(current, old)
+        #expect(verdict.status == .fail)
+        #expect(verdict.reasons.count == 1 && verdict.reasons[0].contains("the roles moved") && verdict.reasons[0].contains("10.0.0.1:6379"), "\(verdict.reasons)")
+        var unstamped = check()
+        unstamped.topologyStamp = nil
+        #expect(evaluate(current, unstamped).status == .fail, "a check that recorded no roles is not taken as this topology's")
+        var same = check()
+        same.topologyStamp = current.topologyStamp
+        #expect(evaluate(current, same).status == .pass)
+        #expect(evaluate(sample(), old).status == .pass, "sources whose roles never move carry no stamp")
+    }
+
+    @Test("a partial check against other servers does not merge into a check of either")
+    func partialChecksOfDifferentTopologiesDoNotMerge() {
+        var full = CheckSummary.combining([ScopeSummary(scope: "db0", finishedAt: now, ratio: 1, countRatio: 1),
+                                           ScopeSummary(scope: "db1", finishedAt: now, ratio: 1, countRatio: 1)],
+                                          error: nil, partial: false, complete: true, fallback: now)
+        full.topologyStamp = "primary master a:1 (sentinel config epoch 1)"
+        var partial = CheckSummary.combining([ScopeSummary(scope: "db0", finishedAt: now, ratio: 1, countRatio: 1)],
+                                             error: nil, partial: true, complete: false, fallback: now)
+        partial.topologyStamp = "primary master b:1 (sentinel config epoch 2)"
+        var current = sample()
+        current.topologyStamp = partial.topologyStamp
+        #expect(evaluate(current, full.merging(partial)).status == .fail)
+        partial.topologyStamp = full.topologyStamp
+        current.topologyStamp = full.topologyStamp
+        #expect(evaluate(current, full.merging(partial)).status == .pass)
+    }
+
     @Test func noCheckFailsClosed() {
         let verdict = evaluate(sample(), nil)
         #expect(verdict.status == .fail)
