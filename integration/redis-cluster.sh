@@ -23,8 +23,8 @@ running() { [ -f "$(pidfile "$1")" ] && kill -0 "$(cat "$(pidfile "$1")")" 2>/de
 start_node() {
   local port=$1
   running "$port" && return 0
+  # nodes.conf keeps the node's cluster membership: a node restarted by start-node rejoins.
   mkdir -p "$BASE/$port"
-  rm -f "$BASE/$port/nodes.conf"
   redis-server --bind "$HOST" --port "$port" --protected-mode yes --daemonize yes \
     --dir "$BASE/$port" --pidfile "$(pidfile "$port")" --logfile "$BASE/$port/redis.log" \
     --save "" --appendonly no --requirepass "$PASSWORD" --masterauth "$PASSWORD" \
@@ -85,6 +85,8 @@ case "${1:-}" in
     ;;
   stop)
     for cluster in source dr; do for port in $(ports "$cluster"); do stop_node "$port"; done; done
+    # No persistence: the next start creates both clusters afresh.
+    rm -f "$BASE"/*/nodes.conf
     ;;
   status)
     for cluster in source dr; do

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs what it needs, starts the real
 # PostgreSQL and Redis servers, the two Kafka mock clusters and the two SeaweedFS clusters
-# (integration/pg.sh, redis.sh, redis-sentinel.sh, kafka.sh, s3.sh),
+# (integration/pg.sh, redis.sh, redis-sentinel.sh, redis-cluster.sh, kafka.sh, s3.sh),
 # runs every test, stops the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 bash integration/install-deps.sh
 
-trap 'bash integration/s3.sh stop; bash integration/kafka.sh stop; bash integration/redis-sentinel.sh stop; bash integration/redis.sh stop; bash integration/pg.sh stop' EXIT
+trap 'bash integration/s3.sh stop; bash integration/kafka.sh stop; bash integration/redis-cluster.sh stop; bash integration/redis-sentinel.sh stop; bash integration/redis.sh stop; bash integration/pg.sh stop' EXIT
 bash integration/pg.sh start
 bash integration/redis.sh start
 bash integration/redis-sentinel.sh start
+bash integration/redis-cluster.sh start
 bash integration/kafka.sh start
 bash integration/s3.sh start
 eval "$(bash integration/pg.sh env)"
 eval "$(bash integration/redis.sh env)"
 eval "$(bash integration/redis-sentinel.sh env)"
+eval "$(bash integration/redis-cluster.sh env)"
 eval "$(bash integration/kafka.sh env)"
 eval "$(bash integration/s3.sh env)"
 

@@ -85,8 +85,7 @@ struct RedisChecker: CheckStrategy {
         databases = try selectedDatabases()
         // The budget of differences is a share of every compared database's keys.
         for database in databases {
-            let connection = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-            primaryKeys.append((try await connection.command(RedisCommand("DBSIZE")).integer) ?? 0)
+            primaryKeys.append(try await RedisSide.open(config.primary, side: .primary, database: database).keyCount())
         }
         return databases.map { "db\($0)" }
     }
@@ -94,22 +93,36 @@ struct RedisChecker: CheckStrategy {
     var primaryItems: Int64 { primaryKeys.reduce(0, +) }
 
     mutating func compare(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool {
+        do {
+            return try await compareDatabase(scope, budget: budget, reporter: reporter)
+        } catch {
+            throw ClusterRedirect.explain(error)
+        }
+    }
+
+    private mutating func compareDatabase(_ scope: Int, budget: Int64?, reporter: CheckReporter) async throws -> Bool {
         let database = databases[scope]
         let started = Date()
-        let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-        let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+        let primary = try await RedisSide.open(config.primary, side: .primary, database: database)
+        let dr = try await RedisSide.open(config.dr, side: .dr, database: database)
+        let stability = SlotStability.capture([primary, dr])
         let state = DatabaseState()
         // The DR → primary pass runs alongside on its own connections: it mostly loads the DR
         // side, which the primary → DR pass leaves the less busy of the two.
-        let extraPrimary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-        let extraDR = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
+        let extraPrimary = try await RedisSide.open(config.primary, side: .primary, database: database)
+        let extraDR = try await RedisSide.open(config.dr, side: .dr, database: database)
         let checker = self
         let extraScan = Task { try await checker.drPass(primary: extraPrimary, dr: extraDR) }
-        let sizing = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-        let sizer = KeySizer(connection: sizing, replica: try await replicaForSizing(primary: sizing, database: database), excluded: excluded)
+        // One sizer per scan unit (the server, or each master of a cluster), on connections of its own.
+        let sizing = try await RedisSide.open(config.primary, side: .primary, database: database)
+        var sizers: [KeySizer] = []
+        for node in sizing.nodes {
+            let replica = sizing.isCluster ? nil : try await replicaForSizing(primary: node, database: database)
+            sizers.append(KeySizer(connection: node, replica: replica, excluded: excluded))
+        }
         var stopped: Bool
         do {
-            stopped = try await primaryPass(sizer: sizer, state: state, database: database, rounds: rounds, reporter: reporter, limit: budget)
+            stopped = try await primaryPass(sizers: sizers, state: state, database: database, rounds: rounds, reporter: reporter, limit: budget)
         } catch {
             extraScan.cancel()
             throw error
@@ -123,6 +136,8 @@ struct RedisChecker: CheckStrategy {
         state.extra += extras.beyondCap
         if !stopped { try await settle(state, primary: primary, dr: dr, rounds: rounds) }
         if let budget, state.total > budget { stopped = true }
+        // Also after an early stop: keys a moving slot answered with MOVED/ASK are not differences.
+        try await stability.verify(config)
         found[scope] = (state, Date().timeIntervalSince(started), stopped)
         return stopped
     }
@@ -190,34 +205,44 @@ struct RedisChecker: CheckStrategy {
     /// primary always has work queued and syncd judges batches while others are on the wire.
     /// Each lane keeps its own tally (absorbed into `state` at the end) and settles its own
     /// suspects; true when the check may stop (a pass is impossible).
-    private func primaryPass(sizer: KeySizer, state: DatabaseState, database: Int, rounds: Int,
+    private func primaryPass(sizers: [KeySizer], state: DatabaseState, database: Int, rounds: Int,
                              reporter: CheckReporter, limit: Int64?) async throws -> Bool {
-        let feed = BatchFeed(sizer)
-        let lanes = try await withThrowingTaskGroup(of: (DatabaseState, Bool).self) { group in
-            for _ in 0..<Self.readerLanes {
-                let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-                let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
-                group.addTask {
-                    let lane = DatabaseState()
-                    while let batch = try await feed.next() {
-                        let before = lane.primaryKeys
-                        try await compareBatch(batch.small, primary: primary, dr: dr, state: lane)
-                        for key in batch.big { try await judgeWhole(key, primary: primary, dr: dr, state: lane) }
-                        reporter.compared(lane.primaryKeys - before)
-                        if try await settleIfNeeded(lane, primary: primary, dr: dr, rounds: rounds, limit: limit) {
-                            await feed.stop()
-                            return (lane, true)
-                        }
-                    }
-                    return (lane, false)
-                }
-            }
-            var results: [(DatabaseState, Bool)] = []
-            for try await result in group { results.append(result) }
-            return results
+        var lanePairs: [(RedisSide, RedisSide)] = []
+        for _ in 0..<Self.readerLanes {
+            lanePairs.append((try await RedisSide.open(config.primary, side: .primary, database: database),
+                              try await RedisSide.open(config.dr, side: .dr, database: database)))
         }
-        for (lane, _) in lanes { state.absorb(lane) }
-        return lanes.contains { $0.1 } || (limit.map { state.total > $0 } ?? false)
+        for sizer in sizers {
+            let feed = BatchFeed(sizer)
+            let lanes = try await withThrowingTaskGroup(of: (DatabaseState, Bool).self) { group in
+                for (primary, dr) in lanePairs {
+                    group.addTask {
+                        let lane = DatabaseState()
+                        while let batch = try await feed.next() {
+                            let before = lane.primaryKeys
+                            for (mine, theirs, keys) in primary.pairs(batch.small, with: dr) {
+                                try await compareBatch(keys, primary: primary.nodes[mine], dr: dr.nodes[theirs], state: lane)
+                            }
+                            for key in batch.big {
+                                try await judgeWhole(key, primary: primary.connection(for: key), dr: dr.connection(for: key), state: lane)
+                            }
+                            reporter.compared(lane.primaryKeys - before)
+                            if try await settleIfNeeded(lane, primary: primary, dr: dr, rounds: rounds, limit: limit) {
+                                await feed.stop()
+                                return (lane, true)
+                            }
+                        }
+                        return (lane, false)
+                    }
+                }
+                var results: [(DatabaseState, Bool)] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            for (lane, _) in lanes { state.absorb(lane) }
+            if lanes.contains(where: { $0.1 }) || (limit.map { state.total > $0 } ?? false) { return true }
+        }
+        return false
     }
 
     /// PTTL + DUMP of small keys, the primary first, then the DR side, whose replies are compared
@@ -391,6 +416,10 @@ struct RedisChecker: CheckStrategy {
 
     static func scanWords(_ cursor: [UInt8]) -> [[UInt8]] {
         [Array("SCAN".utf8), cursor, Array("COUNT".utf8), Array(String(scanCount).utf8)]
+    }
+
+    func readBoth(_ key: [UInt8], primary: RedisSide, dr: RedisSide) async throws -> (KeyReading, KeyReading) {
+        try await readBoth(key, primary: primary.connection(for: key), dr: dr.connection(for: key))
     }
 
     func readBoth(_ key: [UInt8], primary: RedisConnection, dr: RedisConnection) async throws -> (KeyReading, KeyReading) {

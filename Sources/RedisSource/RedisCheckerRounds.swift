@@ -18,40 +18,43 @@ extension RedisChecker {
 
     /// SCANs the DR side and asks the primary `EXISTS k1 … kn` per batch; only a batch whose count
     /// falls short is looked at key by key. Stops when cancelled (the check stopped early).
-    func drPass(primary: RedisConnection, dr: RedisConnection) async throws -> ExtraScan {
+    func drPass(primary: RedisSide, dr: RedisSide) async throws -> ExtraScan {
         let excluded = self.excluded
         var result = ExtraScan()
-        var cursor = Array("0".utf8)
-        var pending = KeyList()
-        repeat {
-            if Task.isCancelled { return result }
-            // Scan the next DR batch while the primary answers EXISTS for the previous one.
-            let scanCommand = RedisCommand(Self.scanWords(cursor))
-            async let scanned = dr.pipeline([scanCommand]) { replies in try Self.scanReply(try replies.next(), excluding: excluded) }
+        for unit in dr.nodes {
+            var cursor = Array("0".utf8)
+            var pending = KeyList()
+            repeat {
+                if Task.isCancelled { return result }
+                // Scan the next DR batch while the primary answers EXISTS for the previous one.
+                let scanCommand = RedisCommand(Self.scanWords(cursor))
+                async let scanned = unit.pipeline([scanCommand]) { replies in try Self.scanReply(try replies.next(), excluding: excluded) }
+                try await findExtras(pending, primary: primary, into: &result)
+                let (next, keys) = try await scanned
+                cursor = next
+                pending = keys
+                result.drKeys += Int64(keys.count)
+            } while cursor != Array("0".utf8)
             try await findExtras(pending, primary: primary, into: &result)
-            let (next, keys) = try await scanned
-            cursor = next
-            pending = keys
-            result.drKeys += Int64(keys.count)
-        } while cursor != Array("0".utf8)
-        try await findExtras(pending, primary: primary, into: &result)
+        }
         return result
     }
 
-    private func findExtras(_ keys: KeyList, primary: RedisConnection, into result: inout ExtraScan) async throws {
+    private func findExtras(_ keys: KeyList, primary: RedisSide, into result: inout ExtraScan) async throws {
         // EXISTS counts a repeated key each time, so SCAN's rare duplicates need no removing here.
         guard !keys.isEmpty else { return }
-        var command = RESPBatch(reservingCapacity: keys.bytes.count + keys.count * 8 + 32)
-        command.append("EXISTS", keys: keys)
-        let present = try await primary.pipeline(command) { replies in
-            try replies.next().expectInteger("EXISTS on the primary")
+        if !primary.isCluster {
+            var command = RESPBatch(reservingCapacity: keys.bytes.count + keys.count * 8 + 32)
+            command.append("EXISTS", keys: keys)
+            let present = try await primary.nodes[0].pipeline(command) { replies in
+                try replies.next().expectInteger("EXISTS on the primary")
+            }
+            guard present < keys.count else { return }
         }
-        guard present < keys.count else { return }
-        // The rare short batch: each key once, so an extra key SCAN returned twice counts once.
+        // The rare short batch, or a cluster (no EXISTS across slots): each key once, so an extra
+        // key SCAN returned twice counts once.
         let unique = Array(Set(keys.arrays))
-        let each = try await primary.pipeline(unique.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
-            try unique.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
-        }
+        let each = try await primary.eachKey("EXISTS", unique) { try $0.expectInteger("EXISTS on the primary") }
         for (key, exists) in zip(unique, each) where exists == 0 {
             if result.keys.count < Self.maxExtras {
                 result.keys.append(key)
@@ -64,7 +67,7 @@ extension RedisChecker {
     // MARK: rounds
 
     /// Settles a full chunk of suspects; true when the check may stop (a pass is impossible).
-    func settleIfNeeded(_ state: DatabaseState, primary: RedisConnection, dr: RedisConnection, rounds: Int, limit: Int64?) async throws -> Bool {
+    func settleIfNeeded(_ state: DatabaseState, primary: RedisSide, dr: RedisSide, rounds: Int, limit: Int64?) async throws -> Bool {
         let chunkFull = state.suspects.count >= Self.settleChunk
         // Enough suspects that, if they persist, no pass is possible: settle them now to stop early.
         let passAtRisk = limit.map { state.suspects.count >= 100 && Int64(state.suspects.count) + state.total > $0 } ?? false
@@ -75,7 +78,7 @@ extension RedisChecker {
     }
 
     /// Re-reads every suspect whole on both sides in rounds 2…n; what still differs is confirmed.
-    func settle(_ state: DatabaseState, primary: RedisConnection, dr: RedisConnection, rounds: Int) async throws {
+    func settle(_ state: DatabaseState, primary: RedisSide, dr: RedisSide, rounds: Int) async throws {
         guard !state.suspects.isEmpty else { return }
         var open = state.suspects
         state.suspects = [:]

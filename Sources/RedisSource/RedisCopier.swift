@@ -49,14 +49,14 @@ struct RedisCopier {
         var upserted = 0
         var deleted = 0
         var still = 0
-        var connections: [Int: (RedisConnection, RedisConnection)] = [:]
+        var connections: [Int: (RedisSide, RedisSide)] = [:]
         for batch in plan.batches {
             guard batch.table.hasPrefix("db"), let database = Int(batch.table.dropFirst(2)), options.databases.contains(database) else {
                 throw SyncError.invalidState("the plan names database '\(batch.table)', which this source does not check (databases: \(options.databases))")
             }
             if connections[database] == nil {
-                connections[database] = (try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60)),
-                                         try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60)))
+                connections[database] = (try await RedisSide.open(config.primary, side: .primary, database: database),
+                                         try await RedisSide.open(config.dr, side: .dr, database: database))
             }
             let (primary, dr) = connections[database]!
             let upsertKeys = batch.upsertKeys.compactMap(keyBytes)
@@ -67,16 +67,11 @@ struct RedisCopier {
             upserted += copied.restored
             deleted += copied.deleted
             let toDelete = deleteKeys.filter { !reappeared.contains($0) }
-            if !toDelete.isEmpty {
-                let removed = try await dr.pipeline([RedisCommand([Array("DEL".utf8)] + toDelete)]) { replies in
-                    try replies.next().expectInteger("DEL on the DR side")
-                }
-                deleted += Int(removed)
-            }
+            if !toDelete.isEmpty { deleted += try await dr.delete(toDelete) }
             // Re-verify what this batch touched.
             for key in upsertKeys + deleteKeys {
-                async let p = KeyReader.readWhole(primary, key)
-                async let d = KeyReader.readWhole(dr, key)
+                async let p = KeyReader.readWhole(primary.connection(for: key), key)
+                async let d = KeyReader.readWhole(dr.connection(for: key), key)
                 if compareReadings(try await p, try await d, ttlTolerance: options.ttlToleranceSeconds) != nil { still += 1 }
             }
         }
@@ -84,11 +79,9 @@ struct RedisCopier {
                                 stillDiffering: still, durationSeconds: Date().timeIntervalSince(started))
     }
 
-    private func existing(_ keys: [[UInt8]], on connection: RedisConnection) async throws -> [[UInt8]] {
+    private func existing(_ keys: [[UInt8]], on side: RedisSide) async throws -> [[UInt8]] {
         guard !keys.isEmpty else { return [] }
-        let flags = try await connection.pipeline(keys.map { RedisCommand([Array("EXISTS".utf8), $0]) }) { replies in
-            try keys.map { _ in try replies.next().expectInteger("EXISTS on the primary") }
-        }
+        let flags = try await side.eachKey("EXISTS", keys) { try $0.expectInteger("EXISTS on the primary") }
         return zip(keys, flags).filter { $0.1 > 0 }.map(\.0)
     }
 
@@ -98,7 +91,18 @@ struct RedisCopier {
     }
 
     /// DUMP + PTTL on the primary, then RESTORE … REPLACE on the DR side (DEL for keys that vanished).
-    func copy(_ keys: [[UInt8]], from primary: RedisConnection, to dr: RedisConnection) async throws -> CopyCount {
+    func copy(_ keys: [[UInt8]], from primary: RedisSide, to dr: RedisSide) async throws -> CopyCount {
+        var count = CopyCount()
+        // Each key read from the master serving it on the primary and written to the one serving it on the DR side.
+        for (mine, theirs, group) in primary.pairs(KeyList(keys), with: dr) {
+            let part = try await copy(group.arrays, from: primary.nodes[mine], to: dr.nodes[theirs])
+            count.restored += part.restored
+            count.deleted += part.deleted
+        }
+        return count
+    }
+
+    private func copy(_ keys: [[UInt8]], from primary: RedisConnection, to dr: RedisConnection) async throws -> CopyCount {
         var count = CopyCount()
         for chunk in keys.chunks(of: Self.batchSize) {
             let dumps = try await primary.pipeline(chunk.flatMap { [RedisCommand([Array("PTTL".utf8), $0]), RedisCommand([Array("DUMP".utf8), $0])] }) { replies in
@@ -137,16 +141,21 @@ struct RedisCopier {
     /// Copies every key of every configured database, then deletes keys only on the DR side.
     func copyEverything() async throws {
         for database in options.databases {
-            let primary = try await RedisSource.open(config.primary, side: .primary, database: database, commandTimeout: .seconds(60))
-            let dr = try await RedisSource.open(config.dr, side: .dr, database: database, commandTimeout: .seconds(60))
-            try await forEachBatch(scanning: primary) { keys in _ = try await copy(keys, from: primary, to: dr) }
-            try await forEachBatch(scanning: dr) { keys in
-                let present = try await existing(keys, on: primary)
-                let extras = keys.filter { !present.contains($0) }
-                if !extras.isEmpty {
-                    _ = try await dr.pipeline([RedisCommand([Array("DEL".utf8)] + extras)]) { replies in try replies.next().expectInteger("DEL") }
+            let primary = try await RedisSide.open(config.primary, side: .primary, database: database)
+            let dr = try await RedisSide.open(config.dr, side: .dr, database: database)
+            let stability = SlotStability.capture([primary, dr])
+            for unit in primary.nodes {
+                try await forEachBatch(scanning: unit) { keys in _ = try await copy(keys, from: primary, to: dr) }
+            }
+            for unit in dr.nodes {
+                try await forEachBatch(scanning: unit) { keys in
+                    let present = Set(try await existing(keys, on: primary).map(ByteKey.init))
+                    let extras = keys.filter { !present.contains(ByteKey($0)) }
+                    if !extras.isEmpty { _ = try await dr.delete(extras) }
                 }
             }
+            // Keys in slots that moved meanwhile may not have been copied: say so rather than report success.
+            try await stability.verify(config)
         }
     }
 

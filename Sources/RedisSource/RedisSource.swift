@@ -22,6 +22,8 @@ public actor RedisSource: SourceAdapter {
     /// The last master each side resolved to, kept through failed resolutions (a failover in
     /// progress), so the move is recorded once the sentinels agree again.
     private var lastResolved: [Side: ResolvedMaster] = [:]
+    /// Connections to each cluster side's masters (see ClusterPair.swift).
+    var clusterSides: [Side: RedisSide] = [:]
 
     /// Nothing heard from the primary for this long on an "up" link means it is stalled
     /// (a master PINGs its replicas every 10 s by default).
@@ -44,6 +46,7 @@ public actor RedisSource: SourceAdapter {
 
     public func shutdown() async {
         connections = [:]
+        clusterSides = [:]
     }
 
     // MARK: connections
@@ -104,6 +107,10 @@ public actor RedisSource: SourceAdapter {
 
     /// Opens a connection to one side and database; failures name the side.
     static func open(_ endpoint: EndpointConfig, side: Side, database: Int, commandTimeout: Duration = .seconds(5)) async throws -> RedisConnection {
+        if endpoint.cluster != nil {
+            // One node of a cluster holds a share of the keys: reading it alone would miss the rest.
+            throw SyncError.failed("\(describeSide(side, endpoint)) is a cluster: it is read through its slot map, not as one server")
+        }
         if let sentinel = endpoint.sentinel {
             throw SyncError.unreachable(side: describeSide(side, endpoint), message: "the sentinels have not named a master of '\(sentinel.masterName)' yet")
         }
@@ -168,6 +175,7 @@ public actor RedisSource: SourceAdapter {
             return sample
         }
         describeMasters(&sample)
+        if isClusterPair { return await sampleClusterPair(&sample, now: now) }
         // The DR side first: the primary's offset read afterwards can only be ahead of it, so the
         // volume behind errs on the high side, never shows a false zero.
         let dr: ReplicationInfo?
@@ -336,13 +344,13 @@ public actor RedisSource: SourceAdapter {
     /// pt-heartbeat for Redis: the primary's key holds the time syncd last wrote it (ms since the
     /// epoch); the DR copy of it says how old the DR side's view of the primary is. Reads come
     /// before the write, so a DR side holding the latest written value counts as zero lag.
-    private func heartbeatLag(now: Date) async -> HeartbeatLag? {
+    func heartbeatLag(now: Date) async -> HeartbeatLag? {
         guard let key = options.heartbeatKey else { return nil }
-        let onPrimary = try? await run(.primary, RedisCommand("GET", key)).text.flatMap { Int64($0) }
-        let onDR = try? await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }
+        let onPrimary = try? await run(.primary, RedisCommand("GET", key), key: key).text.flatMap { Int64($0) }
+        let onDR = try? await run(.dr, RedisCommand("GET", key), key: key).text.flatMap { Int64($0) }
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
         // The one write to a primary; only the instance holding the lease makes it.
-        if WriteFence.shared.allows() { _ = try? await run(.primary, RedisCommand("SET", key, String(nowMs))) }
+        if WriteFence.shared.allows() { _ = try? await run(.primary, RedisCommand("SET", key, String(nowMs)), key: key) }
         guard let onDR = onDR ?? nil else { return nil }
         if let onPrimary = onPrimary ?? nil, onPrimary == onDR {
             return HeartbeatLag(seconds: 0, basis: "heartbeat key: DR holds the primary's latest value")
@@ -481,12 +489,12 @@ public actor RedisSource: SourceAdapter {
                                             remedy: "set heartbeat_key: drain then waits until the DR side holds a heartbeat written at the call")
             }
             let marker = Int64(Date().timeIntervalSince1970 * 1000)
-            try await run(.primary, RedisCommand("SET", key, String(marker)))
+            try await run(.primary, RedisCommand("SET", key, String(marker)), key: key)
             var reached: Int64 = 0
             return try await Poll.first(timeout: timeout, timedOut: {
                 "the DR instance did not receive the heartbeat written at the call within \(timeout.seconds) s (it holds \(reached), wanted \(marker))"
             }) {
-                reached = (try await run(.dr, RedisCommand("GET", key)).text.flatMap { Int64($0) }) ?? 0
+                reached = (try await run(.dr, RedisCommand("GET", key), key: key).text.flatMap { Int64($0) }) ?? 0
                 if reached >= marker {
                     return DrainResult(target: "heartbeat \(marker)", reached: "heartbeat \(reached)", waitedSeconds: (clock.now - start).seconds)
                 }

@@ -102,7 +102,7 @@ enum SentinelResolver {
                               answered: views.count, asked: sentinel.sentinels.count)
     }
 
-    private static func ask(_ address: SentinelOptions.Address, _ sentinel: SentinelOptions, timeoutSeconds: Int) async throws -> SentinelView {
+    private static func ask(_ address: RedisAddress, _ sentinel: SentinelOptions, timeoutSeconds: Int) async throws -> SentinelView {
         let endpoint = EndpointConfig(host: address.host, port: address.port, user: sentinel.user, password: sentinel.password,
                                       connectTimeoutSeconds: timeoutSeconds)
         do {

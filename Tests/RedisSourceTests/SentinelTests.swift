@@ -9,15 +9,15 @@ import TestSupport
 /// replica that is never promoted, and three sentinels.
 enum TestSentinel {
     static let sentinels = (ProcessInfo.processInfo.environment["SYNCD_SENTINELS"] ?? "127.0.0.1:26395,127.0.0.1:26396,127.0.0.1:26397")
-        .split(separator: ",").map { part -> SentinelOptions.Address in
+        .split(separator: ",").map { part -> RedisAddress in
             let pieces = part.split(separator: ":")
-            return SentinelOptions.Address(host: String(pieces[0]), port: Int(pieces[1]) ?? 26395)
+            return RedisAddress(host: String(pieces[0]), port: Int(pieces[1]) ?? 26395)
         }
     static let masterName = ProcessInfo.processInfo.environment["SYNCD_SENTINEL_MASTER"] ?? "syncd-ha"
     static let sentinelPassword = ProcessInfo.processInfo.environment["SYNCD_SENTINEL_PASSWORD"] ?? "syncd-sentinel-password"
     static let drPort = Int(ProcessInfo.processInfo.environment["SYNCD_SENTINEL_DR_PORT"] ?? "") ?? 26392
 
-    static func sentinelSide(name: String = masterName, sentinels: [SentinelOptions.Address] = sentinels) -> EndpointConfig {
+    static func sentinelSide(name: String = masterName, sentinels: [RedisAddress] = sentinels) -> EndpointConfig {
         var endpoint = TestRedis.endpoint(0)
         endpoint.host = "sentinel:\(name)"
         endpoint.port = sentinels[0].port
@@ -142,7 +142,7 @@ extension RedisServers {
 
         @Test("no sentinel reachable: unreachable, naming every sentinel asked; nothing connects to a guessed master")
         func unreachableSentinels() async throws {
-            let nowhere = [SentinelOptions.Address(host: "127.0.0.1", port: 1), SentinelOptions.Address(host: "127.0.0.1", port: 2)]
+            let nowhere = [RedisAddress(host: "127.0.0.1", port: 1), RedisAddress(host: "127.0.0.1", port: 2)]
             let config = TestRedis.source("redis-nowhere", dr: TestRedis.endpoint(TestSentinel.drPort), mode: .replica,
                                           primary: TestSentinel.sentinelSide(sentinels: nowhere))
             let sample = await RedisSource(config: config).sample()

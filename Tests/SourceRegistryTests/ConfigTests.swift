@@ -375,6 +375,17 @@ sources:
         #expect(source.redis == RedisOptions(mode: .independent, databases: [0, 3], heartbeatKey: "syncd:hb", ttlToleranceSeconds: 0.5))
     }
 
+    @Test func aClusterSideIsRead() throws {
+        let yaml = redisYAML.replacingOccurrences(of: "mode: replica", with: "mode: independent")
+            .replacingOccurrences(of: "dr: {host: 10.0.0.2, port: 6380}", with: "dr: {host: 10.0.0.2, port: 7000, cluster: true, seeds: [\"10.0.0.3:7001\"]}")
+        let source = try #require(try Fixture().parse(yaml).sources.first)
+        #expect(source.dr.cluster?.seeds.map(\.text) == ["10.0.0.2:7000", "10.0.0.3:7001"])
+        #expect(source.primary.cluster == nil)
+        let twoDatabases = yaml.replacingOccurrences(of: "mode: independent", with: "mode: independent\n    databases: [0, 1]")
+        let error = try #require(try Fixture().error(twoDatabases))
+        #expect(error.keyPath == "sources[0].databases" && error.message.contains("database 0 only"), "\(error.keyPath): \(error.message)")
+    }
+
     @Test func aSentinelSideIsRead() throws {
         let yaml = redisYAML.replacingOccurrences(of: "{host: 10.0.0.1,", with: """
             {sentinels: ["10.0.0.5:26379", "10.0.0.6:26380"], master_name: cache-main, sentinel_password: {env: PG_PASSWORD},
@@ -403,6 +414,11 @@ sources:
         ("{host: 10.0.0.1,", "{sentinels: [\"s1\"], master_name: m,", "sources[0].primary.sentinels", "expected host:port"),
         ("{host: 10.0.0.1,", "{sentinels: [\"s1:26379\"], master_name: m, sentinel_user: ops,", "sources[0].primary.sentinel_user", "needs a password"),
         ("{host: 10.0.0.1,", "{host: 10.0.0.1, master_name: m,", "sources[0].primary.master_name", "only applies with 'sentinels'"),
+        ("{host: 10.0.0.1,", "{host: 10.0.0.1, cluster: true,", "sources[0].mode", "must be mode: independent"),
+        ("{host: 10.0.0.1,", "{host: 10.0.0.1, seeds: [\"10.0.0.9:6379\"],", "sources[0].primary.seeds", "only applies with 'cluster: true'"),
+        ("{host: 10.0.0.1,", "{host: 10.0.0.1, cluster: true, seeds: [\"10.0.0.1:6379\"],", "sources[0].primary.seeds", "listed twice"),
+        ("{host: 10.0.0.1,", "{host: 10.0.0.1, cluster: yes-please,", "sources[0].primary.cluster", "expected true or false"),
+        ("{host: 10.0.0.1,", "{sentinels: [\"s:1\"], master_name: m, cluster: true,", "sources[0].primary.cluster", "exclude each other"),
     ])
     func invalidRedisSettingsAreNamed(_ replace: String, _ with: String, _ keyPath: String, _ message: String) throws {
         let error = try #require(try Fixture().error(redisYAML.replacingOccurrences(of: replace, with: with)))
