@@ -12,7 +12,7 @@ set -euo pipefail
 BASE=${SYNCD_CLUSTER_DIR:-/var/tmp/syncd-cluster}
 HOST=127.0.0.1
 PASSWORD=${SYNCD_REDIS_PASSWORD:-syncd-demo-password}
-declare -A FIRST=([source]=27001 [dr]=27101)
+declare -A FIRST=([source]=${SYNCD_CLUSTER_SOURCE_BASE:-27001} [dr]=${SYNCD_CLUSTER_DR_BASE:-27101})
 
 die() { echo "redis-cluster.sh: $*" >&2; exit 1; }
 cli() { local port=$1; shift; REDISCLI_AUTH="$PASSWORD" redis-cli -h "$HOST" -p "$port" --no-auth-warning "$@"; }

@@ -122,6 +122,32 @@ extension RedisServers {
             #expect(verdict.status == .pass, "\(verdict.reasons)")
         }
 
+        @Test("a failover in the middle of a check: the check does not pass")
+        func aFailoverDuringACheckFailsIt() async throws {
+            try await TestSentinel.script("reset")
+            let config = TestSentinel.pair
+            let master = try await TestRedis.connect(TestRedis.endpoint(try await TestSentinel.masterPort()))
+            var batch = RESPBatch()
+            for index in 0..<200_000 { batch.append(RedisCommand("SET", "bulk:\(index)", "value-\(index)")) }
+            _ = try await master.pipeline(batch) { replies in while replies.pending > 0 { _ = try replies.next() } }
+            let source = RedisSource(config: config)
+            _ = try await settledSample(source, timeout: .seconds(30))
+            // The check starts on the old master; the failover comes while it reads.
+            let check = Task { try await source.check(Self.options) { _ in } }
+            try await Task.sleep(for: .milliseconds(400))
+            try await TestSentinel.script("failover", "--no-wait")
+            let outcome: String
+            do {
+                let result = try await check.value
+                #expect(result.status == .fail, "a check across a failover passed: \(result.tables)")
+                outcome = result.error ?? "differences: \(result.missing + result.extra + result.changed)"
+            } catch {
+                outcome = "\(error)"
+            }
+            print("sentinel: a check across SENTINEL FAILOVER ended with: \(outcome.prefix(300))")
+            try await TestSentinel.script("reset")
+        }
+
         @Test("a server the sentinels name as master but that reports role replica is never taken for the primary")
         func aDemotedMasterIsRefused() async throws {
             try await TestSentinel.script("reset")
