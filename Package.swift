@@ -82,6 +82,8 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
+            // HMAC of the status page's session cookies.
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         .executableTarget(name: "syncd", dependencies: [

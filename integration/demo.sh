@@ -206,5 +206,10 @@ syncd is running (pid $(cat "$PIDFILE"), log $LOGFILE). Try:
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl drain --source pg-physical --timeout 30s
   SYNCD_TOKEN=\$SYNCD_ADMIN_TOKEN $BIN/syncctl verify --source pg-logical --json
   SYNCD_TOKEN=\$SYNCD_READ_TOKEN  $BIN/syncctl journal
+
+Status page: $SYNCD_SERVER/  (the browser warns about the demo's own CA: trust $STATE/certs/ca.pem,
+or accept the warning for this local demo). Sign in with the read token:
+  $SYNCD_READ_TOKEN
+(it is in .demo/tokens.env as SYNCD_READ_TOKEN; the page is read-only: sessions last 8 h, Sign out ends one)
 Stop everything with: integration/demo.sh stop
 MSG

@@ -2,7 +2,7 @@
 # Installs what syncd's build, tests and demo need on Debian (only what is missing).
 set -euo pipefail
 need_apt=()
-for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools redis-sentinel libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev openssl prometheus systemd python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc; do
+for pkg in postgresql-15 postgresql-client-15 libpq-dev redis-server redis-tools redis-sentinel libhiredis-dev librdkafka-dev kcat libcurl4-openssl-dev openssl prometheus systemd python3-venv gcc libc6-dev libsqlite3-dev pkg-config curl bc chromium fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -29,6 +29,11 @@ fi
 if ! /opt/syncd-venv/bin/python -c 'import jsonschema, rfc3339_validator' >/dev/null 2>&1; then
   echo "installing jsonschema (PyPI) into /opt/syncd-venv"
   /opt/syncd-venv/bin/pip install -q jsonschema rfc3339-validator
+fi
+# websockets: integration/ui-browser-check.py drives headless Chromium over the DevTools protocol.
+if ! /opt/syncd-venv/bin/python -c 'import websockets' >/dev/null 2>&1; then
+  echo "installing websockets (PyPI) into /opt/syncd-venv"
+  /opt/syncd-venv/bin/pip install -q websockets
 fi
 # schemathesis: the tests fuzz the API against its OpenAPI document.
 if [ ! -x /opt/syncd-venv/bin/st ]; then

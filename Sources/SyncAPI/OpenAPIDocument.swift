@@ -78,11 +78,13 @@ paths:
             application/json:
               schema:
                 type: object
-                required: [sources]
+                required: [sources, summary]
                 properties:
                   sources:
                     type: array
                     items: {$ref: "#/components/schemas/SourceStatus"}
+                  summary: {$ref: "#/components/schemas/StatusSummary"}
+                  cluster: {type: object}
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
   /v1/sources/{name}:
@@ -633,6 +635,22 @@ components:
         topology_stamp:
           type: string
           description: Which servers hold roles that can move (the master a Sentinel names, with its config epoch).
+    StatusSummary:
+      type: object
+      description: The status page's summary line.
+      required: [sources, in_sync, lag_unknown, checks_too_old]
+      properties:
+        sources: {type: integer}
+        in_sync: {type: integer, description: Sources whose latest sample is in_sync.}
+        worst_lag_seconds: {type: number}
+        worst_lag_source: {type: string}
+        lag_unknown:
+          type: array
+          items: {type: string}
+        checks_too_old:
+          type: array
+          description: Sources with no check, or whose latest check is older than their check_max_age.
+          items: {type: string}
     Policy:
       type: object
       required: [lag_budget_seconds, check_max_age_seconds, ratio_threshold]

@@ -127,6 +127,8 @@ public final class AccessTokens: Sendable {
         tokens.withLock { $0 = (read, admin) }
     }
 
+    var current: (read: [Secret], admin: [Secret]) { tokens.withLock { $0 } }
+
     /// Compares against every token, whichever matches, so timing tells nothing about which role
     /// or how much of a token matched.
     func role(of token: String) -> Role? {
@@ -259,8 +261,9 @@ public enum SyncAPI {
         router(manager: manager, tokens: AccessTokens(read: [readToken], admin: [adminToken]), registry: registry)
     }
 
+    /// `sessions`: serve the status page (`/`, `/ui/…`), signed in with these sessions.
     public static func router(manager: SyncManager, tokens: AccessTokens, registry: PrometheusCollectorRegistry,
-                              forwarding: LeaderForwarding? = nil) -> Router<APIContext> {
+                              forwarding: LeaderForwarding? = nil, sessions: UISessions? = nil) -> Router<APIContext> {
         // HEAD wherever GET is served: load balancers' health checks send HEAD.
         let router = Router(context: APIContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorShape())
@@ -274,6 +277,8 @@ public enum SyncAPI {
             return Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: buffer))
         }
 
+        if let sessions { StatusPage.register(on: router, manager: manager, sessions: sessions) }
+
         var authed = router.group().add(middleware: BearerAuth(tokens: tokens))
         if let forwarding { authed = authed.add(middleware: ForwardToLeader(manager: manager, forwarding: forwarding)) }
 
@@ -286,9 +291,10 @@ public enum SyncAPI {
 
         authed.get("/v1/status") { request, _ -> Response in
             _ = try Query(request, allowed: [])
-            let sources = try JSONValue.from(await manager.status())
-            guard let cluster = await manager.cluster() else { return jsonResponse(["sources": sources]) }
-            return jsonResponse(["sources": sources, "cluster": try JSONValue.from(cluster)])
+            let statuses = await manager.status()
+            var body: [String: JSONValue] = ["sources": try JSONValue.from(statuses), "summary": try JSONValue.from(StatusSummary(statuses))]
+            if let cluster = await manager.cluster() { body["cluster"] = try JSONValue.from(cluster) }
+            return jsonResponse(body)
         }
 
         authed.get("/v1/sources/:name") { request, context -> Response in

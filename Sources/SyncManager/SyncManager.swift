@@ -481,3 +481,29 @@ extension SyncManager {
         }
     }
 }
+
+/// The one-line state of all sources, as `/v1/status` and the status page show it.
+public struct StatusSummary: Sendable, Codable, Equatable {
+    public var sources: Int
+    /// Sources whose latest sample is `in_sync`.
+    public var inSync: Int
+    /// The largest known lag, and whose it is; nil when no source has a known lag.
+    public var worstLagSeconds: Double?
+    public var worstLagSource: String?
+    /// Sources whose lag is unknown (no sample, or the source cannot tell).
+    public var lagUnknown: [String]
+    /// Sources with no consistency check, or whose latest one is older than their `check_max_age`.
+    public var checksTooOld: [String]
+
+    public init(_ statuses: [SourceStatus]) {
+        sources = statuses.count
+        inSync = statuses.filter { $0.latest?.state == .inSync }.count
+        let known = statuses.compactMap { status in status.latest?.lagSeconds.map { (status.name, $0) } }
+        if let worst = known.max(by: { $0.1 < $1.1 }) { (worstLagSource, worstLagSeconds) = (worst.0, worst.1) }
+        lagUnknown = statuses.filter { $0.latest?.lagSeconds == nil }.map(\.name)
+        checksTooOld = statuses.filter { status in
+            guard let age = status.verdict.checkAgeSeconds, status.latestCheck != nil else { return true }
+            return age > status.policy.checkMaxAgeSeconds
+        }.map(\.name)
+    }
+}

@@ -99,7 +99,9 @@ struct Syncd: AsyncParsableCommand {
             LeaderForwarding(instance: settings.instance,
                              tls: TLSClientFiles(caFile: settings.instance.caFile, certFile: settings.tls?.cert.path, keyFile: settings.tls?.key.path))
         }
-        let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry, forwarding: forwarding)
+        // Sessions of the status page: signed with a key of this process (a restart signs everyone out).
+        let sessions = UISessions(tokens: tokens, secure: tls != nil)
+        let router = SyncAPI.router(manager: manager, tokens: tokens, registry: registry, forwarding: forwarding, sessions: sessions)
         let app: Application<RouterResponder<APIContext>>
         do {
             app = Application(
