@@ -13,7 +13,7 @@ extension BinaryTests {
         let primaryPort = environment["SYNCD_REDIS_PRIMARY_PORT"] ?? "26379"
         let drPort = environment["SYNCD_REDIS_INDEPENDENT_PORT"] ?? "26381"
         let hostile = "<script>alert(1)</script>"
-        #expect(try await shell("\(cli(primaryPort)) FLUSHDB && \(cli(drPort)) FLUSHDB && \(cli(primaryPort)) SET '\(hostile)' x && \(cli(primaryPort)) SET plain v && \(cli(drPort)) SET plain v").status == 0)
+        #expect(try await shell("\(cli(primaryPort)) FLUSHDB && \(cli(drPort)) FLUSHDB && \(cli(primaryPort)) SET '\(hostile)' x && \(cli(primaryPort)) SET plain v && \(cli(drPort)) SET plain v && for n in $(seq 1 60); do \(cli(primaryPort)) SET only-primary-$n v >/dev/null; done").status == 0)
         try (config(port: "25433") + """
 
           - name: cache
@@ -81,5 +81,23 @@ extension BinaryTests {
         #expect(setCookie.contains("set-cookie: syncd_session=") && setCookie.contains("httponly") && setCookie.contains("samesite=strict")
                 && setCookie.contains("secure"), "\(headers.stdout)")
         #expect(!headers.stdout.contains("read-token-\(port)"), "the cookie never holds the token")
+
+        // Differences are paged; cutover runs and their reports have pages of their own.
+        let jar = directory.appendingPathComponent("cookies.txt").path
+        let curl = "curl -s --cacert \(certs)/ca.pem -b \(jar) -c \(jar)"
+        #expect(try await shell("\(curl) -o /dev/null -d token=read-token-\(port)-0123456789 https://127.0.0.1:\(port)/ui/login").status == 0)
+        let first = try await shell("\(curl) https://127.0.0.1:\(port)/ui/sources/cache")
+        #expect(first.stdout.contains("Page 1 of 2") && first.stdout.contains("?page=2"), "61 differences, 50 a page: \(first.stdout.suffix(600))")
+        let second = try await shell("\(curl) 'https://127.0.0.1:\(port)/ui/sources/cache?page=2'")
+        #expect(second.stdout.contains("Page 2 of 2") && second.stdout.components(separatedBy: "<tr class=\"diff\">").count - 1 == 11, "\(second.stdout.suffix(600))")
+        let drill = try await syncctl("cutover --drill --sources cache --json", token: "admin")
+        let runID = (try? JSONSerialization.jsonObject(with: Data(drill.stdout.utf8)) as? [String: Any])?["id"] as? String ?? ""
+        #expect(!runID.isEmpty, "\(drill.stdout.prefix(400)) \(drill.stderr)")
+        let runs = try await shell("\(curl) https://127.0.0.1:\(port)/ui/cutovers")
+        #expect(runs.stdout.contains(runID), "\(runs.stdout.suffix(800))")
+        let report = try await shell("\(curl) https://127.0.0.1:\(port)/ui/cutovers/\(runID)")
+        #expect(report.stdout.contains("id=\"cutover-sources\"") && report.stdout.contains("<td>cache</td>") && report.stdout.contains("Report digest"), "\(report.stdout.suffix(1200))")
+        let unsigned = try await shell("curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --cacert \(certs)/ca.pem https://127.0.0.1:\(port)/ui/cutovers")
+        #expect(unsigned.stdout.hasPrefix("303") && unsigned.stdout.hasSuffix("/ui/login"), "\(unsigned.stdout)")
     }
 }
