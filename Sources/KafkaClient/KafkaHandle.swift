@@ -184,6 +184,35 @@ public final class KafkaHandle: @unchecked Sendable {
         return result
     }
 
+    /// Every partition's log start offset and end, in the order given: one batched ListOffsets per
+    /// broker for each end (earliest, latest) instead of two round trips per partition. The end is
+    /// the last stable offset under `isolation.level=read_committed` (what a reader can read).
+    func watermarksBlocking(_ partitions: [TopicPartition], timeoutMs: Int32) throws -> [(low: Int64, high: Int64)] {
+        guard !partitions.isEmpty else { return [] }
+        func query(_ position: Int64, _ what: String) throws -> [Int64] {
+            let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for partition in partitions {
+                rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition).pointee.offset = position
+            }
+            let code = rd_kafka_offsets_for_times(rk, list, timeoutMs)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw fail(code, "reading the \(what) offsets of \(partitions.count) partition(s)") }
+            return try (0..<Int(list.pointee.cnt)).map { index in
+                let element = list.pointee.elems[index]
+                guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw fail(element.err, "reading the \(what) offset of \(String(cString: element.topic))[\(element.partition)]")
+                }
+                return element.offset
+            }
+        }
+        let lows = try query(Int64(RD_KAFKA_OFFSET_BEGINNING), "earliest")
+        let highs = try query(Int64(RD_KAFKA_OFFSET_END), "latest")
+        guard lows.count == partitions.count, highs.count == partitions.count else {
+            throw KafkaError(message: "\(label): the cluster answered \(lows.count)/\(highs.count) offsets for \(partitions.count) partitions")
+        }
+        return zip(lows, highs).map { (low: $0, high: $1) }
+    }
+
     /// The partition's log start offset and high watermark (next offset to be written).
     func watermarksBlocking(topic: String, partition: Int32, timeoutMs: Int32) throws -> (low: Int64, high: Int64) {
         var low: Int64 = 0

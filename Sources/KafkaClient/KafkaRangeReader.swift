@@ -127,6 +127,11 @@ public final class KafkaRangeReader: @unchecked Sendable {
         try await handle.perform { try self.handle.topicPartitionsBlocking(timeoutMs: Int32(timeout.seconds * 1000)) }
     }
 
+    /// Every partition's log start offset and end at once, in the order given.
+    public func watermarks(_ partitions: [TopicPartition], timeout: Duration) async throws -> [(low: Int64, high: Int64)] {
+        try await handle.perform { try self.handle.watermarksBlocking(partitions, timeoutMs: Int32(timeout.seconds * 1000)) }
+    }
+
     /// The partition's log start offset and high watermark (next offset to be written).
     public func watermarks(_ partition: TopicPartition, timeout: Duration) async throws -> (low: Int64, high: Int64) {
         try await handle.perform {

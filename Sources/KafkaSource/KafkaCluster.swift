@@ -40,6 +40,11 @@ final class KafkaCluster: Sendable {
     func watermarks(_ partition: TopicPartition) async throws -> (low: Int64, high: Int64) {
         try await run { try await $0.watermarks(partition, timeout: timeout) }
     }
+
+    /// Every partition's offsets in one batched request per end, in the order given.
+    func watermarks(_ partitions: [TopicPartition]) async throws -> [(low: Int64, high: Int64)] {
+        try await run { try await $0.watermarks(partitions, timeout: timeout) }
+    }
 }
 
 /// Reads an offset-sync topic (MirrorMaker 2's or the built-in mirror's) incrementally and keeps
