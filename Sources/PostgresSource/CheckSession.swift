@@ -39,6 +39,19 @@ final class CheckSession: Sendable {
         return CheckSession(connection: connection, side: side, snapshotPosition: position)
     }
 
+    /// Another session of the same snapshot, for reading tables in parallel: the snapshot is
+    /// exported here and imported there (`SET TRANSACTION SNAPSHOT`), so every session sees the
+    /// same rows. Nil, with the server's words, where the server cannot export one.
+    func sibling(_ endpoint: EndpointConfig, source: String) async throws -> CheckSession {
+        let exported = try await connection.query("SELECT pg_export_snapshot() AS id").value(0, "id")
+        guard let exported else { throw SyncError.failed("pg_export_snapshot() returned nothing") }
+        let other = try await PGConnection.connect(to: endpoint, side: side, applicationName: "syncd-check:\(source)")
+        for statement in Self.settings { try await other.query(statement) }
+        try await other.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try await other.query("SET TRANSACTION SNAPSHOT \(try SQLText.quoteLiteral(exported))")
+        return CheckSession(connection: other, side: side, snapshotPosition: snapshotPosition)
+    }
+
     func close() async {
         _ = try? await connection.query("ROLLBACK")
     }
@@ -139,6 +152,36 @@ func postgresArray(_ values: [String]) -> String {
 }
 
 /// A table's columns in order, with their types and primary-key positions; empty if there is no such table.
+/// Every user table's columns in one query, keyed by the schema's and table's bytes: a database
+/// of many tables is one round trip per side, not two per table.
+func allTableColumns(_ connection: PGConnection) async throws -> [ByteKey: [ColumnInfo]] {
+    let rows = try await connection.query("""
+        SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,
+               array_position(i.indkey::int2[], a.attnum), (a.attgenerated <> '')::text
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+        WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+        ORDER BY n.nspname, c.relname, a.attnum
+        """)
+    var columns: [ByteKey: [ColumnInfo]] = [:]
+    for row in rows.rows {
+        guard let schema = row[0], let table = row[1] else { continue }
+        columns[tableKey(schema, table), default: []].append(
+            ColumnInfo(name: row[2] ?? "", type: row[3] ?? "text", typeName: row[4] ?? "text", category: row[5] ?? "X",
+                       keyPosition: row[6].flatMap { Int($0) }, generated: row[7] == "true"))
+    }
+    return columns
+}
+
+/// A table's identity as bytes: schema, a NUL (never in a name), table.
+func tableKey(_ schema: String, _ table: String) -> ByteKey {
+    ByteKey(Array(schema.utf8) + [0] + Array(table.utf8))
+}
+
 func tableColumns(_ connection: PGConnection, schema: String, table: String) async throws -> [ColumnInfo] {
     let rows = try await connection.query("""
         SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,

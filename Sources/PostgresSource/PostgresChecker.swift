@@ -59,24 +59,64 @@ struct PostgresChecker: CheckStrategy {
         let ruleNotes: [String]
         (states, skipped, ruleNotes) = try await discover(primary: primary, dr: dr)
         ownNotes += ruleNotes
+        clock.lap("finding the tables")
         let labels = states.map(\.sql.displayName) + skipped.map(\.table)
-        // Round 1, pass 1: whole-table digests, both sides at once.
-        for index in states.indices {
-            let at = reporter.at(states[index].sql.displayName)
-            at.announce()
-            if states[index].status == .error {
-                // Nothing to compare against, but the primary's rows still count (as missing when the table is).
-                let (sql, parameters) = try states[index].sql.digest(.all)
-                states[index].primary = Digest(row: try await primary.connection.query(sql, parameters).rows.first ?? [])
-                continue
+        // Round 1, pass 1: whole-table digests, both sides at once, and several tables at once
+        // over sessions sharing each side's snapshot.
+        let lanes = try await parallelSessions(primary: primary, dr: dr)
+        let checker = self
+        let results = try await withThrowingTaskGroup(of: [(Int, TableState)].self) { group in
+            for (lane, (primary, dr)) in lanes.enumerated() {
+                let indices = Array(stride(from: lane, to: states.count, by: lanes.count))
+                let mine = indices.map { states[$0] }
+                group.addTask {
+                    var done: [(Int, TableState)] = []
+                    for (index, var state) in zip(indices, mine) {
+                        try await checker.firstPass(&state, primary: primary, dr: dr, reporter: reporter)
+                        done.append((index, state))
+                    }
+                    return done
+                }
             }
-            let tableStarted = Date()
-            try await firstPass(&states[index], primary: primary, dr: dr)
-            states[index].seconds += Date().timeIntervalSince(tableStarted)
-            at.compared(states[index].primary.count + states[index].dr.count)
+            var all: [(Int, TableState)] = []
+            for try await part in group { all += part }
+            return all
+        }
+        for (index, state) in results { states[index] = state }
+        for (lane, sessions) in lanes.enumerated() where lane > 0 {
+            await sessions.0.close()
+            await sessions.1.close()
         }
         clock.lap("whole-table digests")
         return labels
+    }
+
+    /// The pass-1 lanes: the check's own two sessions, plus up to `check_concurrency` - 1 pairs
+    /// importing their snapshots. A side that cannot export its snapshot keeps to one lane, said in
+    /// the notes (the rows must come from one snapshot per side, or the digests could disagree).
+    mutating func parallelSessions(primary: CheckSession, dr: CheckSession) async throws -> [(CheckSession, CheckSession)] {
+        let wanted = min(config.postgres?.checkConcurrency ?? PostgresOptions.defaultCheckConcurrency, states.count)
+        var lanes = [(primary, dr)]
+        guard wanted > 1 else { return lanes }
+        do {
+            for _ in 1..<wanted {
+                let extraPrimary = try await primary.sibling(config.primary, source: source)
+                do {
+                    lanes.append((extraPrimary, try await dr.sibling(config.dr, source: source)))
+                } catch {
+                    await extraPrimary.close()
+                    throw error
+                }
+            }
+        } catch {
+            ownNotes.append("tables were digested one after another: a snapshot could not be shared with more sessions (\(error))")
+            for (lane, sessions) in lanes.enumerated() where lane > 0 {
+                await sessions.0.close()
+                await sessions.1.close()
+            }
+            return [(primary, dr)]
+        }
+        return lanes
     }
 
     var primaryItems: Int64 { states.reduce(Int64(0)) { $0 + $1.primary.count } }
@@ -157,9 +197,12 @@ struct PostgresChecker: CheckStrategy {
         var skipped: [TableCheckResult] = []
         let rules = (config.postgres ?? PostgresOptions()).tableRules
         var ruleNotes: [String] = []
+        async let primaryCatalog = allTableColumns(primary.connection)
+        async let drCatalog = allTableColumns(dr.connection)
+        let (primaryTables, drTables) = try await (primaryCatalog, drCatalog)
         for (schema, table) in names {
-            var primaryColumns = try await columns(primary, schema: schema, table: table)
-            var drColumns = try await columns(dr, schema: schema, table: table)
+            var primaryColumns = primaryTables[tableKey(schema, table)] ?? []
+            var drColumns = drTables[tableKey(schema, table)] ?? []
             var rowFilter: String?
             if let rule = rules.first(where: { $0.table.sameBytes(as: "\(schema).\(table)") }) {
                 let ruled = try rule.apply(to: primaryColumns)
@@ -228,10 +271,6 @@ struct PostgresChecker: CheckStrategy {
             selected += matches.filter { match in !selected.contains { $0.0.sameBytes(as: match.0) && $0.1.sameBytes(as: match.1) } }
         }
         return selected
-    }
-
-    func columns(_ session: CheckSession, schema: String, table: String) async throws -> [ColumnInfo] {
-        try await tableColumns(session.connection, schema: schema, table: table)
     }
 
     func schemaMismatch(_ primary: [ColumnInfo], _ dr: [ColumnInfo]) -> String? {
@@ -325,6 +364,22 @@ struct PostgresChecker: CheckStrategy {
     static let leavesPerQuery = 64
 
     /// Pass 1 for one table: both sides' whole-table digests, at once.
+    /// Pass 1 of one table: its whole-table digest on both sides at once.
+    func firstPass(_ state: inout TableState, primary: CheckSession, dr: CheckSession, reporter: CheckReporter) async throws {
+        let at = reporter.at(state.sql.displayName)
+        at.announce()
+        if state.status == .error {
+            // Nothing to compare against, but the primary's rows still count (as missing when the table is).
+            let (sql, parameters) = try state.sql.digest(.all)
+            state.primary = Digest(row: try await primary.connection.query(sql, parameters).rows.first ?? [])
+            return
+        }
+        let tableStarted = Date()
+        try await firstPass(&state, primary: primary, dr: dr)
+        state.seconds += Date().timeIntervalSince(tableStarted)
+        at.compared(state.primary.count + state.dr.count)
+    }
+
     func firstPass(_ state: inout TableState, primary: CheckSession, dr: CheckSession) async throws {
         let (sql, parameters) = try state.sql.digest(.all)
         async let primaryRows = primary.connection.query(sql, parameters)

@@ -16,6 +16,10 @@ public struct PostgresOptions: KindOptions, Equatable {
     public var heartbeatTable: String?
     /// Per table (`schema.table`): what the check leaves out or normalises (`table_rules`).
     public var tableRules: [TableRule] = []
+    /// Tables whose whole-table digests are taken at once, each over its own connection per side
+    /// sharing that side's snapshot (`check_concurrency`).
+    public var checkConcurrency: Int = PostgresOptions.defaultCheckConcurrency
+    public static let defaultCheckConcurrency = 4
 
     public init(mode: Mode = .auto, subscription: String? = nil, tables: [String]? = nil, schemas: [String] = ["public"]) {
         self.mode = mode
@@ -41,7 +45,7 @@ extension PostgresSource {
     public static let descriptor = SourceDescriptor(
         kind: .postgres,
         defaults: SourceDefaults(pollIntervalSeconds: 1, pollTimeoutSeconds: 5, lagBudgetSeconds: 30),
-        optionKeys: ["mode", "subscription", "tables", "schemas", "heartbeat_table", "table_rules"],
+        optionKeys: ["mode", "subscription", "tables", "schemas", "heartbeat_table", "table_rules", "check_concurrency"],
         readEndpoint: { reader, node in try reader.postgresEndpoint(node) },
         readOptions: { reader, section in
             var options = PostgresOptions()
@@ -56,6 +60,7 @@ extension PostgresSource {
                 options.heartbeatTable = try reader.string(node)
             }
             if let node = section.keys["table_rules"] { options.tableRules = try TableRule.read(reader, node) }
+            if let node = section.keys["check_concurrency"] { options.checkConcurrency = try reader.int(node, range: 1...32) }
             return options
         },
         makeAdapter: { PostgresSource(config: $0) })

@@ -119,6 +119,13 @@ private struct Fixture {
         #expect(source.postgres == PostgresOptions(mode: .logical, subscription: "orders_sub"))
     }
 
+    @Test("check_concurrency: 4 unless set")
+    func checkConcurrency() throws {
+        #expect(try Fixture().parse(validYAML).sources[0].postgres?.checkConcurrency == 4)
+        let set = try Fixture().parse(validYAML.replacingOccurrences(of: "    kind: postgres", with: "    kind: postgres\n    check_concurrency: 8"))
+        #expect(set.sources[0].postgres?.checkConcurrency == 8)
+    }
+
     @Test("the service's cutover settings: defaults, and what a file sets")
     func cutoverSettings() throws {
         let defaults = try Fixture().parse(validYAML)
@@ -140,6 +147,8 @@ private struct Fixture {
     static let invalidCases: [InvalidCase] = [
         InvalidCase(label: "heartbeat table outside independent mode", replace: "    kind: postgres", with: "    kind: postgres\n    heartbeat_table: hb",
                     keyPath: "sources[0].heartbeat_table", message: "heartbeat_table is for mode: independent"),
+        InvalidCase(label: "check concurrency out of range", replace: "    kind: postgres", with: "    kind: postgres\n    check_concurrency: 0",
+                    keyPath: "sources[0].check_concurrency", message: "out of range 1...32"),
         InvalidCase(label: "unknown postgres mode", replace: "    kind: postgres", with: "    kind: postgres\n    mode: mirrored",
                     keyPath: "sources[0].mode", message: "unknown mode 'mirrored' (known: auto, physical, logical, independent)"),
         InvalidCase(label: "unknown top-level key", replace: "journal:", with: "jounral:", keyPath: "jounral",
