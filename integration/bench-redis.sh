@@ -5,7 +5,9 @@
 # mixed types (string, hash, list, set, sorted set, stream; all small) are loaded into a primary
 # whose native replica follows it, on a separate set of servers (integration/redis.sh with its own
 # directory and ports), which the script stops at the end. The machine is shared and noisy: each
-# figure is the best of 3 runs, floors and checks alternating.
+# figure is the median (min-max) of RUNS runs (default 3), floors and checks alternating; the
+# two-sided floor is DUMP of every key on the primary and on the replica at once (the least a check,
+# which reads both, must do). CPU steal over the run is printed.
 # Usage: integration/bench-redis.sh [KEYS ...]      (default: 200000 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,24 +89,44 @@ floor() { # kind -> "keys seconds"
   "$STATE/redis-floor" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD" "$1"
 }
 
-rss_mib() { echo $(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 )); }
-rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
-best() { printf '%s\n' "$@" | sort -g | head -1; }
-
-measure() { # data label: best of 3 for each floor and the check, interleaved; prints one row
-  local typed=() dumped=() checks=() keys found fk
-  for _ in 1 2 3; do
-    read -r fk t < <(floor typed); typed+=("$t")
-    read -r fk t < <(floor dump); dumped+=("$t")
-    read -r t keys found < <(verify); checks+=("$t")
-  done
-  local ft fd vc
-  ft=$(best "${typed[@]}"); fd=$(best "${dumped[@]}"); vc=$(best "${checks[@]}")
-  printf '%-9s %-11s %13s %13s %13s %9s %9s %6s %12s MiB\n' "$keys" "$1" "$(rate "$fk" "$ft")" "$(rate "$fk" "$fd")" "$(rate "$keys" "$vc")" \
-    "$(echo "100 * $ft / $vc" | bc -l | xargs printf '%.0f%%')" "$(echo "100 * $fd / $vc" | bc -l | xargs printf '%.0f%%')" "$found" "$(rss_mib)"
+both_floor() { # DUMP of every key on the primary and on the replica at once -> wall seconds
+  local start end
+  start=$(date +%s.%N)
+  "$STATE/redis-floor" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD" dump >/dev/null &
+  "$STATE/redis-floor" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_REPLICA_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD" dump >/dev/null &
+  wait
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc -l
 }
 
-printf '\n%-9s %-11s %13s %13s %13s %9s %9s %6s %16s\n' keys data "typed floor/s" "dump floor/s" "check keys/s" "vs typed" "vs dump" found "syncd peak RSS"
+rss_mib() { echo $(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 )); }
+rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
+rates() { local keys=$1; shift; for t in "$@"; do rate "$keys" "$t"; echo; done; }
+steal() { awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+RUNS=${RUNS:-3}
+
+measure() { # data label: RUNS rounds of each floor and the check, alternating; prints one row of medians (ranges)
+  local typed=() dumped=() both=() checks=() keys found fk t
+  for _ in $(seq "$RUNS"); do
+    read -r fk t < <(floor typed); typed+=("$t")
+    read -r fk t < <(floor dump); dumped+=("$t")
+    both+=("$(both_floor)")
+    read -r t keys found < <(verify); checks+=("$t")
+  done
+  local rt rd rb rc
+  mapfile -t rt < <(rates "$fk" "${typed[@]}"); mapfile -t rd < <(rates "$fk" "${dumped[@]}")
+  mapfile -t rb < <(rates "$fk" "${both[@]}"); mapfile -t rc < <(rates "$keys" "${checks[@]}")
+  local mt md mb mc
+  mt=$(median "${rt[@]}"); md=$(median "${rd[@]}"); mb=$(median "${rb[@]}"); mc=$(median "${rc[@]}")
+  printf '%-8s %-10s %-24s %-24s %-24s %-24s %-8s %-8s %-5s %s MiB\n' "$keys" "$1" "$mt ($(range "${rt[@]}"))" "$md ($(range "${rd[@]}"))" \
+    "$mb ($(range "${rb[@]}"))" "$mc ($(range "${rc[@]}"))" \
+    "$(echo "100 * $mc / $mt" | bc -l | xargs printf '%.0f%%')" "$(echo "100 * $mc / $mb" | bc -l | xargs printf '%.0f%%')" "$found" "$(rss_mib)"
+}
+
+printf '\n%-8s %-10s %-24s %-24s %-24s %-24s %-8s %-8s %-5s %s\n' keys data "typed floor keys/s" "dump floor keys/s" "two-sided floor keys/s" "check keys/s" "vs typed" "vs both" found "syncd peak RSS"
+read -r steal0 all0 < <(steal)
 for keys in "${SIZES[@]}"; do
   load "$keys"
   start_syncd
@@ -120,7 +142,10 @@ for keys in "${SIZES[@]}"; do
   SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" resume --server http://127.0.0.1:8491 --source bench >/dev/null
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
+read -r steal1 all1 < <(steal)
 echo
+echo "CPU steal during the run: $(echo "100 * ($steal1 - $steal0) / ($all1 - $all0)" | bc -l | xargs printf '%.1f')% of CPU time ($(nproc) cores)"
+echo "two-sided floor: redis-floor.c dump on the primary and on the replica at once; keys/s = keys / wall time. vs both: check rate as a share of it."
 echo "floors: integration/redis-floor.c on the primary alone: SCAN COUNT 1000, then one pipelined read per key (typed or DUMP)."
 echo "check: syncctl verify --full-diff against a release syncd; keys/s = primary keys / the check's own duration. Per key it"
 echo "       asks for a size estimate (the attached replica answers it; the primary does while the replica is paused, as in the"
