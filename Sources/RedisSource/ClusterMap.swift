@@ -31,7 +31,6 @@ enum ClusterSlot {
 
 /// One shard of a cluster: its master, its replicas and the slots it serves.
 struct ClusterShard: Sendable, Equatable {
-    var masterID: String
     var master: RedisAddress
     var replicas: [RedisAddress]
     /// Replicas the cluster marks failed (`fail` / `fail?`) or disconnected.
@@ -66,7 +65,11 @@ struct ClusterMap: Sendable, Equatable {
     /// Parses `CLUSTER NODES` text. Node lines: id, ip:port@cport[,hostname], flags, master id,
     /// ping, pong, epoch, link state, then slots (`0-5460`, `93`, `[93->-id]`, `[93-<-id]`).
     init(nodesText: String) throws {
-        struct Node { var id: String; var address: RedisAddress; var flags: Set<String>; var masterID: String; var connected: Bool; var slots: [ClosedRange<Int>] }
+        // Node ids and flags are the server's words, matched as bytes.
+        struct Node {
+            var id: ByteKey, address: RedisAddress, flags: Set<ByteKey>, masterID: ByteKey, connected: Bool, slots: [ClosedRange<Int>]
+            func flagged(_ flag: String) -> Bool { flags.contains(ByteKey(flag)) }
+        }
         var nodes: [Node] = []
         var moving: Set<Int> = []
         for line in nodesText.split(whereSeparator: \.isNewline) {
@@ -88,25 +91,25 @@ struct ClusterMap: Sendable, Equatable {
                 }
                 slots.append(low...high)
             }
-            nodes.append(Node(id: fields[0], address: RedisAddress(host: String(hostPort[..<colon]), port: port),
-                              flags: Set(fields[2].split(separator: ",").map(String.init)), masterID: fields[3],
-                              connected: fields[7] == "connected", slots: slots))
+            nodes.append(Node(id: ByteKey(fields[0]), address: RedisAddress(host: String(hostPort[..<colon]), port: port),
+                              flags: Set(fields[2].split(separator: ",").map { ByteKey(String($0)) }), masterID: ByteKey(fields[3]),
+                              connected: fields[7].sameBytes(as: "connected"), slots: slots))
         }
         var shards: [ClusterShard] = []
         var owner = [Int16](repeating: -1, count: ClusterSlot.count)
-        let masters = nodes.filter { $0.flags.contains("master") && !$0.slots.isEmpty }.sorted { $0.slots[0].lowerBound < $1.slots[0].lowerBound }
+        let masters = nodes.filter { $0.flagged("master") && !$0.slots.isEmpty }.sorted { $0.slots[0].lowerBound < $1.slots[0].lowerBound }
         for master in masters {
             let replicas = nodes.filter { $0.masterID == master.id }
-            let failed = replicas.filter { !$0.connected || $0.flags.contains("fail") || $0.flags.contains("fail?") }
+            let failed = replicas.filter { !$0.connected || $0.flagged("fail") || $0.flagged("fail?") }
             for range in master.slots {
                 for slot in range {
                     if owner[slot] >= 0 { throw SyncError.failed("CLUSTER NODES: slot \(slot) has two masters") }
                     owner[slot] = Int16(shards.count)
                 }
             }
-            shards.append(ClusterShard(masterID: master.id, master: master.address, replicas: replicas.map(\.address),
+            shards.append(ClusterShard(master: master.address, replicas: replicas.map(\.address),
                                        failedReplicas: failed.map(\.address), slots: master.slots,
-                                       masterFailed: master.flags.contains("fail") || master.flags.contains("fail?") || !master.connected))
+                                       masterFailed: master.flagged("fail") || master.flagged("fail?") || !master.connected))
         }
         guard !shards.isEmpty else { throw SyncError.failed("CLUSTER NODES lists no master serving slots") }
         self.shards = shards

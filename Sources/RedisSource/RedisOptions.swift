@@ -58,11 +58,20 @@ extension RedisSource {
         makeAdapter: { RedisSource(config: $0) })
 }
 
-/// One Redis server's address.
-public struct RedisAddress: Sendable, Equatable, Hashable {
+/// One Redis server's address; hosts compare as their bytes, as the servers name them.
+public struct RedisAddress: Sendable, Hashable {
     public var host: String
     public var port: Int
     public var text: String { "\(host):\(port)" }
+
+    public static func == (lhs: RedisAddress, rhs: RedisAddress) -> Bool {
+        lhs.port == rhs.port && lhs.host.sameBytes(as: rhs.host)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(host.byteKey)
+        hasher.combine(port)
+    }
 }
 
 /// A side reached through Redis Sentinel: the sentinels name the current master of `masterName`.
@@ -105,7 +114,7 @@ extension ConfigReader {
                 let (host, port) = try hostPort(text, at: sentinelsNode)
                 return RedisAddress(host: host, port: port)
             }
-            if Set(addresses.map(\.text)).count != addresses.count { throw fail(sentinelsNode, "a sentinel is listed twice") }
+            if Set(addresses).count != addresses.count { throw fail(sentinelsNode, "a sentinel is listed twice") }
             let name = try string(try required(map, "master_name", in: at))
             guard !name.isEmpty else { throw fail(map["master_name"]!, "master_name is empty") }
             var options = SentinelOptions(sentinels: addresses, masterName: name)

@@ -30,21 +30,22 @@ struct SentinelView: Sendable, Equatable {
             if case let .error(message) = reply { throw SyncError.failed(message) }
             throw SyncError.failed("unexpected reply to SENTINEL MASTER \(masterName)")
         }
-        var fields: [String: String] = [:]
+        // Field names are the server's bytes, matched as bytes.
+        var fields: [ByteKey: String] = [:]
         for index in stride(from: 0, to: items.count, by: 2) {
-            if let name = items[index].text, let value = items[index + 1].text { fields[name] = value }
+            if let name = items[index].bytes, let value = items[index + 1].text { fields[ByteKey(name)] = value }
         }
-        guard let host = fields["ip"], let port = fields["port"].flatMap({ Int($0) }) else {
+        guard let host = fields[ByteKey("ip")], let port = fields[ByteKey("port")].flatMap({ Int($0) }) else {
             throw SyncError.failed("SENTINEL MASTER \(masterName) gave no ip and port")
         }
         self.host = host
         self.port = port
-        configEpoch = fields["config-epoch"].flatMap { Int64($0) } ?? 0
-        flags = (fields["flags"] ?? "").split(separator: ",").map(String.init)
+        configEpoch = fields[ByteKey("config-epoch")].flatMap { Int64($0) } ?? 0
+        flags = (fields[ByteKey("flags")] ?? "").split(separator: ",").map(String.init)
     }
 
     /// The sentinel sees the master objectively down or is moving it: the roles are in flux.
-    var failoverUnderWay: Bool { flags.contains("o_down") || flags.contains("failover_in_progress") }
+    var failoverUnderWay: Bool { flags.contains { $0.sameBytes(as: "o_down") || $0.sameBytes(as: "failover_in_progress") } }
 }
 
 enum SentinelResolver {
@@ -78,7 +79,7 @@ enum SentinelResolver {
         if let moving = views.first(where: \.failoverUnderWay) {
             throw SyncError.invalidState("\(label): a failover of '\(sentinel.masterName)' is under way (sentinel flags \(moving.flags.joined(separator: ","))): the roles are moving")
         }
-        let disagreeing = views.filter { $0.configEpoch == newest.configEpoch && ($0.host != newest.host || $0.port != newest.port) }
+        let disagreeing = views.filter { $0.configEpoch == newest.configEpoch && (!$0.host.sameBytes(as: newest.host) || $0.port != newest.port) }
         if !disagreeing.isEmpty {
             throw SyncError.invalidState("\(label): sentinels of the same config epoch \(newest.configEpoch) name different masters (\(newest.host):\(newest.port) and \(disagreeing[0].host):\(disagreeing[0].port))")
         }
@@ -94,7 +95,7 @@ enum SentinelResolver {
         guard case let .array(items) = role, let kind = items.first?.text else {
             throw SyncError.failed("\(label): ROLE at \(newest.host):\(newest.port) gave no role")
         }
-        guard kind == "master" else {
+        guard kind.sameBytes(as: "master") else {
             let following = items.count >= 3 ? " of \(items[1].text ?? "?"):\(items[2].text ?? "?")" : ""
             throw SyncError.invalidState("\(label): the sentinels name \(newest.host):\(newest.port) as master (config epoch \(newest.configEpoch)), but it reports role '\(kind)'\(following): a failover is under way or the sentinels are out of date")
         }
