@@ -46,18 +46,21 @@ stop_node() {
 }
 
 wait_ok() {
-  local cluster=$1 first=${FIRST[$1]}
-  for _ in $(seq 1 150); do
-    if cli "$first" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' \
-       && [ "$(cli "$first" CLUSTER NODES | grep -c 'connected')" = 6 ] \
-       && [ "$(cli "$first" CLUSTER NODES | grep -c ' slave ')" = 3 ]; then
-      local synced=1
-      for port in $(ports "$cluster"); do
-        cli "$port" INFO replication | grep -q '^role:slave' || continue
-        cli "$port" INFO replication | grep -q '^master_link_status:up' || synced=0
-      done
-      [ $synced = 1 ] && return 0
-    fi
+  # Every node must agree: cluster_state ok, six connected nodes, three replicas, no node flagged
+  # failing (a node that was stopped and restarted can still be marked fail? for a while).
+  local cluster=$1
+  for _ in $(seq 1 300); do
+    local ok=1
+    for port in $(ports "$cluster"); do
+      cli "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || { ok=0; break; }
+      local nodes; nodes=$(cli "$port" CLUSTER NODES)
+      [ "$(echo "$nodes" | awk '$8 == "connected"' | wc -l)" = 6 ] && [ "$(echo "$nodes" | awk '$3 ~ /slave/' | wc -l)" = 3 ] \
+        && [ "$(echo "$nodes" | awk '$3 ~ /fail/' | wc -l)" = 0 ] || { ok=0; break; }
+      if cli "$port" INFO replication | grep -q '^role:slave'; then
+        cli "$port" INFO replication | grep -q '^master_link_status:up' || { ok=0; break; }
+      fi
+    done
+    [ $ok = 1 ] && return 0
     sleep 0.2
   done
   die "cluster $cluster did not reach cluster_state:ok with three masters and three replicas"
