@@ -151,10 +151,9 @@ func postgresArray(_ values: [String]) -> String {
         .joined(separator: ",") + "}"
 }
 
-/// A table's columns in order, with their types and primary-key positions; empty if there is no such table.
-/// Every user table's columns in one query, keyed by the schema's and table's bytes: a database
-/// of many tables is one round trip per side, not two per table.
-func allTableColumns(_ connection: PGConnection) async throws -> [ByteKey: [ColumnInfo]] {
+/// Columns of the tables `filter` selects, in schema, table and column order: each with its
+/// schema and table, its types and primary-key position.
+private func columnRows(_ connection: PGConnection, where filter: String, _ parameters: [String?] = []) async throws -> [(String, String, ColumnInfo)] {
     let rows = try await connection.query("""
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,
                array_position(i.indkey::int2[], a.attnum), (a.attgenerated <> '')::text
@@ -163,17 +162,24 @@ func allTableColumns(_ connection: PGConnection) async throws -> [ByteKey: [Colu
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-        WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+        WHERE a.attnum > 0 AND NOT a.attisdropped AND \(filter)
         ORDER BY n.nspname, c.relname, a.attnum
+        """, parameters)
+    return rows.rows.compactMap { row in
+        guard let schema = row[0], let table = row[1] else { return nil }
+        return (schema, table, ColumnInfo(name: row[2] ?? "", type: row[3] ?? "text", typeName: row[4] ?? "text", category: row[5] ?? "X",
+                                          keyPosition: row[6].flatMap { Int($0) }, generated: row[7] == "true"))
+    }
+}
+
+/// Every user table's columns in one query, keyed by the schema's and table's bytes: a database
+/// of many tables is one round trip per side, not two per table.
+func allTableColumns(_ connection: PGConnection) async throws -> [ByteKey: [ColumnInfo]] {
+    let rows = try await columnRows(connection, where: """
+        c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
         """)
     var columns: [ByteKey: [ColumnInfo]] = [:]
-    for row in rows.rows {
-        guard let schema = row[0], let table = row[1] else { continue }
-        columns[tableKey(schema, table), default: []].append(
-            ColumnInfo(name: row[2] ?? "", type: row[3] ?? "text", typeName: row[4] ?? "text", category: row[5] ?? "X",
-                       keyPosition: row[6].flatMap { Int($0) }, generated: row[7] == "true"))
-    }
+    for (schema, table, column) in rows { columns[tableKey(schema, table), default: []].append(column) }
     return columns
 }
 
@@ -182,20 +188,8 @@ func tableKey(_ schema: String, _ table: String) -> ByteKey {
     ByteKey(Array(schema.utf8) + [0] + Array(table.utf8))
 }
 
+/// A table's columns in order, with their types and primary-key positions; empty if there is no such table.
 func tableColumns(_ connection: PGConnection, schema: String, table: String) async throws -> [ColumnInfo] {
-    let rows = try await connection.query("""
-        SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory::text,
-               array_position(i.indkey::int2[], a.attnum), (a.attgenerated <> '')::text
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        JOIN pg_type t ON t.oid = a.atttypid
-        LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-        WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attnum
-        """, [schema, table])
-    return rows.rows.map { row in
-        ColumnInfo(name: row[0] ?? "", type: row[1] ?? "text", typeName: row[2] ?? "text", category: row[3] ?? "X",
-                   keyPosition: row[4].flatMap { Int($0) }, generated: row[5] == "true")
-    }
+    try await columnRows(connection, where: "n.nspname = $1 AND c.relname = $2", [schema, table]).map(\.2)
 }
+
