@@ -134,18 +134,8 @@ extension RedisSource {
         guard sample.errors.isEmpty, let dr = views[.dr] else { return sample }
         sample.position = dr.position
         let heartbeat = await heartbeatLag(now: now)
-        guard let heartbeat else {
-            sample.state = .syncing
-            sample.details["lag_seconds_basis"] = "unknown"
-            sample.errors = [options.heartbeatKey == nil
-                ? "lag cannot be measured: two clusters share no replication offsets; set heartbeat_key to measure it"
-                : "the heartbeat key is not on the DR side yet: whatever keeps it in sync has not copied it"]
-            return sample
-        }
-        sample.details["heartbeat_key"] = options.heartbeatKey
-        sample.lagSeconds = heartbeat.seconds
-        sample.details["lag_seconds_basis"] = heartbeat.basis
-        sample.state = heartbeat.seconds > config.policy.lagBudgetSeconds ? .lagging : (heartbeat.seconds > 0 ? .syncing : .inSync)
+        if heartbeat != nil { sample.details["heartbeat_key"] = options.heartbeatKey }
+        judgeByHeartbeat(&sample, heartbeat, unshared: "a pair with a cluster side shares no replication offsets", drSide: "the DR side")
         return sample
     }
 }

@@ -69,13 +69,6 @@ final class RedisSide: Sendable {
         return order.map { ($0 / width, $0 % width, groups[$0]!) }
     }
 
-    /// Keys grouped by the scan unit serving them.
-    func groups(_ keys: [[UInt8]]) -> [(node: Int, keys: [[UInt8]])] {
-        guard isCluster else { return [(0, keys)] }
-        let grouped = Dictionary(grouping: keys, by: node(for:))
-        return grouped.keys.sorted().map { ($0, grouped[$0]!) }
-    }
-
     /// Keys on this side: the sum over the masters.
     func keyCount() async throws -> Int64 {
         var total: Int64 = 0
@@ -119,19 +112,12 @@ struct SlotStability {
             let now = try await ClusterMap.discover(endpoint, cluster, side: side)
             let name = side == .primary ? "the primary cluster" : "the DR cluster"
             if !map.movingSlots.isEmpty || !now.movingSlots.isEmpty {
-                throw SyncError.failed("slots of \(name) were being migrated during the check (\((map.movingSlots + now.movingSlots).uniqued().map(String.init).joined(separator: ", "))): keys in them may sit on either master, so per-master SCANs could miss some; run the check again once the migration is done")
+                throw SyncError.failed("slots of \(name) were being migrated during the check (\(Set(map.movingSlots + now.movingSlots).sorted().map(String.init).joined(separator: ", "))): keys in them may sit on either master, so per-master SCANs could miss some; run the check again once the migration is done")
             }
             if now.layout != map.layout {
                 throw SyncError.failed("the slot map of \(name) changed during the check (before: \(map.layout); after: \(now.layout)): per-master SCANs could have missed keys that moved; run the check again")
             }
         }
-    }
-}
-
-extension Array where Element: Hashable {
-    func uniqued() -> [Element] {
-        var seen = Set<Element>()
-        return filter { seen.insert($0).inserted }
     }
 }
 

@@ -320,18 +320,25 @@ public actor RedisSource: SourceAdapter {
         }
         // Writes applied to a writable DR instance advance its own replication offset.
         sample.position = dr.masterReplOffset
+        judgeByHeartbeat(&sample, heartbeat, unshared: "an independent DR instance shares no replication offsets with the primary",
+                         drSide: "the DR instance")
+        return sample
+    }
+
+    /// Lag and state of a pair with no shared replication position: from the heartbeat key, or
+    /// unknown with the reason (`unshared` says why no position is shared; `drSide` names the DR side).
+    func judgeByHeartbeat(_ sample: inout Sample, _ heartbeat: HeartbeatLag?, unshared: String, drSide: String) {
         guard let heartbeat else {
             sample.state = .syncing
             sample.details["lag_seconds_basis"] = "unknown"
             sample.errors = [options.heartbeatKey == nil
-                ? "lag cannot be measured: an independent DR instance shares no replication offsets with the primary; set heartbeat_key to measure it"
-                : "the heartbeat key is not on the DR instance yet: whatever keeps it in sync has not copied it"]
-            return sample
+                ? "lag cannot be measured: \(unshared); set heartbeat_key to measure it"
+                : "the heartbeat key is not on \(drSide) yet: whatever keeps it in sync has not copied it"]
+            return
         }
         sample.lagSeconds = heartbeat.seconds
         sample.details["lag_seconds_basis"] = heartbeat.basis
         sample.state = heartbeat.seconds > config.policy.lagBudgetSeconds ? .lagging : (heartbeat.seconds > 0 ? .syncing : .inSync)
-        return sample
     }
 
     // MARK: heartbeat
