@@ -136,7 +136,7 @@ stop_syncd() { # prints syncd's peak RSS in MiB
   for _ in $(seq 200); do kill -0 "$SYNCD_PID" 2>/dev/null || break; sleep 0.1; done
   echo $((kib / 1024))
 }
-steal() { awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+source integration/bench-stats.sh
 
 cutover() { # -> "total_seconds status drain verify" (phases: the slowest source's)
   "$BIN/syncctl" cutover --json --timeout 30m 2>/dev/null | python3 -c '
@@ -155,8 +155,6 @@ sequential() { # -> "sum_seconds largest_single_source"
   done
   printf '%.2f\n' "$sum"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
 
 # The built-in mirror copies the topic once; later runs resume where the DR side ends.
 start_syncd

@@ -58,18 +58,16 @@ once() { # config -> seconds for one in-process status (one sample of every sour
   grep -q "\"partitions\" : \"$2\"" "$STATE/kafka-sample.out" || { echo "the sample did not cover $2 partitions:" >&2; head -c 2000 "$STATE/kafka-sample.out" >&2; exit 2; }
   echo "$end - $start" | bc -l
 }
-steal() { awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
+source integration/bench-stats.sh
 read -r steal0 all0 < <(steal)
 wide=(); narrow=(); diffs=()
 for _ in $(seq "$RUNS"); do
   w=$(once "$WIDE" "$PARTITIONS"); n=$(once "$NARROW" 1)
-  wide+=("$w"); narrow+=("$n"); diffs+=("$(echo "$w - $n" | bc -l)")
+  # Milliseconds as seconds with three decimals, as the table prints them.
+  wide+=("$(printf '%.3f' "$w")"); narrow+=("$(printf '%.3f' "$n")"); diffs+=("$(echo "$w - $n" | bc -l | xargs printf '%.3f')")
 done
-read -r steal1 all1 < <(steal)
 printf '\n%-44s %s\n' "" "median (min-max) of $RUNS runs, seconds"
 printf '%-44s %.3f (%s)\n' "status with a $PARTITIONS-partition topic" "$(median "${wide[@]}")" "$(range "${wide[@]}")"
 printf '%-44s %.3f (%s)\n' "reference: the same with a 1-partition topic" "$(median "${narrow[@]}")" "$(range "${narrow[@]}")"
 printf '%-44s %.3f (%s)\n' "one poll of $PARTITIONS partitions (difference)" "$(median "${diffs[@]}")" "$(range "${diffs[@]}")"
-echo "CPU steal during the run: $(echo "100 * ($steal1 - $steal0) / ($all1 - $all0)" | bc -l | xargs printf '%.1f')% of CPU time ($(nproc) cores)"
+steal_since "$steal0" "$all0"

@@ -31,7 +31,7 @@ bash integration/kafka.sh stop
 bash integration/kafka.sh start >/dev/null
 eval "$(bash integration/kafka.sh env)"
 now() { date +%s.%N; }
-rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+source integration/bench-stats.sh
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 
 topic=bench

@@ -67,9 +67,7 @@ verify() { # concurrency -> "seconds tables"
   BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" verify --config "$(config "$1")" --source bench --json 2>/dev/null \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["status"] == "pass", r.get("error"); print("%.3f %d" % (r["duration_seconds"], len(r["tables"])))'
 }
-steal() { awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
+source integration/bench-stats.sh
 
 read -r steal0 all0 < <(steal)
 one=(); four=(); speedups=()
@@ -78,9 +76,8 @@ for _ in $(seq "$RUNS"); do
   read -r b checked < <(verify 4); four+=("$b")
   speedups+=("$(echo "$a / $b" | bc -l | xargs printf '%.2f')")
 done
-read -r steal1 all1 < <(steal)
 printf '\n%s tables of %s rows (%s compared per check); median (min-max) of %s runs, seconds\n' "$TABLES" "$ROWS" "$checked" "$RUNS"
 printf '%-40s %s\n' "one after another (check_concurrency 1)" "$(median "${one[@]}") ($(range "${one[@]}"))"
 printf '%-40s %s\n' "four at once (check_concurrency 4)" "$(median "${four[@]}") ($(range "${four[@]}"))"
 printf '%-40s %sx (%s)\n' "speed-up" "$(median "${speedups[@]}")" "$(range "${speedups[@]}")"
-echo "CPU steal during the run: $(echo "100 * ($steal1 - $steal0) / ($all1 - $all0)" | bc -l | xargs printf '%.1f')% of CPU time ($(nproc) cores)"
+steal_since "$steal0" "$all0"

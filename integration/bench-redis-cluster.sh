@@ -111,11 +111,7 @@ floor() { # ports... -> wall seconds for redis-floor dump on all of them at once
   echo "$(echo "$end - $start" | bc -l) $total"
 }
 
-steal() { awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
-rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
-rates() { local keys=$1; shift; local out=(); for t in "$@"; do out+=("$(rate "$keys" "$t")"); done; echo "${out[@]}"; }
+source integration/bench-stats.sh
 rss_mib() { echo $(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 )); }
 
 printf '\n%-8s %-10s %-26s %-26s %-26s %-8s %-8s %-6s %s\n' keys data "source masters floor keys/s" "both clusters floor keys/s" "check keys/s" "vs src" "vs both" found "syncd peak RSS"
@@ -141,9 +137,9 @@ for keys in "${SIZES[@]}"; do
       read -r t n < <(floor $(masters 27201) $(masters 27301)); both+=("$t")
       read -r t checked found < <(verify); checks+=("$t")
     done
-    read -r -a src_rates < <(rates "$keys" "${src[@]}")
-    read -r -a both_rates < <(rates "$((2 * keys))" "${both[@]}")
-    read -r -a check_rates < <(rates "$keys" "${checks[@]}")
+    mapfile -t src_rates < <(rates "$keys" "${src[@]}")
+    mapfile -t both_rates < <(rates "$((2 * keys))" "${both[@]}")
+    mapfile -t check_rates < <(rates "$keys" "${checks[@]}")
     ms=$(median "${src_rates[@]}"); mb=$(median "${both_rates[@]}"); mc=$(median "${check_rates[@]}")
     printf '%-8s %-10s %-26s %-26s %-26s %-8s %-8s %-6s %s MiB\n' "$keys" "$data" "$ms ($(range "${src_rates[@]}"))" "$mb ($(range "${both_rates[@]}"))" \
       "$mc ($(range "${check_rates[@]}"))" "$(echo "100 * $mc / $ms" | bc -l | xargs printf '%.0f%%')" \
@@ -152,9 +148,8 @@ for keys in "${SIZES[@]}"; do
   printf '%-8s full sync (syncctl resync) of every key into the empty DR cluster: %.1f s (%s keys/s)\n' "$keys" "$copy_seconds" "$(rate "$keys" "$copy_seconds")"
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
-read -r steal1 all1 < <(steal)
 echo
-echo "CPU steal during the run: $(echo "100 * ($steal1 - $steal0) / ($all1 - $all0)" | bc -l | xargs printf '%.1f')% of CPU time ($(nproc) cores)"
+steal_since "$steal0" "$all0"
 echo "figures: median (min-max) of $RUNS runs; floors and checks alternate within each run."
 echo "source masters floor: redis-floor dump on the source's three masters at once; keys/s = keys / wall time."
 echo "both clusters floor: the same on all six masters at once (every key read once on each side); keys/s = 2 x keys / wall time."

@@ -100,11 +100,7 @@ both_floor() { # DUMP of every key on the primary and on the replica at once -> 
 }
 
 rss_mib() { echo $(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 )); }
-rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
-rates() { local keys=$1; shift; for t in "$@"; do rate "$keys" "$t"; echo; done; }
-steal() { awk '/^cpu / {print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+source integration/bench-stats.sh
 RUNS=${RUNS:-3}
 
 measure() { # data label: RUNS rounds of each floor and the check, alternating; prints one row of medians (ranges)
@@ -142,9 +138,8 @@ for keys in "${SIZES[@]}"; do
   SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" resume --server http://127.0.0.1:8491 --source bench >/dev/null
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
-read -r steal1 all1 < <(steal)
 echo
-echo "CPU steal during the run: $(echo "100 * ($steal1 - $steal0) / ($all1 - $all0)" | bc -l | xargs printf '%.1f')% of CPU time ($(nproc) cores)"
+steal_since "$steal0" "$all0"
 echo "two-sided floor: redis-floor.c dump on the primary and on the replica at once; keys/s = keys / wall time. vs both: check rate as a share of it."
 echo "floors: integration/redis-floor.c on the primary alone: SCAN COUNT 1000, then one pipelined read per key (typed or DUMP)."
 echo "check: syncctl verify --full-diff against a release syncd; keys/s = primary keys / the check's own duration. Per key it"

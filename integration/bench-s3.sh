@@ -31,7 +31,7 @@ bash integration/s3.sh sync-stop
 eval "$(bash integration/s3.sh env)"
 now() { date +%s.%N; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }
-rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+source integration/bench-stats.sh
 
 # rclone reads its remotes from the environment: p (primary) and d (DR). Its AWS SDK refuses a
 # custom CA bundle with rclone's HTTP transport (and these endpoints are plain http).

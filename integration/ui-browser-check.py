@@ -73,6 +73,12 @@ class Page:
         await self.wait_event("Page.loadEventFired")
 
 
+async def session_cookie(page, base):
+    """The browser's syncd session cookie for `base`, or None."""
+    cookies = (await page.call("Network.getCookies", urls=[base + "/"]))["cookies"]
+    return next((c for c in cookies if c["name"] == "syncd_session"), None)
+
+
 async def run(base, token, source, screenshot, spki):
     profile = tempfile.mkdtemp(prefix="syncd-chromium-")
     arguments = [chromium_binary(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -105,8 +111,7 @@ async def run(base, token, source, screenshot, spki):
             await submit("not-the-token-0123456789")
             found["wrong_token_path"] = await page.evaluate("location.pathname")
             found["wrong_token_error"] = await page.evaluate("document.querySelector('#login-error')?.textContent ?? null")
-            cookies = (await page.call("Network.getCookies", urls=[base + "/"]))["cookies"]
-            found["cookie_after_wrong_token"] = any(c["name"] == "syncd_session" for c in cookies)
+            found["cookie_after_wrong_token"] = await session_cookie(page, base) is not None
 
             await submit(token)
             found["signed_in_path"] = await page.evaluate("location.pathname")
@@ -119,8 +124,7 @@ async def run(base, token, source, screenshot, spki):
             shot = await page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
             with open(screenshot, "wb") as out:
                 out.write(base64.b64decode(shot["data"]))
-            cookies = (await page.call("Network.getCookies", urls=[base + "/"]))["cookies"]
-            session = next((c for c in cookies if c["name"] == "syncd_session"), None)
+            session = await session_cookie(page, base)
             found["cookie"] = session and {k: session.get(k) for k in ("httpOnly", "sameSite", "secure", "path")}
             found["cookie_readable_by_script"] = await page.evaluate("document.cookie.includes('syncd_session')")
 
@@ -135,8 +139,7 @@ async def run(base, token, source, screenshot, spki):
 
             await page.load(lambda: page.evaluate("document.querySelector('form.signout').requestSubmit()"))
             found["signed_out_path"] = await page.evaluate("location.pathname")
-            cookies = (await page.call("Network.getCookies", urls=[base + "/"]))["cookies"]
-            found["cookie_after_sign_out"] = any(c["name"] == "syncd_session" for c in cookies)
+            found["cookie_after_sign_out"] = await session_cookie(page, base) is not None
         print(json.dumps(found))
     finally:
         browser.terminate()
