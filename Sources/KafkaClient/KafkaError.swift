@@ -12,6 +12,11 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         message = "\(context): \(String(cString: rd_kafka_err2str(code)))"
     }
 
+    init(code: rd_kafka_resp_err_t, message: String) {
+        self.code = code.rawValue
+        self.message = message
+    }
+
     init(message: String) {
         code = RD_KAFKA_RESP_ERR_UNKNOWN.rawValue
         self.message = message

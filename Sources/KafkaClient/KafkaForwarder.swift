@@ -3,10 +3,27 @@ import Foundation
 import Synchronization
 import SyncCore
 
+/// How a forwarder with a transactional writer groups records: a transaction ends after
+/// `maxRecords` records or `maxDuration`, whichever comes first, and carries the records
+/// `syncRecords` makes from what it delivered (spans named by their source topic).
+public struct TransactionPlan: Sendable {
+    public var maxRecords: Int
+    public var maxDuration: Duration
+    public var syncRecords: @Sendable ([DeliveredSpan]) -> [ProducedRecord]
+
+    public init(maxRecords: Int, maxDuration: Duration, syncRecords: @escaping @Sendable ([DeliveredSpan]) -> [ProducedRecord]) {
+        self.maxRecords = maxRecords
+        self.maxDuration = maxDuration
+        self.syncRecords = syncRecords
+    }
+}
+
 /// Consumes assigned partitions of one cluster and produces every record to the same partition of
 /// its mapped topic on another (key, value, headers and timestamp kept); commits, per source
-/// partition, the offset after the last record the target acknowledged. One connected run of the
-/// built-in mirror, torn down and rebuilt after any failure. Blocking: call it from one queue.
+/// partition, the offset after the last record the target acknowledged. With a `TransactionPlan`
+/// the records and their offset syncs become visible together, at each transaction's commit. One
+/// connected run of the built-in mirror, torn down and rebuilt after any failure. Blocking: call it
+/// from one queue.
 public final class KafkaForwarder: @unchecked Sendable {
     let consumer: KafkaHandle
     let writer: KafkaWriter
@@ -22,11 +39,17 @@ public final class KafkaForwarder: @unchecked Sendable {
     private var wakeCursor = 0
     /// Target topic handles by the consumer's source topic handle: no name lookups per record.
     private var targetHandles: [OpaquePointer: OpaquePointer] = [:]
+    let transactions: TransactionPlan?
+    private var transactionStart: ContinuousClock.Instant?
+    private var transactionRecords = 0
 
-    /// `topics`: each source topic with the target topic its records go to.
-    public init(consumer: KafkaHandle, writer: KafkaWriter, topics: [(source: String, target: String)], batchSize: Int) throws {
+    /// `topics`: each source topic with the target topic its records go to. `transactions` requires
+    /// a transactional writer whose transactions were initialised.
+    public init(consumer: KafkaHandle, writer: KafkaWriter, topics: [(source: String, target: String)], batchSize: Int,
+                transactions: TransactionPlan? = nil) throws {
         self.consumer = consumer
         self.writer = writer
+        self.transactions = transactions
         targetTopics = Dictionary(topics.map { ($0.source.byteKey, $0.target) }, uniquingKeysWith: { first, _ in first })
         sourceTopics = Dictionary(topics.map { ($0.target.byteKey, $0.source) }, uniquingKeysWith: { first, _ in first })
         self.batchSize = batchSize
@@ -57,13 +80,20 @@ public final class KafkaForwarder: @unchecked Sendable {
         requestStop()
         let milliseconds = Int32(clamping: flushTimeout.components.seconds * 1000 + flushTimeout.components.attoseconds / 1_000_000_000_000_000)
         _ = try? await consumer.performToCompletion {
-            try? self.writer.flushBlocking(timeoutMs: milliseconds)
+            // An open transaction that cannot commit in time stays invisible; the next run re-reads it.
+            if self.transactionStart != nil {
+                try? self.commitTransactionBlocking(timeoutMs: milliseconds, giveUp: { false })
+            } else {
+                try? self.writer.flushBlocking(timeoutMs: milliseconds)
+            }
             self.commitAcknowledged(async: true)
         }
     }
 
-    /// Set by `stop`: a produce waiting for queue space gives up instead of waiting for the DR side.
+    /// Set by `stop`: a produce waiting for queue space, or a transaction's commit, gives up
+    /// instead of waiting for the DR side.
     let stopRequested = Mutex(false)
+    private var giveUp: () -> Bool { { self.stopRequested.withLock { $0 } } }
 
     /// Makes a step that waits for queue space end now (callable from any thread).
     public func requestStop() {
@@ -100,17 +130,56 @@ public final class KafkaForwarder: @unchecked Sendable {
         try consumeBatch(messages, max(0, count), handle: consumer, context: "consuming the source topics") { message in
             let record = RecordView(message: message)
             guard let sourceHandle = message.pointee.rkt, let target = targetHandle(for: sourceHandle) else { return }
+            if transactions != nil, transactionStart == nil { try beginTransactionBlocking() }
             try writer.produceBlocking(to: target, partition: record.partition, key: record.key, value: record.value,
                                        headers: record.copiedHeaders(), timestamp: record.timestamp, tag: record.offset,
-                                       giveUp: { self.stopRequested.withLock { $0 } })
+                                       giveUp: giveUp)
             produced += 1
         }
         writer.pollBlocking()
         if let failure = writer.handle.events.firstFailure {
+            if transactionStart != nil { writer.abortBlocking(timeoutMs: 5000) }
             throw KafkaError(message: "\(writer.label): a mirrored record was not delivered: \(failure)")
         }
-        if Date().timeIntervalSince(lastCommit) >= 1 { commitAcknowledged(async: true) }
+        if let transactions, let started = transactionStart {
+            transactionRecords += produced
+            if transactionRecords >= transactions.maxRecords || ContinuousClock.now - started >= transactions.maxDuration {
+                try commitTransactionBlocking(timeoutMs: 30000)
+            }
+        } else if transactions == nil, Date().timeIntervalSince(lastCommit) >= 1 {
+            commitAcknowledged(async: true)
+        }
         return produced
+    }
+
+    private func beginTransactionBlocking() throws {
+        _ = writer.handle.events.takeSpans() // what came before belongs to no transaction
+        try writer.beginBlocking()
+        transactionStart = .now
+        transactionRecords = 0
+    }
+
+    /// Waits for the transaction's records, adds the offset syncs their delivery reports imply, and
+    /// commits: records and syncs become visible together or not at all.
+    func commitTransactionBlocking(timeoutMs: Int32, giveUp: (() -> Bool)? = nil) throws {
+        let giveUp = giveUp ?? self.giveUp
+        guard let transactions, transactionStart != nil else { return }
+        transactionStart = nil
+        do {
+            try writer.flushBlocking(timeoutMs: timeoutMs, giveUp: giveUp)
+            let spans = writer.handle.events.takeSpans().compactMap { span -> DeliveredSpan? in
+                guard let source = sourceTopics[span.topic.byteKey] else { return nil }
+                var named = span
+                named.topic = source
+                return named
+            }
+            try writer.queueBlocking(transactions.syncRecords(spans))
+        } catch {
+            writer.abortBlocking(timeoutMs: min(timeoutMs, 5000))
+            throw error
+        }
+        try writer.commitBlocking(timeoutMs: timeoutMs, giveUp: giveUp)
+        commitAcknowledged(async: true)
     }
 
     private func targetHandle(for sourceHandle: OpaquePointer) -> OpaquePointer? {
@@ -127,7 +196,11 @@ public final class KafkaForwarder: @unchecked Sendable {
 
     /// Waits for every record in flight to be acknowledged, then commits.
     func settleBlocking() throws {
-        try writer.flushBlocking(timeoutMs: 30000)
+        if transactionStart != nil {
+            try commitTransactionBlocking(timeoutMs: 30000)
+        } else {
+            try writer.flushBlocking(timeoutMs: 30000)
+        }
         commitAcknowledged(async: false)
     }
 

@@ -9,6 +9,8 @@ final class HandleEvents: @unchecked Sendable {
     /// Per partition of the produced topics (by the name's bytes): the highest source offset
     /// (message opaque) acknowledged.
     private var acknowledged: [ByteKey: [Int32: Int64]] = [:]
+    /// Per partition, what was acknowledged since the last `takeSpans()` (a transaction's records).
+    private var spans: [ByteKey: [Int32: DeliveredSpan]] = [:]
     private var deliveryFailure: String?
 
     func recordError(_ text: String) {
@@ -19,7 +21,7 @@ final class HandleEvents: @unchecked Sendable {
         lock.withLock { defer { lastError = nil }; return lastError }
     }
 
-    func recordDelivery(topic: String, partition: Int32, tag: Int64?, error: String?) {
+    func recordDelivery(topic: String, partition: Int32, tag: Int64?, offset: Int64, error: String?) {
         lock.withLock {
             if let error {
                 if deliveryFailure == nil { deliveryFailure = "\(topic)[\(partition)]: \(error)" }
@@ -28,7 +30,22 @@ final class HandleEvents: @unchecked Sendable {
             if let tag {
                 let name = topic.byteKey
                 acknowledged[name, default: [:]][partition] = max(acknowledged[name]?[partition] ?? -1, tag)
+                if var span = spans[name]?[partition] {
+                    span.include(tag: tag, offset: offset)
+                    spans[name]![partition] = span
+                } else {
+                    spans[name, default: [:]][partition] = DeliveredSpan(topic: topic, partition: partition, firstTag: tag, firstOffset: offset,
+                                                                         lastTag: tag, lastOffset: offset)
+                }
             }
+        }
+    }
+
+    /// The tagged records acknowledged since the last call, per partition; starts a new span.
+    func takeSpans() -> [DeliveredSpan] {
+        lock.withLock {
+            defer { spans = [:] }
+            return spans.values.flatMap(\.values)
         }
     }
 
@@ -37,6 +54,31 @@ final class HandleEvents: @unchecked Sendable {
 
     /// The first delivery that failed, if any (checked per batch, so it copies nothing else).
     var firstFailure: String? { lock.withLock { deliveryFailure } }
+}
+
+/// The tagged records of one produced partition acknowledged in a span of time: the first and last
+/// tag (the mirrored source offset) and the offsets they were written at.
+public struct DeliveredSpan: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var firstTag: Int64
+    public var firstOffset: Int64
+    public var lastTag: Int64
+    public var lastOffset: Int64
+
+    public init(topic: String, partition: Int32, firstTag: Int64, firstOffset: Int64, lastTag: Int64, lastOffset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.firstTag = firstTag
+        self.firstOffset = firstOffset
+        self.lastTag = lastTag
+        self.lastOffset = lastOffset
+    }
+
+    mutating func include(tag: Int64, offset: Int64) {
+        if tag < firstTag { (firstTag, firstOffset) = (tag, offset) }
+        if tag > lastTag { (lastTag, lastOffset) = (tag, offset) }
+    }
 }
 
 /// librdkafka prefetches per partition (defaults: 100k records, 64 MiB); with many partitions
@@ -87,7 +129,8 @@ public final class KafkaHandle: @unchecked Sendable {
                 let error = message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : String(cString: rd_kafka_err2str(message.pointee.err))
                 // The message opaque carries the mirrored source offset + 1 (0 = untagged).
                 let tag = Int(bitPattern: message.pointee._private)
-                events.recordDelivery(topic: topic, partition: message.pointee.partition, tag: tag > 0 ? Int64(tag - 1) : nil, error: error)
+                events.recordDelivery(topic: topic, partition: message.pointee.partition, tag: tag > 0 ? Int64(tag - 1) : nil,
+                                      offset: message.pointee.offset, error: error)
             }
         }
         guard let rk = rd_kafka_new(role == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, errorText, 512) else {

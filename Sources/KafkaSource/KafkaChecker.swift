@@ -20,6 +20,9 @@ struct PartitionComparison: Sendable {
     var missing: Int64 { max(0, end - missingFrom) }
     /// DR offsets from here to the DR end are beyond what the source range maps to.
     var extraFrom: Int64 = 0
+    /// The DR range that holds the compared records: [drStart, drEnd).
+    var drStart: Int64 = 0
+    var drEnd: Int64 = 0
     var extra: Int64 = 0
     var chunks = 0
 
@@ -42,7 +45,9 @@ struct KafkaChecker {
                                         label: describeSide(.dr, config.dr))
     }
 
-    /// Where the comparison of a partition starts and what the DR side must hold for it.
+    /// Where the comparison of a partition starts and what the DR side must hold for it. DR ends
+    /// come from the mapping (the offset after the last record's), never from a record count: a
+    /// transaction marker takes an offset but holds no record.
     static func plan(_ state: KafkaSource.PartitionState, end: Int64) -> PartitionComparison {
         let mapping = state.mapping
         var start = max(state.sourceLow, mapping.firstUpstream ?? state.sourceLow)
@@ -56,13 +61,18 @@ struct KafkaChecker {
         }
         start = min(start, end)
         let drStart = mapping.drOffset(forSource: start) ?? state.drHigh
-        let comparable = max(0, min(end - start, state.drHigh - drStart))
-        var comparison = PartitionComparison(state: state, start: start, end: end, skipped: skipped, missingFrom: start + comparable)
-        let expectedDREnd = drStart + (end - start)
+        let comparableEnd = min(end, max(start, state.mirroredUpTo))
+        func drEnd(after sourceEnd: Int64) -> Int64 {
+            sourceEnd > start ? (mapping.drOffset(forSource: sourceEnd - 1) ?? drStart) + 1 : drStart
+        }
+        var comparison = PartitionComparison(state: state, start: start, end: end, skipped: skipped, missingFrom: comparableEnd)
+        comparison.drStart = drStart
+        comparison.drEnd = drEnd(after: comparableEnd)
+        let expectedDREnd = drEnd(after: end)
         comparison.extraFrom = expectedDREnd
-        comparison.extra = max(0, state.drHigh - expectedDREnd)
+        comparison.extra = max(0, min(state.drHigh - expectedDREnd, state.mirroredUpTo - end))
         comparison.primaryRecords = end - start
-        comparison.drRecords = comparable + comparison.extra
+        comparison.drRecords = (comparableEnd - start) + comparison.extra
         return comparison
     }
 
@@ -71,9 +81,9 @@ struct KafkaChecker {
         var result = plan
         let state = plan.state
         var sourceNext = plan.start
-        var drNext = state.mapping.drOffset(forSource: plan.start) ?? state.drHigh
+        var drNext = plan.drStart
         let sourceEnd = plan.missingFrom
-        let drEnd = drNext + (plan.missingFrom - plan.start)
+        let drEnd = plan.drEnd
         while sourceNext < sourceEnd {
             let (sourceFrom, drFrom) = (sourceNext, drNext)
             async let sourceChunk = Self.readChunk(primaryReader, state.source, from: sourceFrom, to: sourceEnd)

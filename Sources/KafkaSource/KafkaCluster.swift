@@ -87,6 +87,14 @@ final class OffsetSyncReader: @unchecked Sendable {
         }
         return current
     }
+
+    /// Drops what only source records gone from retention need (see `PartitionMapping.prune`).
+    func prune(_ lows: [(TopicPartition, Int64)]) -> OffsetSyncLog {
+        lock.withLock {
+            for (partition, low) in lows { log.prune(partition, before: low) }
+            return log
+        }
+    }
 }
 
 /// A source topic, the DR topic it is mirrored to, and their common partition count.

@@ -81,9 +81,9 @@ extension KafkaSource {
                 let from = max(state.mirroredUpTo, state.sourceLow)
                 let to = min(Int64(toNumber), state.sourceHigh)
                 guard from < to else { continue }
-                if from != state.mirroredUpTo {
-                    try await recordSync(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: from, downstreamOffset: state.drHigh), writer: writer)
-                }
+                // Always: after a transaction the mapping points past a commit marker that a
+                // cluster may not have written, and these records land exactly at the DR end.
+                try await recordSync(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: from, downstreamOffset: state.drHigh), writer: writer)
                 let drTopic = topic.dr
                 do {
                     copied += try await reader.copy(partition, from: from, to: to, into: drTopic, through: writer)

@@ -126,8 +126,9 @@ public actor KafkaSource: SourceAdapter {
         // round trips, not 2000. The DR side first, so the records behind err high.
         let pairs = layout.topics.flatMap { topic in topic.sourcePartitions.map { ($0, TopicPartition(topic.dr, $0.partition)) } }
         let drMarks = try await dr.watermarks(pairs.map(\.1))
-        let syncs = try await syncReader.refresh(from: cluster(syncsSide))
+        _ = try await syncReader.refresh(from: cluster(syncsSide))
         let primaryMarks = try await primary.watermarks(pairs.map(\.0))
+        let syncs = syncReader.prune(zip(pairs, primaryMarks).map { ($0.0.0, $0.1.low) })
         var states: [PartitionState] = []
         states.reserveCapacity(pairs.count)
         for (index, (source, target)) in pairs.enumerated() {

@@ -148,66 +148,107 @@ final class BuiltInMirror: @unchecked Sendable {
     }
 }
 
-/// Opens a run of the mirror: works out where each partition resumes, records new positions,
-/// and hands the rest to a `KafkaForwarder`.
+/// Opens a run of the mirror: fences older writers, works out where each partition resumes,
+/// records new positions, and hands the rest to a `KafkaForwarder`.
 enum MirrorSession {
+    /// Records per transaction at most, and how long one stays open: the lag a reader sees is at
+    /// least this, and a takeover re-mirrors at most one transaction.
+    static let transactionRecords = 200_000
+    static let transactionDuration: Duration = .milliseconds(500)
+
+    /// One id per source: a new leader's producer fences the old one's and aborts what it left open.
+    static func transactionalID(_ source: String) -> String { "syncd-mirror.\(source)" }
+
     /// Works out every partition's resume offset from the DR side and starts consuming there.
     /// `fresh`: start a new DR position at the earliest retained source offset (force full sync).
     static func open(mirror: BuiltInMirror, fresh: Bool) async throws -> KafkaForwarder {
         let config = mirror.config
         let options = mirror.options
-        let topics = try await mirror.resolveLayout()
-        let source = try KafkaCluster(side: .primary, endpoint: config.primary, purpose: "mirror-setup")
-        let dr = try KafkaCluster(side: .dr, endpoint: config.dr, purpose: "mirror-setup")
-        let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: dr)
-
-        var starts: [(TopicPartition, Int64)] = []
-        var newSyncs: [OffsetSync] = []
-        for topic in topics {
-            for partition in topic.sourcePartitions {
-                let (sourceLow, sourceHigh) = try await source.watermarks(partition)
-                let (_, drHigh) = try await dr.watermarks(TopicPartition(topic.dr, partition.partition))
-                let mapping = syncs.mapping(partition)
-                var start: Int64
-                if fresh || mapping.isEmpty {
-                    start = sourceLow
-                    newSyncs.append(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: start, downstreamOffset: drHigh))
-                } else {
-                    start = mapping.sourcePosition(forDREnd: drHigh)
-                    if start > sourceHigh {
-                        throw SyncError.invalidState("\(topic.dr)[\(partition.partition)] on the DR side holds \(start - sourceHigh) record(s) more than \(partition) on the primary maps to; something else writes to the DR topic (force a full sync to start a fresh DR position)")
-                    }
-                    if start < sourceLow {
-                        mirror.note("\(partition): \(sourceLow - start) record(s) expired on the primary before they were mirrored (offsets \(start)..\(sourceLow - 1)); mirroring continues at \(sourceLow)")
-                        start = sourceLow
-                        newSyncs.append(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: start, downstreamOffset: drHigh))
-                    }
-                }
-                starts.append((partition, start))
-            }
-        }
-
         let settings = KafkaClientSettings(endpoint: config.dr, clientID: "syncd-mirror-\(config.name)")
         let writer: KafkaWriter
         let consumer: KafkaHandle
         do {
-            writer = try KafkaWriter(settings: settings, label: describeSide(.dr, config.dr), batchSize: options.batchSize, compression: options.compression)
+            writer = try KafkaWriter(settings: settings, label: describeSide(.dr, config.dr), batchSize: options.batchSize,
+                                     compression: options.compression, transactionalID: transactionalID(config.name))
             consumer = try KafkaHandle(role: .consumer, settings: KafkaClientSettings(endpoint: config.primary, clientID: "syncd-mirror-\(config.name)"), extra: [
                 ("group.id", "syncd-mirror.\(config.name)"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "error"), ("fetch.wait.max.ms", "50"), ("queued.min.messages", KafkaMemory.prefetchRecords),
                 ("queued.max.messages.kbytes", KafkaMemory.prefetchKilobytes),
             ], label: describeSide(.primary, config.primary))
+            // Before the DR side is read: an older writer's open transaction is aborted here, so
+            // the position below is read past it, and that writer can commit nothing more.
+            try await writer.initTransactions()
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
         }
-        let session = try KafkaForwarder(consumer: consumer, writer: writer, topics: topics.map { ($0.source, $0.dr) }, batchSize: options.batchSize)
+
+        let topics = try await mirror.resolveLayout()
+        let source = try KafkaCluster(side: .primary, endpoint: config.primary, purpose: "mirror-setup")
+        let dr = try KafkaCluster(side: .dr, endpoint: config.dr, purpose: "mirror-setup")
+        let syncs = try await OffsetSyncReader(topic: options.offsetSyncsTopic).refresh(from: dr)
+        let pairs = topics.flatMap { topic in topic.sourcePartitions.map { ($0, TopicPartition(topic.dr, $0.partition)) } }
+        let drMarks = try await dr.watermarks(pairs.map(\.1))
+        let sourceMarks = try await source.watermarks(pairs.map(\.0))
+
+        var starts: [(TopicPartition, Int64)] = []
+        var newSyncs: [OffsetSync] = []
+        for (index, (partition, target)) in pairs.enumerated() {
+            let (sourceLow, sourceHigh) = sourceMarks[index]
+            let (drLow, drHigh) = drMarks[index]
+            let mapping = syncs.mapping(partition)
+            var start: Int64
+            if fresh || mapping.isEmpty {
+                start = sourceLow
+                newSyncs.append(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: start, downstreamOffset: drHigh))
+            } else {
+                start = try await resumePosition(mapping, target, drLow: drLow, drHigh: drHigh, dr: dr, mirror: mirror)
+                if start != mapping.sourcePosition(forDREnd: drHigh), start >= sourceLow, start <= sourceHigh {
+                    // Offsets the count skipped (an aborted transaction of a fenced writer) would
+                    // shift the lag and the check until the next commit: record where the next record lands.
+                    newSyncs.append(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: start, downstreamOffset: drHigh))
+                }
+                if start > sourceHigh {
+                    throw SyncError.invalidState("\(target) on the DR side holds \(start - sourceHigh) record(s) more than \(partition) on the primary maps to; something else writes to the DR topic (force a full sync to start a fresh DR position)")
+                }
+                if start < sourceLow {
+                    mirror.note("\(partition): \(sourceLow - start) record(s) expired on the primary before they were mirrored (offsets \(start)..\(sourceLow - 1)); mirroring continues at \(sourceLow)")
+                    start = sourceLow
+                    newSyncs.append(OffsetSync(topic: partition.topic, partition: partition.partition, upstreamOffset: start, downstreamOffset: drHigh))
+                }
+            }
+            starts.append((partition, start))
+        }
+
+        let syncsTopic = options.offsetSyncsTopic
+        let plan = TransactionPlan(maxRecords: transactionRecords, maxDuration: transactionDuration) { spans in
+            TransactionSyncs.syncs(for: spans).map { $0.record(in: syncsTopic) }
+        }
+        let session = try KafkaForwarder(consumer: consumer, writer: writer, topics: topics.map { ($0.source, $0.dr) },
+                                         batchSize: options.batchSize, transactions: plan)
         do {
             // The new positions are on record before the first record that depends on them.
-            if !newSyncs.isEmpty { try await writer.produceAndFlush(newSyncs.map { $0.record(in: options.offsetSyncsTopic) }) }
+            if !newSyncs.isEmpty { try await writer.produceInTransaction(newSyncs.map { $0.record(in: syncsTopic) }) }
             try await session.assign(starts)
         } catch let error as KafkaError {
             throw SyncError.failed(error.message)
         }
         return session
+    }
+
+    /// The next source offset of a partition: from the last sync the DR end has reached, the
+    /// committed records after it are counted (read_committed skips transaction markers and
+    /// aborted records, which offset arithmetic would count).
+    static func resumePosition(_ mapping: PartitionMapping, _ target: TopicPartition, drLow: Int64, drHigh: Int64,
+                               dr: KafkaCluster, mirror: BuiltInMirror) async throws -> Int64 {
+        guard let anchor = mapping.resumeAnchor(forDREnd: drHigh) else { return mapping.sourcePosition(forDREnd: drHigh) }
+        guard anchor.downstream >= drLow else {
+            // The anchor's records are gone from the DR side: nothing left to count from.
+            mirror.note("\(target): the DR records after the last offset sync are partly gone from retention; the resume position is computed from offsets")
+            return mapping.sourcePosition(forDREnd: drHigh)
+        }
+        let (count, _) = try await dr.run { reader in
+            try await reader.read(target, from: anchor.downstream, to: drHigh, into: Int64(0)) { count, _ in count += 1 }
+        }
+        return min(anchor.upstream + count, anchor.nextUpstream)
     }
 }

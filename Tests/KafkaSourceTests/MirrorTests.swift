@@ -113,3 +113,40 @@ extension KafkaClusters.MirrorTests {
         #expect(sample.lagVolume == 0)
     }
 }
+
+extension KafkaClusters.MirrorTests {
+    @Test("the mirror commits each transaction's records with their offset syncs; a new run resumes by counting committed records")
+    func transactionsCarryTheirSyncsAndResumeCounts() async throws {
+        let topic = TestKafka.unique("txn")
+        try await TestKafka.createTopic(.primary, topic, partitions: 1)
+        try await TestKafka.createTopic(.dr, topic, partitions: 1)
+        try await TestKafka.produce(.primary, topic, partition: 0, (0..<30).map { TestKafka.record("k\($0)", "v\($0)") })
+        let name = TestKafka.unique("txn-src")
+        let config = try TestKafka.source(name, mode: .mirror, topics: [topic])
+        let first = KafkaSource(config: config)
+        let firstRun = Task { await first.runBackground() }
+        _ = try await first.waitForDrain(timeout: .seconds(30))
+        firstRun.cancel()
+        await firstRun.value
+
+        let syncsTopic = config.kafka!.offsetSyncsTopic
+        let syncs = try await TestKafka.read(.dr, syncsTopic, partition: 0).compactMap { record in
+            try? OffsetSync.decode(key: Array(record.key ?? []), value: Array(record.value ?? []))
+        }
+        // The first run's opening sync, then per transaction where its first record landed and
+        // where the next lands after its commit marker (this cluster writes none: one past it).
+        #expect(syncs.first == OffsetSync(topic: topic, partition: 0, upstreamOffset: 0, downstreamOffset: 0))
+        #expect(syncs.last == OffsetSync(topic: topic, partition: 0, upstreamOffset: 30, downstreamOffset: 31), "\(syncs)")
+        #expect(syncs.count >= 3 && syncs.count % 2 == 1, "\(syncs)")
+
+        try await TestKafka.produce(.primary, topic, partition: 0, (30..<50).map { TestKafka.record("k\($0)", "v\($0)") })
+        let second = KafkaSource(config: config)
+        let secondRun = Task { await second.runBackground() }
+        defer { secondRun.cancel() }
+        _ = try await second.waitForDrain(timeout: .seconds(30))
+        #expect(try await TestKafka.read(.dr, topic, partition: 0) == TestKafka.read(.primary, topic, partition: 0),
+                "resumed at 30 from the DR side's committed records, not at the last sync's DR offset")
+        let check = try await second.check(CheckOptions(rounds: 1)) { _ in }
+        #expect(check.status == .pass && check.primaryRows == 50, "\(check)")
+    }
+}
