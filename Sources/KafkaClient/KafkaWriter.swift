@@ -11,9 +11,12 @@ public final class KafkaWriter: @unchecked Sendable {
     public let isTransactional: Bool
 
     public init(settings: KafkaClientSettings, label: String, batchSize: Int, compression: String, transactionalID: String? = nil) throws {
+        // Produce batches hold at least `minimumBatchRecords`: every fetch of the DR topic later
+        // returns whole batches (librdkafka's mock cluster one per fetch), so small ones make every
+        // reader of the copy slower, and compress worse.
         var extra = [
-            ("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "5"),
-            ("batch.num.messages", String(max(1, batchSize))), ("compression.codec", compression),
+            ("enable.idempotence", "true"), ("acks", "all"), ("linger.ms", "10"),
+            ("batch.num.messages", String(max(Self.minimumBatchRecords, batchSize))), ("compression.codec", compression),
             ("message.timeout.ms", "30000"), ("queue.buffering.max.messages", "50000"),
             ("queue.buffering.max.kbytes", "32768"),
         ]
@@ -23,6 +26,9 @@ public final class KafkaWriter: @unchecked Sendable {
     }
 
     public var label: String { handle.label }
+
+    /// librdkafka's own default for `batch.num.messages`.
+    public static let minimumBatchRecords = 10_000
 
     // MARK: transactions (blocking; call them on the handle's queue)
 
