@@ -129,6 +129,7 @@ let package = Package(
         .testTarget(name: "KafkaSourceTests", dependencies: ["KafkaClient", "KafkaSource", "SyncCore", "TestSupport"]),
         .testTarget(name: "ObjectStoreSourceTests", dependencies: [
             "CurlClient", "ObjectStoreSource", "SyncCore", "SyncManager", "SQLiteJournal", "TestSupport",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),

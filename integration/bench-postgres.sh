@@ -4,13 +4,18 @@
 #   - reladiff (the maintained data-diff fork, from PyPI, in a virtualenv) on the same pair.
 # Two independent clusters (the publisher and subscriber of integration/pg.sh; the bench schema is
 # not replicated) get the same table of N rows, then the same table with 30 scattered differences.
-# Usage: integration/bench-postgres.sh [ROWS ...]      (default: 1000000 5000000)
+# The machine is shared and noisy: each figure is the median (min-max) of RUNS rounds (default 3),
+# floor, verify and reladiff one after another in each; the speedup's range is per round. CPU steal
+# over the run is printed. RELADIFF=0 leaves reladiff out (the 20M-row memory run).
+# Usage: [RUNS=3] [RELADIFF=1] integration/bench-postgres.sh [ROWS ...]      (default: 1000000 5000000)
 # It stops by itself; tables are dropped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 SIZES=("$@"); [ ${#SIZES[@]} -eq 0 ] && SIZES=(1000000 5000000)
+RUNS=${RUNS:-3}
+RELADIFF=${RELADIFF:-1}
 STATE=$ROOT/.build-bench
 mkdir -p "$STATE"
 
@@ -32,7 +37,8 @@ URL_P="postgresql://$SYNCD_PG_USER:$SYNCD_PG_PASSWORD@$SYNCD_PG_HOST:$SYNCD_PG_P
 URL_D="postgresql://$SYNCD_PG_USER:$SYNCD_PG_PASSWORD@$SYNCD_PG_HOST:$SYNCD_PG_SUBSCRIBER_PORT/$SYNCD_PG_DATABASE"
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
-elapsed() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
+elapsed() { echo "$2 - $1" | bc -l | xargs printf '%.3f'; }
+source integration/bench-stats.sh
 
 cleanup() {
   [ -n "${SYNCD_PID:-}" ] && kill "$SYNCD_PID" 2>/dev/null || true
@@ -103,29 +109,47 @@ reladiff_run() { # prints "seconds differing"
 
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status"; }
 
-printf '\n%-9s %-12s %9s %12s %7s %12s %8s %8s %9s %14s\n' rows table "floor(s)" "verify(s)" "/floor" "reladiff(s)" speedup "found" "reladiff" "syncd peak RSS"
+ratio() { echo "$1 / $2" | bc -l | xargs printf "%.${3:-2}f"; }
+# One table variant: RUNS rounds of floor, verify and reladiff; one line of medians (min-max).
+measure() { # rows label
+  local floors=() verifies=() reladiffs=() speedups=() vd rd t found=0 lines=0
+  for _ in $(seq "$RUNS"); do
+    floors+=("$(floor_scan)")
+    read -r t vd < <(verify); verifies+=("$t"); found=$vd
+    if [ "$RELADIFF" = 1 ]; then
+      read -r t rd < <(reladiff_run); reladiffs+=("$t"); lines=$rd
+      speedups+=("$(ratio "$t" "${verifies[-1]}" 3)")
+    fi
+  done
+  local f v; f=$(median "${floors[@]}"); v=$(median "${verifies[@]}")
+  local rel="-" speed="-"
+  if [ "$RELADIFF" = 1 ]; then
+    rel="$(median "${reladiffs[@]}") ($(range "${reladiffs[@]}"))"
+    speed="$(ratio "$(median "${reladiffs[@]}")" "$v" 1)x ($(range "${speedups[@]}" | awk -F- '{printf "%.1f-%.1f", $1, $2}'))"
+  fi
+  printf '%-9s %-11s %-22s %-22s %-7s %-26s %-18s %-6s %-9s %s MiB\n' "$1" "$2" "$f ($(range "${floors[@]}"))" "$v ($(range "${verifies[@]}"))" \
+    "$(ratio "$v" "$f")" "$rel" "$speed" "$found" "$lines" "$(( $(rss_kib) / 1024 ))"
+}
+
+read -r steal0 all0 < <(steal)
+printf '\n%-9s %-11s %-22s %-22s %-7s %-26s %-18s %-6s %-9s %s\n' rows table "floor s" "verify s" "/floor" "reladiff s" "speedup" found reladiff "syncd peak RSS"
 for rows in "${SIZES[@]}"; do
   load "$rows"
   start_syncd
-  floor=$(floor_scan)
-  read -r vt vd < <(verify)
-  read -r rt rd < <(reladiff_run)
-  printf '%-9s %-12s %9s %12s %7s %12s %8s %8s %9s %11s MiB\n' "$rows" identical "$floor" "$vt" "$(echo "$vt / $floor" | bc -l | xargs printf '%.2f')" \
-    "$rt" "$(echo "$rt / $vt" | bc -l | xargs printf '%.1fx')" "$vd" "$rd" "$(( $(rss_kib) / 1024 ))"
+  measure "$rows" identical
   # 30 scattered differences on the DR side: 10 missing, 10 changed, 10 extra.
   psql_q "${D[@]}" <<SQL
 DELETE FROM bench.t WHERE id IN (SELECT (g * $rows / 11)::bigint FROM generate_series(1, 10) g);
 UPDATE bench.t SET name = 'changed' WHERE id IN (SELECT (g * $rows / 13 + 7)::bigint FROM generate_series(1, 10) g);
 INSERT INTO bench.t SELECT $rows + g * 1000, 'extra', 1, now(), 1 FROM generate_series(1, 10) g;
 SQL
-  floor=$(floor_scan)
-  read -r vt vd < <(verify)
-  read -r rt rd < <(reladiff_run)
-  printf '%-9s %-12s %9s %12s %7s %12s %8s %8s %9s %11s MiB\n' "$rows" "30 planted" "$floor" "$vt" "$(echo "$vt / $floor" | bc -l | xargs printf '%.2f')" \
-    "$rt" "$(echo "$rt / $vt" | bc -l | xargs printf '%.1fx')" "$vd" "$rd" "$(( $(rss_kib) / 1024 ))"
+  measure "$rows" "30 planted"
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
 echo
+echo "Medians (min-max) of $RUNS rounds, seconds. speedup: reladiff's median / verify's median (the range: each round's own ratio)."
 echo "floor: the cheapest hashing scan of the raw rows, count + bit_xor(hash_record_extended(row)), both sides at once."
 echo "verify: wall time of syncctl verify --full-diff against a release syncd (3 rounds when rows differ); reladiff at its default settings."
 echo "found: differences reported (expected 0 and 30); for reladiff, the lines it printed (one per differing row version, - or +)."
+echo "syncd peak RSS: VmHWM of the syncd process after the rounds of that line."
+steal_since "$steal0" "$all0"

@@ -24,19 +24,41 @@ extension ObjectStoreSource {
         }
     }
 
-    /// SHA-256 of both sides for `keys`, at most `concurrency` pairs at once; returns the keys whose content differs.
-    func contentDifferences(_ keys: [String], progress: @escaping @Sendable (Int) -> Void) async throws -> [ByteKey: KeyDifference] {
+    /// Compares the content of both sides for `keys`, at most `concurrency` pairs at once; returns
+    /// the keys whose content differs. Where both sides keep a full-object checksum of a shared
+    /// algorithm (HEAD with checksum mode) those settle the key and no byte travels; otherwise
+    /// both bodies are streamed through SHA-256. Once `ContentTally.probeLimit` pairs in a row
+    /// settled nothing, the stores are taken to keep no usable checksums and are not asked again.
+    func contentDifferences(_ keys: [String], tally: ContentTally = ContentTally(),
+                            progress: @escaping @Sendable (Int) -> Void) async throws -> [ByteKey: KeyDifference] {
         let primary = self.primary
         let dr = self.dr
         return try await pairwise(keys, progress: progress) { key in
+            if tally.worthAsking {
+                async let left = primary.fullObjectChecksums(key)
+                async let right = dr.fullObjectChecksums(key)
+                let sides = try await (left, right)
+                guard let source = sides.0, let copy = sides.1 else { return Self.presence(sides.0 != nil, sides.1 != nil) }
+                if let verdict = FullObjectChecksums.sameContent(source, copy) {
+                    tally.settled(by: verdict.algorithm)
+                    return verdict.same ? nil : KeyDifference(kind: .changed, detail: "content differs (\(verdict.algorithm) full-object checksum)")
+                }
+                tally.unsettled()
+            }
+            tally.hashed()
             async let left = primary.contentHash(key)
             async let right = dr.contentHash(key)
-            switch try await (left, right) {
-            case (nil, nil): return nil
-            case (_?, nil): return KeyDifference(kind: .missing, detail: "not on the DR side")
-            case (nil, _?): return KeyDifference(kind: .extra, detail: "only on the DR side")
-            case let (a?, b?): return a == b ? nil : KeyDifference(kind: .changed, detail: "content differs (SHA-256)")
-            }
+            let (a, b) = try await (left, right)
+            guard let a, let b else { return Self.presence(a != nil, b != nil) }
+            return a == b ? nil : KeyDifference(kind: .changed, detail: "content differs (SHA-256)")
+        }
+    }
+
+    static func presence(_ onPrimary: Bool, _ onDR: Bool) -> KeyDifference? {
+        switch (onPrimary, onDR) {
+        case (true, false): KeyDifference(kind: .missing, detail: "not on the DR side")
+        case (false, true): KeyDifference(kind: .extra, detail: "only on the DR side")
+        default: nil
         }
     }
 
@@ -175,5 +197,35 @@ extension ObjectStoreSource {
         }
         return ReconcileOutcome(source: name, batchesApplied: plan.batches.count, rowsUpserted: copied, rowsDeleted: deleted,
                                 stillDiffering: still, durationSeconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// How a content comparison settled its keys: by which full-object checksum, or by streaming.
+final class ContentTally: @unchecked Sendable {
+    /// Pairs in a row that settled nothing before the stores are no longer asked for checksums.
+    static let probeLimit = 64
+    private let lock = NSLock()
+    private var byAlgorithm: [String: Int] = [:]
+    private var unsettledInARow = 0
+    private var streamed = 0
+
+    var worthAsking: Bool { lock.withLock { unsettledInARow < Self.probeLimit } }
+
+    func settled(by algorithm: String) {
+        lock.withLock {
+            byAlgorithm[algorithm, default: 0] += 1
+            unsettledInARow = 0
+        }
+    }
+
+    func unsettled() { lock.withLock { unsettledInARow += 1 } }
+    func hashed() { lock.withLock { streamed += 1 } }
+
+    /// "N by sha256 checksum, M streamed through SHA-256".
+    var summary: String {
+        lock.withLock {
+            let parts = byAlgorithm.sorted { $0.key < $1.key }.map { "\($0.value) by their \($0.key) full-object checksums" }
+            return (parts + ["\(streamed) streamed through SHA-256 on both sides"]).joined(separator: ", ")
+        }
     }
 }

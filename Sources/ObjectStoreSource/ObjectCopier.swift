@@ -66,7 +66,9 @@ struct ObjectCopier: Sendable {
         let got = try await primary.get(key) { writer.write($0) }
         try file.close()
         if let failure = writer.failure { throw SyncError.failed("writing '\(key)' to \(path): \(failure)") }
-        guard var (etag, metadata) = got else { return false }
+        guard let got else { return false }
+        let etag = got.etag
+        var metadata = got.metadata
         // Tags cost a request of their own: carried where they are compared.
         if options.compareMetadata { metadata.tags = try await primary.tags(key) }
         // A single-part source is copied in one PUT so that both ETags are the content's MD5, and a
@@ -79,7 +81,7 @@ struct ObjectCopier: Sendable {
         }
         // The metadata travels with the bytes: a copy without its Content-Type breaks clients.
         try await dr.put(key, file: path, size: writer.written, multipartThreshold: options.multipartThreshold, partSize: options.partSize,
-                         singlePart: !etag.contains("-"), exactParts: layout, metadata: metadata)
+                         singlePart: !etag.contains("-"), exactParts: layout, metadata: metadata, checksums: got.checksums)
         return true
     }
 }

@@ -53,9 +53,10 @@ struct ObjectStoreCheck: CheckStrategy {
         }
         // Every object on both sides with the same size: the listing cannot prove equal content.
         let common = listed.sameSize.sorted { $0.byteKey < $1.byteKey }
-        let content = try await source.contentDifferences(common) { reporter.compared(Int64($0)) }
+        let tally = ContentTally()
+        let content = try await source.contentDifferences(common, tally: tally) { reporter.compared(Int64($0)) }
         for key in common { differences[key.byteKey] = content[key.byteKey] }
-        ownNotes.append("content mode: \(common.count) object(s) present on both sides with equal sizes were streamed through SHA-256 on both sides (\(options.concurrency) at a time); ETags were not trusted")
+        ownNotes.append("content mode: of \(common.count) object(s) present on both sides with equal sizes, \(tally.summary) (\(options.concurrency) at a time); ETags and composite (per-part) checksums were not trusted")
         return false
     }
 

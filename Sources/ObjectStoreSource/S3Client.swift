@@ -230,13 +230,17 @@ public final class S3Bucket: Sendable {
         return (entry, response.headers["x-amz-replication-status"])
     }
 
-    /// Streams an object's body to `sink`; false from the sink aborts. Returns the object's ETag and
-    /// metadata, or nil when it does not exist.
+    /// Streams an object's body to `sink`; false from the sink aborts. Returns the object's ETag,
+    /// metadata and full-object checksums (asked for with checksum mode), or nil when it does not exist.
     @discardableResult
-    public func get(_ key: String, sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> (etag: String, metadata: ObjectMetadata)? {
-        let response = try await describeFailure("GET '\(key)'") { try await self.request("GET", key: key, allow: [404], sink: sink) }
+    public func get(_ key: String, sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws
+        -> (etag: String, metadata: ObjectMetadata, checksums: FullObjectChecksums)? {
+        let response = try await describeFailure("GET '\(key)'") {
+            try await self.request("GET", key: key, headers: ["x-amz-checksum-mode: ENABLED"], allow: [404], sink: sink)
+        }
         guard response.status != 404 else { return nil }
-        return ((response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")), ObjectMetadata(headers: response.headers))
+        let etag = (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return (etag, ObjectMetadata(headers: response.headers), FullObjectChecksums(headers: response.headers, etag: etag))
     }
 
     /// An object's tags (GetObjectTagging); nil when the object does not exist.
@@ -268,13 +272,16 @@ public final class S3Bucket: Sendable {
     /// Uploads a file as the object `key`: one PUT, or a multipart upload when the file is big
     /// (unless `singlePart`, which keeps a single-part source's ETag, its MD5, comparable).
     /// `exactParts` forces a multipart upload in parts of that size (to reproduce another copy's layout).
+    /// `checksums`: full-object checksums the store checks the bytes against and keeps (a single PUT
+    /// only), so a later content check settles the copy without reading it.
     public func put(_ key: String, file: String, size: Int64, multipartThreshold: Int64, partSize: Int64, singlePart: Bool = false,
-                    exactParts: Int64? = nil, metadata: ObjectMetadata? = nil) async throws {
+                    exactParts: Int64? = nil, metadata: ObjectMetadata? = nil, checksums: FullObjectChecksums? = nil) async throws {
         let partSize = exactParts ?? partSize
         let headers = metadata?.requestHeaders ?? []
         if exactParts == nil, size < multipartThreshold || (singlePart && size <= Self.singlePutLimit) {
+            let sums = (checksums?.values ?? [:]).sorted { $0.key < $1.key }.map { "x-amz-checksum-\($0.key): \($0.value)" }
             _ = try await describeFailure("PUT '\(key)'") {
-                try await self.request("PUT", key: key, headers: headers, body: .file(path: file, offset: 0, length: size))
+                try await self.request("PUT", key: key, headers: headers + sums, body: .file(path: file, offset: 0, length: size))
             }
             return
         }
@@ -339,6 +346,16 @@ public final class S3Bucket: Sendable {
                 throw SyncError.failed("\(label): \(what) failed: \(error)")
             }
         }
+    }
+
+    /// The object's full-object checksums (HEAD with `x-amz-checksum-mode: ENABLED`); nil when it
+    /// does not exist. Stores that keep none answer without them: an empty set.
+    public func fullObjectChecksums(_ key: String) async throws -> FullObjectChecksums? {
+        let response = try await describeFailure("HEAD '\(key)' (checksums)") {
+            try await self.request("HEAD", key: key, headers: ["x-amz-checksum-mode: ENABLED"], allow: [404])
+        }
+        guard response.status != 404 else { return nil }
+        return FullObjectChecksums(headers: response.headers, etag: (response.headers["etag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
     }
 
     /// SHA-256 of an object's content, streamed (nil when it does not exist).

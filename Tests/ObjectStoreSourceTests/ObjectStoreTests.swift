@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -211,5 +212,63 @@ extension SeaweedClusters {
                 #expect(verdict.status == .fail)
             }
         }
+    }
+}
+
+extension SeaweedClusters.ObjectCheckTests {
+    /// Writes `bytes` in one PUT that asks the store to keep their SHA-256 (S3's additional checksums).
+    static func putWithChecksum(_ bucket: S3Bucket, _ key: String, _ bytes: [UInt8], claimed: [UInt8]? = nil) async throws {
+        let digest = Data(SHA256.hash(data: claimed ?? bytes)).base64EncodedString()
+        _ = try await bucket.request("PUT", key: key, headers: ["x-amz-checksum-sha256: \(digest)"], body: .bytes(bytes))
+    }
+
+    @Test("content mode settles objects by the stores' full-object checksums where both sides keep one, and streams the rest")
+    func contentModeUsesFullObjectChecksums() async throws {
+        let name = TestS3.unique("cksum")
+        let primary = try await TestS3.makeBucket(.primary, name)
+        let dr = try await TestS3.makeBucket(.dr, name)
+        let same = (0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var other = same
+        other[20_000] ^= 0xff
+        try await Self.putWithChecksum(primary, "same.bin", same)
+        try await Self.putWithChecksum(dr, "same.bin", same)
+        try await Self.putWithChecksum(primary, "differs.bin", same)
+        try await Self.putWithChecksum(dr, "differs.bin", other)
+        try await TestS3.put(primary, "plain.bin", same)
+        try await TestS3.put(dr, "plain.bin", same)
+        try await TestS3.put(primary, "plain-differs.bin", same)
+        try await TestS3.put(dr, "plain-differs.bin", other)
+
+        let stored = try await primary.fullObjectChecksums("same.bin")
+        #expect(stored?.values["sha256"] == Data(SHA256.hash(data: same)).base64EncodedString(), "SeaweedFS keeps and returns the SHA-256")
+        #expect(try await primary.fullObjectChecksums("plain.bin")?.isEmpty == true)
+        #expect(try await primary.fullObjectChecksums("absent.bin") == nil)
+        // A store that checks what it is told refuses a wrong checksum instead of keeping it.
+        await #expect(throws: (any Error).self) { try await Self.putWithChecksum(primary, "lie.bin", same, claimed: other) }
+
+        let adapter = ObjectStoreSource(config: TestS3.source(TestS3.unique("s3-cksum"), mode: .native, primaryBucket: name, drBucket: name, contentCheck: true))
+        var options = CheckOptions(rounds: 1)
+        options.fullDiff = true
+        let result = try await adapter.check(options) { _ in }
+        func detail(_ key: String) -> String? { result.diffs.first { $0.key == .object(["key": .string(key)]) }?.detail }
+        #expect(result.changed == 2, "\(result.diffs)")
+        #expect(detail("differs.bin") == "content differs (sha256 full-object checksum)")
+        #expect(detail("plain-differs.bin") == "content differs (SHA-256)")
+        #expect(result.notes.contains { $0.contains("2 by their sha256 full-object checksums, 2 streamed through SHA-256") }, "\(result.notes)")
+
+        // The managed copy carries the source's checksum to the DR side (the store checks the bytes
+        // against it), so checking the copy reads no content either.
+        let target = TestS3.unique("cksum-copy")
+        let copyBucket = try await TestS3.makeBucket(.dr, target)
+        let managed = ObjectStoreSource(config: TestS3.source(TestS3.unique("s3-cksum-managed"), mode: .managed, primaryBucket: name, drBucket: target,
+                                                              contentCheck: true))
+        let background = Task { await managed.runBackground() }
+        defer { background.cancel() }
+        _ = try await managed.waitForDrain(timeout: .seconds(30))
+        #expect(try await copyBucket.fullObjectChecksums("same.bin")?.values["sha256"] == stored?.values["sha256"])
+        #expect(try await copyBucket.fullObjectChecksums("plain.bin")?.isEmpty == true, "no checksum on the source, none invented")
+        let copied = try await managed.check(options) { _ in }
+        #expect(copied.status == .pass, "\(copied.diffs)")
+        #expect(copied.notes.contains { $0.contains("2 by their sha256 full-object checksums, 2 streamed through SHA-256") }, "\(copied.notes)")
     }
 }

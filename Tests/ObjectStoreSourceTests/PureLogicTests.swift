@@ -86,3 +86,30 @@ import Testing
         #expect(S3XML.parse(Array("not xml <".utf8), record: "x") == nil)
     }
 }
+
+@Suite struct FullObjectChecksumTests {
+    @Test func aSinglePartObjectsChecksumsAreOfItsWholeContent() {
+        let sums = FullObjectChecksums(headers: ["x-amz-checksum-sha256": "abc=", "x-amz-checksum-crc32": "iH6F8A==", "etag": "\"d41d\""], etag: "d41d")
+        #expect(sums.values == ["sha256": "abc=", "crc32": "iH6F8A=="])
+    }
+
+    @Test func compositeChecksumsDependOnThePartsAndDoNotCount() {
+        // A multipart object's checksum of its parts' checksums: "-N", or type COMPOSITE, or no type at all.
+        #expect(FullObjectChecksums(headers: ["x-amz-checksum-sha256": "abc=-3"], etag: "9b2c-3").isEmpty)
+        #expect(FullObjectChecksums(headers: ["x-amz-checksum-crc32": "AAAAAA==", "x-amz-checksum-type": "COMPOSITE"], etag: "9b2c-3").isEmpty)
+        #expect(FullObjectChecksums(headers: ["x-amz-checksum-crc32": "AAAAAA=="], etag: "9b2c-3").isEmpty)
+        #expect(FullObjectChecksums(headers: ["x-amz-checksum-sha256": "abc=-2", "x-amz-checksum-type": "FULL_OBJECT"], etag: "9b2c-2").isEmpty)
+        // A multipart upload with a full-object CRC: the same for any part layout.
+        #expect(FullObjectChecksums(headers: ["x-amz-checksum-crc64nvme": "q1w2e3r4t5y=", "x-amz-checksum-type": "FULL_OBJECT"], etag: "9b2c-3").values
+            == ["crc64nvme": "q1w2e3r4t5y="])
+    }
+
+    @Test func everySharedAlgorithmMustAgreeAndNoneSharedDecidesNothing() {
+        let a = FullObjectChecksums(values: ["sha256": "s1", "crc32": "c1"])
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["sha256": "s1", "crc32": "c1"]))! == (true, "sha256"))
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["sha256": "s1", "crc32": "c2"]))! == (false, "crc32"))
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["crc32": "c1"]))! == (true, "crc32"))
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["sha1": "x"])) == nil)
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: [:])) == nil)
+    }
+}
