@@ -2,21 +2,30 @@
 # Benchmark of the object-store check against `rclone check` (Debian's rclone), side by side in one
 # run, on two SeaweedFS clusters of their own (integration/s3.sh with a separate directory and
 # ports; filer.sync stopped), holding the same objects in a primary and a DR bucket: 10k objects of
-# 1-64 KiB, and 100k small ones. Each figure is the best of 3 alternating runs.
-#   listing: syncctl verify (key, size, ETag from ListObjectsV2)  vs  rclone check (size + MD5/ETag)
-#   content: syncctl verify with content_check (SHA-256 of both sides)  vs  rclone check --download
-# Usage: integration/bench-s3.sh [COUNTS ...]     (default: 10000 100000)
+# 1-64 KiB, and 100k small ones. The machine is shared and noisy: each figure is the median
+# (min-max) of RUNS runs (default 3), syncd and rclone alternating; CPU steal is printed.
+#   listing:   syncctl verify (key, size, ETag from ListObjectsV2)  vs  rclone check (size + MD5/ETag)
+#   content:   syncctl verify with content_check, objects without stored checksums (SHA-256 of both
+#              sides streamed)  vs  rclone check --download
+#   checksums: the same objects uploaded with S3 additional checksums (SHA-256, boto3), so the
+#              content check settles them by HEAD  vs  rclone check --download
+# Usage: [RUNS=3] integration/bench-s3.sh [COUNTS ...]     (default: 10000 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ -d /opt/swift/usr/bin ] && export PATH="/opt/swift/usr/bin:$PATH"
 COUNTS=("$@"); [ ${#COUNTS[@]} -eq 0 ] && COUNTS=(10000 100000)
+RUNS=${RUNS:-3}
 STATE=$ROOT/.build-bench
 mkdir -p "$STATE"
 export SYNCD_S3_DIR=/var/tmp/syncd-s3-bench SYNCD_S3_PORT_OFFSET=2000
 
 bash integration/install-deps.sh
 command -v rclone >/dev/null || { apt-get install -y -qq rclone >/dev/null; }
+if [ ! -x "$STATE/venv-s3/bin/python" ] || ! "$STATE/venv-s3/bin/python" -c 'import boto3' 2>/dev/null; then
+  python3 -m venv "$STATE/venv-s3"
+  "$STATE/venv-s3/bin/pip" install -q boto3
+fi
 swift build -c release --product syncd >/dev/null 2>&1 || swift build -c release --product syncd
 swift build -c release --product syncctl >/dev/null 2>&1 || swift build -c release --product syncctl
 BIN=$(swift build -c release --show-bin-path)
@@ -30,7 +39,6 @@ bash integration/s3.sh start >/dev/null
 bash integration/s3.sh sync-stop
 eval "$(bash integration/s3.sh env)"
 now() { date +%s.%N; }
-best() { printf '%s\n' "$@" | sort -g | head -1; }
 source integration/bench-stats.sh
 
 # rclone reads its remotes from the environment: p (primary) and d (DR). Its AWS SDK refuses a
@@ -62,6 +70,25 @@ PY
   bash integration/s3.sh bucket dr "bench-$1"
   rclone copy "$dir" "p:bench-$1" --transfers 32 --checkers 32 -q
   rclone copy "$dir" "d:bench-$1" --transfers 32 --checkers 32 -q
+  # The same files again, each PUT asking the store to check and keep its SHA-256 (content modes
+  # run at 10k objects only).
+  [ "$1" -le 10000 ] || return 0
+  bash integration/s3.sh bucket primary "sums-$1"
+  bash integration/s3.sh bucket dr "sums-$1"
+  for url in "$SYNCD_S3_PRIMARY" "$SYNCD_S3_DR"; do
+    "$STATE/venv-s3/bin/python" - "$dir" "$url" "sums-$1" <<'PY'
+import boto3, concurrent.futures, os, sys
+root, url, bucket = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=os.environ["SYNCD_S3_ACCESS"],
+                  aws_secret_access_key=os.environ["SYNCD_S3_SECRET"], region_name="us-east-1")
+files = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+def put(path):
+    with open(path, "rb") as f:
+        s3.put_object(Bucket=bucket, Key=os.path.relpath(path, root), Body=f.read(), ChecksumAlgorithm="SHA256")
+with concurrent.futures.ThreadPoolExecutor(32) as pool:
+    list(pool.map(put, files))
+PY
+  done
 }
 
 start_syncd() { # count
@@ -84,6 +111,14 @@ sources:
     poll_interval: 1h
     primary: {url: "$SYNCD_S3_PRIMARY", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
     dr: {url: "$SYNCD_S3_DR", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
+  - name: checksums
+    kind: s3
+    mode: native
+    content_check: true
+    concurrency: 8
+    poll_interval: 1h
+    primary: {url: "$SYNCD_S3_PRIMARY", bucket: sums-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
+    dr: {url: "$SYNCD_S3_DR", bucket: sums-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
 YAML
   rm -f "$STATE/journal-s3.sqlite"*
   BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
@@ -99,27 +134,32 @@ verify() { # source -> "seconds objects differing" (wall clock of the command, l
   echo "$(echo "$(now) - $start" | bc -l) $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["primary_rows"], r["missing"]+r["extra"]+r["changed"])')"
 }
 
-rclone_check() { # extra flags -> "seconds peak_rss_kib"
-  local start; start=$(now)
-  /usr/bin/time -f %M -o "$STATE/rclone-rss" rclone check "p:bench-$count" "d:bench-$count" --checkers 8 -q "$@" >/dev/null 2>&1 || true
+rclone_check() { # bucket [extra flags] -> "seconds peak_rss_kib"
+  local start bucket=$1; shift; start=$(now)
+  /usr/bin/time -f %M -o "$STATE/rclone-rss" rclone check "p:$bucket" "d:$bucket" --checkers 8 -q "$@" >/dev/null 2>&1 || true
   echo "$(echo "$(now) - $start" | bc -l) $(cat "$STATE/rclone-rss")"
 }
 
-printf '\n%-8s %-8s %14s %14s %10s %6s %14s %16s\n' objects mode "syncd s" "rclone s" "speedup" found "syncd peak RSS" "rclone peak RSS"
+read -r steal0 all0 < <(steal)
+printf '\n%-8s %-10s %-22s %-22s %-18s %-6s %-15s %s\n' objects mode "syncd s" "rclone s" "speedup" found "syncd peak RSS" "rclone peak RSS"
 for count in "${COUNTS[@]}"; do
   load "$count"
   start_syncd "$count"
-  modes=(listing content); [ "$count" -gt 10000 ] && modes=(listing)
+  modes=(listing content checksums); [ "$count" -gt 10000 ] && modes=(listing)
   for mode in "${modes[@]}"; do
-    ours=(); theirs=(); rss=0
-    flags=(); [ "$mode" = content ] && flags=(--download)
-    for _ in 1 2 3; do
+    ours=(); theirs=(); ratios=(); rss=0
+    flags=(); [ "$mode" != listing ] && flags=(--download)
+    bucket=bench-$count; [ "$mode" = checksums ] && bucket=sums-$count
+    for _ in $(seq "$RUNS"); do
       read -r t objects found < <(verify "$mode"); ours+=("$t")
-      read -r r k < <(rclone_check "${flags[@]}"); theirs+=("$r"); [ "$k" -gt "$rss" ] && rss=$k
+      read -r r k < <(rclone_check "$bucket" "${flags[@]}"); theirs+=("$r"); [ "$k" -gt "$rss" ] && rss=$k
+      ratios+=("$(echo "$r / $t" | bc -l)")
     done
-    o=$(best "${ours[@]}"); r=$(best "${theirs[@]}")
-    printf '%-8s %-8s %14.2f %14.2f %9.1fx %6s %10s MiB %12s MiB\n' "$objects" "$mode" "$o" "$r" "$(echo "$r / $o" | bc -l)" "$found" \
-      "$(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 ))" "$((rss / 1024))"
+    o=$(median "${ours[@]}"); r=$(median "${theirs[@]}")
+    printf '%-8s %-10s %-22s %-22s %-18s %-6s %-15s %s MiB\n' "$objects" "$mode" "$(printf '%.2f' "$o") ($(range "${ours[@]}" | awk -F- '{printf "%.2f-%.2f", $1, $2}'))" \
+      "$(printf '%.2f' "$r") ($(range "${theirs[@]}" | awk -F- '{printf "%.2f-%.2f", $1, $2}'))" \
+      "$(printf '%.1fx' "$(echo "$r / $o" | bc -l)") ($(range "${ratios[@]}" | awk -F- '{printf "%.1f-%.1f", $1, $2}'))" "$found" \
+      "$(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 1024 )) MiB" "$((rss / 1024))"
   done
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
@@ -127,4 +167,7 @@ echo
 echo "syncd: syncctl verify --rounds 1 against a release syncd (wall clock of the command). listing: both buckets listed"
 echo "       with ListObjectsV2 (1000 keys per page), compared by key, size and ETag. content: also streams every object of"
 echo "       both sides through SHA-256, 8 at a time. rclone: rclone check --checkers 8 (listing + size + MD5 from the ETag);"
-echo "       --download reads both sides' content. speedup: rclone's time / syncd's. found: differences (expected 0)."
+echo "       --download reads both sides' content. checksums: content mode on objects both stores keep a SHA-256 of (settled"
+echo "       by HEAD with checksum mode; no content read). speedup: rclone's median / syncd's (range: per run). found: differences"
+echo "       (expected 0). Medians (min-max) of $RUNS runs."
+steal_since "$steal0" "$all0"

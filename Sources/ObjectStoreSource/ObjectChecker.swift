@@ -24,27 +24,39 @@ extension ObjectStoreSource {
         }
     }
 
-    /// Compares the content of both sides for `keys`, at most `concurrency` pairs at once; returns
-    /// the keys whose content differs. Where both sides keep a full-object checksum of a shared
-    /// algorithm (HEAD with checksum mode) those settle the key and no byte travels; otherwise
-    /// both bodies are streamed through SHA-256. Once `ContentTally.probeLimit` pairs in a row
-    /// settled nothing, the stores are taken to keep no usable checksums and are not asked again.
+    /// Compares the content of both sides for `keys`; returns the keys whose content differs.
+    /// First, where both sides keep a full-object checksum of a shared algorithm (HEAD with
+    /// checksum mode), those settle the key and no byte travels: HEADs carry no body, so
+    /// `checksumFanOut` times `concurrency` pairs are asked at once. Once `ContentTally.probeLimit`
+    /// pairs in a row settled nothing, the stores are taken to keep no usable checksums and are not
+    /// asked again. The rest are streamed through SHA-256 on both sides, `concurrency` pairs at once.
     func contentDifferences(_ keys: [String], tally: ContentTally = ContentTally(),
                             progress: @escaping @Sendable (Int) -> Void) async throws -> [ByteKey: KeyDifference] {
         let primary = self.primary
         let dr = self.dr
-        return try await pairwise(keys, progress: progress) { key in
-            if tally.worthAsking {
-                async let left = primary.fullObjectChecksums(key)
-                async let right = dr.fullObjectChecksums(key)
-                let sides = try await (left, right)
-                guard let source = sides.0, let copy = sides.1 else { return Self.presence(sides.0 != nil, sides.1 != nil) }
-                if let verdict = FullObjectChecksums.sameContent(source, copy) {
-                    tally.settled(by: verdict.algorithm)
-                    return verdict.same ? nil : KeyDifference(kind: .changed, detail: "content differs (\(verdict.algorithm) full-object checksum)")
-                }
-                tally.unsettled()
+        let settledKeys = KeySet()
+        var found = try await pairwise(keys, width: options.concurrency * Self.checksumFanOut) { key in
+            guard tally.worthAsking else { return nil }
+            async let left = primary.fullObjectChecksums(key)
+            async let right = dr.fullObjectChecksums(key)
+            let sides = try await (left, right)
+            guard let source = sides.0, let copy = sides.1 else {
+                guard sides.0 != nil || sides.1 != nil else { return nil } // gone from both: the stream pass says so too
+                settledKeys.insert(key)
+                progress(1)
+                return Self.presence(sides.0 != nil, sides.1 != nil)
             }
+            guard let verdict = FullObjectChecksums.sameContent(source, copy) else {
+                tally.unsettled()
+                return nil
+            }
+            tally.settled(by: verdict.algorithm)
+            settledKeys.insert(key)
+            progress(1)
+            return verdict.same ? nil : KeyDifference(kind: .changed, detail: "content differs (\(verdict.algorithm) full-object checksum)")
+        }
+        let rest = keys.filter { !settledKeys.contains($0) }
+        let streamed = try await pairwise(rest, progress: progress) { key in
             tally.hashed()
             async let left = primary.contentHash(key)
             async let right = dr.contentHash(key)
@@ -52,7 +64,12 @@ extension ObjectStoreSource {
             guard let a, let b else { return Self.presence(a != nil, b != nil) }
             return a == b ? nil : KeyDifference(kind: .changed, detail: "content differs (SHA-256)")
         }
+        found.merge(streamed) { _, streamed in streamed }
+        return found
     }
+
+    /// How many more checksum HEADs than transfers run at once (a HEAD moves no body).
+    static let checksumFanOut = 4
 
     static func presence(_ onPrimary: Bool, _ onDR: Bool) -> KeyDifference? {
         switch (onPrimary, onDR) {
@@ -63,14 +80,15 @@ extension ObjectStoreSource {
     }
 
     /// Runs `compare` for every key, at most `concurrency` at once; the keys it found differing.
-    func pairwise(_ keys: [String], progress: @escaping @Sendable (Int) -> Void = { _ in },
+    func pairwise(_ keys: [String], width: Int? = nil, progress: @escaping @Sendable (Int) -> Void = { _ in },
                   _ compare: @escaping @Sendable (String) async throws -> KeyDifference?) async throws -> [ByteKey: KeyDifference] {
         var found: [ByteKey: KeyDifference] = [:]
         var pending = keys[...]
+        let width = width ?? options.concurrency
         try await withThrowingTaskGroup(of: (String, KeyDifference?).self) { group in
             var running = 0
             while true {
-                while running < options.concurrency, let key = pending.popFirst() {
+                while running < width, let key = pending.popFirst() {
                     running += 1
                     group.addTask { (key, try await compare(key)) }
                 }
@@ -228,4 +246,13 @@ final class ContentTally: @unchecked Sendable {
             return (parts + ["\(streamed) streamed through SHA-256 on both sides"]).joined(separator: ", ")
         }
     }
+}
+
+/// Keys (by their bytes) that concurrent tasks add to.
+final class KeySet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys: Set<ByteKey> = []
+
+    func insert(_ key: String) { _ = lock.withLock { keys.insert(key.byteKey) } }
+    func contains(_ key: String) -> Bool { lock.withLock { keys.contains(key.byteKey) } }
 }
