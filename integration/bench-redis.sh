@@ -103,14 +103,27 @@ rss_mib() { echo $(( $(awk '/VmHWM/ {print $2}' "/proc/$SYNCD_PID/status") / 102
 source integration/bench-stats.sh
 RUNS=${RUNS:-3}
 
+# CPU time (clock ticks, user + system) a process has used so far; where the time of a figure goes.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+server_pid() { pgrep -f "redis-server $SYNCD_REDIS_HOST:$1" | head -1; }
+CPU_LINES=()
 measure() { # data label: RUNS rounds of each floor and the check, alternating; prints one row of medians (ranges)
   local typed=() dumped=() both=() checks=() keys found fk t
+  local pp rp floor_p=0 floor_r=0 check_p=0 check_r=0 check_s=0 a b c
+  pp=$(server_pid "$SYNCD_REDIS_PRIMARY_PORT"); rp=$(server_pid "$SYNCD_REDIS_REPLICA_PORT")
   for _ in $(seq "$RUNS"); do
     read -r fk t < <(floor typed); typed+=("$t")
     read -r fk t < <(floor dump); dumped+=("$t")
+    a=$(ticks "$pp"); b=$(ticks "$rp")
     both+=("$(both_floor)")
+    floor_p=$((floor_p + $(ticks "$pp") - a)); floor_r=$((floor_r + $(ticks "$rp") - b))
+    a=$(ticks "$pp"); b=$(ticks "$rp"); c=$(ticks "$SYNCD_PID")
     read -r t keys found < <(verify); checks+=("$t")
+    check_p=$((check_p + $(ticks "$pp") - a)); check_r=$((check_r + $(ticks "$rp") - b)); check_s=$((check_s + $(ticks "$SYNCD_PID") - c))
   done
+  # CPU microseconds per key, summed over the rounds.
+  local hz per; hz=$(getconf CLK_TCK); per() { echo "$1 * 1000000 / $hz / ($RUNS * $fk)" | bc -l | xargs printf '%.2f'; }
+  CPU_LINES+=("$(printf '%-8s %-10s %-30s %-30s %s' "$fk" "$1" "$(per $floor_p) + $(per $floor_r)" "$(per $check_p) + $(per $check_r)" "$(per $check_s)")")
   local rt rd rb rc
   mapfile -t rt < <(rates "$fk" "${typed[@]}"); mapfile -t rd < <(rates "$fk" "${dumped[@]}")
   mapfile -t rb < <(rates "$fk" "${both[@]}"); mapfile -t rc < <(rates "$keys" "${checks[@]}")
@@ -138,6 +151,10 @@ for keys in "${SIZES[@]}"; do
   SYNCD_TOKEN=bench-admin-token-0123456789 "$BIN/syncctl" resume --server http://127.0.0.1:8491 --source bench >/dev/null
   kill "$SYNCD_PID"; wait "$SYNCD_PID" 2>/dev/null || true; SYNCD_PID=
 done
+echo
+printf '%-8s %-10s %-30s %-30s %s\n' keys data "two-sided floor: servers µs/key" "check: servers µs/key" "check: syncd µs/key"
+printf '%s\n' "${CPU_LINES[@]}"
+echo "(CPU time per key of the primary + the DR server, and of syncd, from /proc/PID/stat over all rounds.)"
 echo
 steal_since "$steal0" "$all0"
 echo "two-sided floor: redis-floor.c dump on the primary and on the replica at once; keys/s = keys / wall time. vs both: check rate as a share of it."
