@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two Redis 7 clusters for tests and the demo, on 127.0.0.1 only, each of three masters with one
 # replica (redis-cli --cluster create):
-#   source :27001-27006    dr :27101-27106    (cluster bus: port + 10000)
+#   source :27001-27006    dr :27101-27106    (cluster bus: port - 10000, i.e. :17001-17006 and
+#   :17101-17106; Redis's default, port + 10000, lies in Linux's ephemeral range 32768-60999, where an
+#   outgoing connection's local port can take it and the node cannot start)
 # Redis has no replication between clusters: a pair with a cluster side is mode: independent.
 # Password and user syncd as in integration/redis.sh. No persistence.
 # Usage: integration/redis-cluster.sh start|stop|status|env|reset
@@ -28,7 +30,7 @@ start_node() {
   redis-server --bind "$HOST" --port "$port" --protected-mode yes --daemonize yes \
     --dir "$BASE/$port" --pidfile "$(pidfile "$port")" --logfile "$BASE/$port/redis.log" \
     --save "" --appendonly no --requirepass "$PASSWORD" --masterauth "$PASSWORD" \
-    --cluster-enabled yes --cluster-config-file "$BASE/$port/nodes.conf" --cluster-node-timeout 2000 \
+    --cluster-enabled yes --cluster-port $((port - 10000)) --cluster-config-file "$BASE/$port/nodes.conf" --cluster-node-timeout 2000 \
     --cluster-require-full-coverage no --repl-diskless-sync-delay 0
   for _ in $(seq 1 50); do cli "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
   cli "$port" PING >/dev/null 2>&1 || die "node :$port did not start (see $BASE/$port/redis.log)"
