@@ -91,35 +91,29 @@ PY
   done
 }
 
+s3_source() { # name bucket [option lines]: one source of the config, the same bucket on both sides
+  local name=$1 bucket=$2; shift 2
+  echo "  - name: $name"
+  echo "    kind: s3"
+  echo "    mode: native"
+  echo "    poll_interval: 1h"
+  for option in "$@"; do echo "    $option"; done
+  for side in primary dr; do
+    local url=$SYNCD_S3_PRIMARY; [ $side = dr ] && url=$SYNCD_S3_DR
+    echo "    $side: {url: \"$url\", bucket: $bucket, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}"
+  done
+}
+
 start_syncd() { # count
-  cat > "$STATE/bench-s3.yaml" <<YAML
-listen: 127.0.0.1:8495
-tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}
-journal: $STATE/journal-s3.sqlite
-sources:
-  - name: listing
-    kind: s3
-    mode: native
-    poll_interval: 1h
-    primary: {url: "$SYNCD_S3_PRIMARY", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
-    dr: {url: "$SYNCD_S3_DR", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
-  - name: content
-    kind: s3
-    mode: native
-    content_check: true
-    concurrency: 8
-    poll_interval: 1h
-    primary: {url: "$SYNCD_S3_PRIMARY", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
-    dr: {url: "$SYNCD_S3_DR", bucket: bench-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
-  - name: checksums
-    kind: s3
-    mode: native
-    content_check: true
-    concurrency: 8
-    poll_interval: 1h
-    primary: {url: "$SYNCD_S3_PRIMARY", bucket: sums-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
-    dr: {url: "$SYNCD_S3_DR", bucket: sums-$1, access_key: {env: SYNCD_S3_ACCESS}, secret_key: {env: SYNCD_S3_SECRET}}
-YAML
+  {
+    echo "listen: 127.0.0.1:8495"
+    echo "tokens: {read: {env: BENCH_READ_TOKEN}, admin: {env: BENCH_TOKEN}}"
+    echo "journal: $STATE/journal-s3.sqlite"
+    echo "sources:"
+    s3_source listing "bench-$1"
+    s3_source content "bench-$1" "content_check: true" "concurrency: 8"
+    s3_source checksums "sums-$1" "content_check: true" "concurrency: 8"
+  } > "$STATE/bench-s3.yaml"
   rm -f "$STATE/journal-s3.sqlite"*
   BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
   SYNCD_PID=$!

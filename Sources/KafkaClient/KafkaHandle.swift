@@ -30,13 +30,9 @@ final class HandleEvents: @unchecked Sendable {
             if let tag {
                 let name = topic.byteKey
                 acknowledged[name, default: [:]][partition] = max(acknowledged[name]?[partition] ?? -1, tag)
-                if var span = spans[name]?[partition] {
-                    span.include(tag: tag, offset: offset)
-                    spans[name]![partition] = span
-                } else {
-                    spans[name, default: [:]][partition] = DeliveredSpan(topic: topic, partition: partition, firstTag: tag, firstOffset: offset,
-                                                                         lastTag: tag, lastOffset: offset)
-                }
+                spans[name, default: [:]][partition, default: DeliveredSpan(topic: topic, partition: partition, firstTag: tag, firstOffset: offset,
+                                                                             lastTag: tag, lastOffset: offset)]
+                    .include(tag: tag, offset: offset)
             }
         }
     }

@@ -8,7 +8,6 @@ import SyncCore
 /// aborts what it left open.
 public final class KafkaWriter: @unchecked Sendable {
     let handle: KafkaHandle
-    public let isTransactional: Bool
 
     public init(settings: KafkaClientSettings, label: String, batchSize: Int, compression: String, transactionalID: String? = nil) throws {
         // Produce batches hold at least `minimumBatchRecords`: every fetch of the DR topic later
@@ -22,7 +21,6 @@ public final class KafkaWriter: @unchecked Sendable {
         ]
         if let transactionalID { extra += [("transactional.id", transactionalID), ("transaction.timeout.ms", "60000")] }
         handle = try KafkaHandle(role: .producer, settings: settings, extra: extra, label: label)
-        isTransactional = transactionalID != nil
     }
 
     public var label: String { handle.label }

@@ -66,8 +66,7 @@ public struct PartitionMapping: Sendable, Equatable {
     /// else `anchor(forDREnd:)`.
     public func resumeAnchor(forDREnd drEnd: Int64) -> (upstream: Int64, downstream: Int64, nextUpstream: Int64)? {
         guard let sync = recent.reversed().first(where: { $0.downstream <= drEnd }) else { return anchor(forDREnd: drEnd) }
-        let next = syncs.first(where: { $0.upstream > sync.upstream })?.upstream ?? Int64.max
-        return (sync.upstream, sync.downstream, next)
+        return (sync.upstream, sync.downstream, nextUpstream(after: sync.upstream))
     }
 
     /// The sync written last downstream that a DR end has reached, and the upstream offset of the
@@ -75,8 +74,12 @@ public struct PartitionMapping: Sendable, Equatable {
     /// source records from its upstream offset on. Nil when the DR end is before every sync.
     public func anchor(forDREnd drEnd: Int64) -> (upstream: Int64, downstream: Int64, nextUpstream: Int64)? {
         guard let sync = syncs.filter({ $0.downstream <= drEnd }).max(by: { $0.downstream < $1.downstream }) else { return nil }
-        let next = syncs.first(where: { $0.upstream > sync.upstream })?.upstream ?? Int64.max
-        return (sync.upstream, sync.downstream, next)
+        return (sync.upstream, sync.downstream, nextUpstream(after: sync.upstream))
+    }
+
+    /// The upstream offset of the first live sync after `upstream` (Int64.max if none).
+    func nextUpstream(after upstream: Int64) -> Int64 {
+        syncs.first(where: { $0.upstream > upstream })?.upstream ?? Int64.max
     }
 }
 
@@ -115,9 +118,7 @@ public struct OffsetSyncLog: Sendable {
 public enum TransactionSyncs {
     public static func syncs(for spans: [DeliveredSpan]) -> [OffsetSync] {
         // In topic (by bytes) and partition order, so a transaction's syncs read back predictably.
-        spans.sorted { a, b in
-            a.topic.utf8.elementsEqual(b.topic.utf8) ? a.partition < b.partition : a.topic.utf8.lexicographicallyPrecedes(b.topic.utf8)
-        }.flatMap { span in
+        spans.sorted { ($0.topic.byteKey, $0.partition) < ($1.topic.byteKey, $1.partition) }.flatMap { span in
                 [OffsetSync(topic: span.topic, partition: span.partition, upstreamOffset: span.firstTag, downstreamOffset: span.firstOffset),
                  OffsetSync(topic: span.topic, partition: span.partition, upstreamOffset: span.lastTag + 1, downstreamOffset: span.lastOffset + 2)]
             }

@@ -1,17 +1,21 @@
 import Foundation
 import SyncCore
 
+/// The algorithms of S3's additional checksums, strongest first; the raw value names the
+/// `x-amz-checksum-<name>` header.
+public enum ChecksumAlgorithm: String, CaseIterable, Sendable {
+    case sha256, sha1, crc64nvme, crc32c, crc32
+}
+
 /// The checksums a store keeps of an object's whole content (S3's additional checksums, read with
 /// checksum mode on a HEAD). Only full-object values count: a composite checksum (a multipart
 /// upload's checksum of its parts' checksums, `…-N`, or type COMPOSITE) depends on the part layout
 /// like a multipart ETag, so equal content can carry different values.
 public struct FullObjectChecksums: Sendable, Equatable {
-    /// Base64 value by algorithm (`sha256`, `sha1`, `crc64nvme`, `crc32c`, `crc32`).
-    public var values: [String: String]
+    /// Base64 value by algorithm.
+    public var values: [ChecksumAlgorithm: String]
 
-    public static let algorithms = ["sha256", "sha1", "crc64nvme", "crc32c", "crc32"]
-
-    public init(values: [String: String]) {
+    public init(values: [ChecksumAlgorithm: String]) {
         self.values = values
     }
 
@@ -20,10 +24,10 @@ public struct FullObjectChecksums: Sendable, Equatable {
     public init(headers: [String: String], etag: String) {
         let type = headers["x-amz-checksum-type"]?.uppercased()
         let multipart = etag.contains("-")
-        var values: [String: String] = [:]
+        var values: [ChecksumAlgorithm: String] = [:]
         if type != "COMPOSITE", !multipart || type == "FULL_OBJECT" {
-            for algorithm in Self.algorithms {
-                guard let value = headers["x-amz-checksum-\(algorithm)"]?.trimmingCharacters(in: .whitespaces), !value.isEmpty,
+            for algorithm in ChecksumAlgorithm.allCases {
+                guard let value = headers["x-amz-checksum-\(algorithm.rawValue)"]?.trimmingCharacters(in: .whitespaces), !value.isEmpty,
                       !value.contains("-") else { continue }
                 values[algorithm] = value
             }
@@ -35,8 +39,8 @@ public struct FullObjectChecksums: Sendable, Equatable {
 
     /// Equal content (true), different content (false), or nil when the two share no algorithm.
     /// Every algorithm both have must agree.
-    public static func sameContent(_ lhs: FullObjectChecksums, _ rhs: FullObjectChecksums) -> (same: Bool, algorithm: String)? {
-        let shared = algorithms.filter { lhs.values[$0] != nil && rhs.values[$0] != nil }
+    public static func sameContent(_ lhs: FullObjectChecksums, _ rhs: FullObjectChecksums) -> (same: Bool, algorithm: ChecksumAlgorithm)? {
+        let shared = ChecksumAlgorithm.allCases.filter { lhs.values[$0] != nil && rhs.values[$0] != nil }
         guard let strongest = shared.first else { return nil }
         if let differing = shared.first(where: { lhs.values[$0] != rhs.values[$0] }) { return (false, differing) }
         return (true, strongest)

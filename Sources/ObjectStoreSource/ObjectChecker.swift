@@ -53,7 +53,7 @@ extension ObjectStoreSource {
             tally.settled(by: verdict.algorithm)
             settledKeys.insert(key)
             progress(1)
-            return verdict.same ? nil : KeyDifference(kind: .changed, detail: "content differs (\(verdict.algorithm) full-object checksum)")
+            return verdict.same ? nil : KeyDifference(kind: .changed, detail: "content differs (\(verdict.algorithm.rawValue) full-object checksum)")
         }
         let rest = keys.filter { !settledKeys.contains($0) }
         let streamed = try await pairwise(rest, progress: progress) { key in
@@ -223,13 +223,13 @@ final class ContentTally: @unchecked Sendable {
     /// Pairs in a row that settled nothing before the stores are no longer asked for checksums.
     static let probeLimit = 64
     private let lock = NSLock()
-    private var byAlgorithm: [String: Int] = [:]
+    private var byAlgorithm: [ChecksumAlgorithm: Int] = [:]
     private var unsettledInARow = 0
     private var streamed = 0
 
     var worthAsking: Bool { lock.withLock { unsettledInARow < Self.probeLimit } }
 
-    func settled(by algorithm: String) {
+    func settled(by algorithm: ChecksumAlgorithm) {
         lock.withLock {
             byAlgorithm[algorithm, default: 0] += 1
             unsettledInARow = 0
@@ -242,7 +242,9 @@ final class ContentTally: @unchecked Sendable {
     /// "N by sha256 checksum, M streamed through SHA-256".
     var summary: String {
         lock.withLock {
-            let parts = byAlgorithm.sorted { $0.key < $1.key }.map { "\($0.value) by their \($0.key) full-object checksums" }
+            let parts = ChecksumAlgorithm.allCases.compactMap { algorithm in
+                byAlgorithm[algorithm].map { "\($0) by their \(algorithm.rawValue) full-object checksums" }
+            }
             return (parts + ["\(streamed) streamed through SHA-256 on both sides"]).joined(separator: ", ")
         }
     }

@@ -279,7 +279,9 @@ public final class S3Bucket: Sendable {
         let partSize = exactParts ?? partSize
         let headers = metadata?.requestHeaders ?? []
         if exactParts == nil, size < multipartThreshold || (singlePart && size <= Self.singlePutLimit) {
-            let sums = (checksums?.values ?? [:]).sorted { $0.key < $1.key }.map { "x-amz-checksum-\($0.key): \($0.value)" }
+            let sums = ChecksumAlgorithm.allCases.compactMap { algorithm in
+                checksums?.values[algorithm].map { "x-amz-checksum-\(algorithm.rawValue): \($0)" }
+            }
             _ = try await describeFailure("PUT '\(key)'") {
                 try await self.request("PUT", key: key, headers: headers + sums, body: .file(path: file, offset: 0, length: size))
             }

@@ -240,7 +240,7 @@ extension SeaweedClusters.ObjectCheckTests {
         try await TestS3.put(dr, "plain-differs.bin", other)
 
         let stored = try await primary.fullObjectChecksums("same.bin")
-        #expect(stored?.values["sha256"] == Data(SHA256.hash(data: same)).base64EncodedString(), "SeaweedFS keeps and returns the SHA-256")
+        #expect(stored?.values[.sha256] == Data(SHA256.hash(data: same)).base64EncodedString(), "SeaweedFS keeps and returns the SHA-256")
         #expect(try await primary.fullObjectChecksums("plain.bin")?.isEmpty == true)
         #expect(try await primary.fullObjectChecksums("absent.bin") == nil)
         // A store that checks what it is told refuses a wrong checksum instead of keeping it.
@@ -265,7 +265,7 @@ extension SeaweedClusters.ObjectCheckTests {
         let background = Task { await managed.runBackground() }
         defer { background.cancel() }
         _ = try await managed.waitForDrain(timeout: .seconds(30))
-        #expect(try await copyBucket.fullObjectChecksums("same.bin")?.values["sha256"] == stored?.values["sha256"])
+        #expect(try await copyBucket.fullObjectChecksums("same.bin")?.values[.sha256] == stored?.values[.sha256])
         #expect(try await copyBucket.fullObjectChecksums("plain.bin")?.isEmpty == true, "no checksum on the source, none invented")
         let copied = try await managed.check(options) { _ in }
         #expect(copied.status == .pass, "\(copied.diffs)")

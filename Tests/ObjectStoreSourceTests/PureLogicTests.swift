@@ -90,7 +90,7 @@ import Testing
 @Suite struct FullObjectChecksumTests {
     @Test func aSinglePartObjectsChecksumsAreOfItsWholeContent() {
         let sums = FullObjectChecksums(headers: ["x-amz-checksum-sha256": "abc=", "x-amz-checksum-crc32": "iH6F8A==", "etag": "\"d41d\""], etag: "d41d")
-        #expect(sums.values == ["sha256": "abc=", "crc32": "iH6F8A=="])
+        #expect(sums.values == [.sha256: "abc=", .crc32: "iH6F8A=="])
     }
 
     @Test func compositeChecksumsDependOnThePartsAndDoNotCount() {
@@ -101,15 +101,15 @@ import Testing
         #expect(FullObjectChecksums(headers: ["x-amz-checksum-sha256": "abc=-2", "x-amz-checksum-type": "FULL_OBJECT"], etag: "9b2c-2").isEmpty)
         // A multipart upload with a full-object CRC: the same for any part layout.
         #expect(FullObjectChecksums(headers: ["x-amz-checksum-crc64nvme": "q1w2e3r4t5y=", "x-amz-checksum-type": "FULL_OBJECT"], etag: "9b2c-3").values
-            == ["crc64nvme": "q1w2e3r4t5y="])
+            == [.crc64nvme: "q1w2e3r4t5y="])
     }
 
     @Test func everySharedAlgorithmMustAgreeAndNoneSharedDecidesNothing() {
-        let a = FullObjectChecksums(values: ["sha256": "s1", "crc32": "c1"])
-        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["sha256": "s1", "crc32": "c1"]))! == (true, "sha256"))
-        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["sha256": "s1", "crc32": "c2"]))! == (false, "crc32"))
-        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["crc32": "c1"]))! == (true, "crc32"))
-        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: ["sha1": "x"])) == nil)
+        let a = FullObjectChecksums(values: [.sha256: "s1", .crc32: "c1"])
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: [.sha256: "s1", .crc32: "c1"]))! == (true, .sha256))
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: [.sha256: "s1", .crc32: "c2"]))! == (false, .crc32))
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: [.crc32: "c1"]))! == (true, .crc32))
+        #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: [.sha1: "x"])) == nil)
         #expect(FullObjectChecksums.sameContent(a, FullObjectChecksums(values: [:])) == nil)
     }
 }
