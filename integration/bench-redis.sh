@@ -21,6 +21,7 @@ export SYNCD_REDIS_DIR=/var/tmp/syncd-redis-bench SYNCD_REDIS_PORT_BASE=26479
 bash integration/install-deps.sh
 command -v gcc >/dev/null || { apt-get install -y -qq gcc >/dev/null; }
 gcc -O2 -Wall -o "$STATE/redis-floor" integration/redis-floor.c -lhiredis
+gcc -O2 -Wall -o "$STATE/redis-command-cost" integration/redis-command-cost.c -lhiredis
 swift build -c release --product syncd >/dev/null 2>&1 || swift build -c release --product syncd
 swift build -c release --product syncctl >/dev/null 2>&1 || swift build -c release --product syncctl
 BIN=$(swift build -c release --show-bin-path)
@@ -155,6 +156,39 @@ echo
 printf '%-8s %-10s %-30s %-30s %s\n' keys data "two-sided floor: servers µs/key" "check: servers µs/key" "check: syncd µs/key"
 printf '%s\n' "${CPU_LINES[@]}"
 echo "(CPU time per key of the primary + the DR server, and of syncd, from /proc/PID/stat over all rounds.)"
+
+# What the primary spends per key on each command a check could send, for the largest data set
+# (RUNS rounds, kinds alternating). Answers whether fewer round trips (a read-only script per
+# batch) or fewer commands could bring the check closer to the floor.
+PTTL_DUMP_SCRIPT="local o = {} for i, k in ipairs(KEYS) do o[2*i-1] = redis.pcall('PTTL', k) o[2*i] = redis.pcall('DUMP', k) end return o"
+SIZED_SCRIPT="local o = {} for i, k in ipairs(KEYS) do local m = redis.pcall('MEMORY', 'USAGE', k, 'SAMPLES', '1') o[2*i-1] = redis.pcall('PTTL', k) if type(m) == 'number' and m < 65536 then o[2*i] = redis.pcall('DUMP', k) else o[2*i] = m end end return o"
+command_costs() {
+  local pp hz kinds=(scan exists pttl type memory dump pttl+dump memory+pttl+dump "script:pttl+dump" "script:memory+pttl+dump")
+  local -A spent=()
+  local sha_plain sha_sized
+  pp=$(server_pid "$SYNCD_REDIS_PRIMARY_PORT"); hz=$(getconf CLK_TCK)
+  sha_plain=$(cli "$SYNCD_REDIS_PRIMARY_PORT" SCRIPT LOAD "$PTTL_DUMP_SCRIPT")
+  sha_sized=$(cli "$SYNCD_REDIS_PRIMARY_PORT" SCRIPT LOAD "$SIZED_SCRIPT")
+  for _ in $(seq "$RUNS"); do
+    for kind in "${kinds[@]}"; do
+      local args=("$kind") a keys t
+      [ "$kind" = "script:pttl+dump" ] && args=(script "$sha_plain")
+      [ "$kind" = "script:memory+pttl+dump" ] && args=(script "$sha_sized")
+      a=$(ticks "$pp")
+      read -r keys t < <("$STATE/redis-command-cost" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD" "${args[@]}")
+      spent[$kind]+="$(echo "($(ticks "$pp") - $a) * 1000000 / $hz / $keys" | bc -l | xargs printf '%.2f') "
+    done
+  done
+  echo
+  printf '%-26s %s\n' "primary: command per key" "server CPU µs/key, SCAN included (median, range of $RUNS)"
+  for kind in "${kinds[@]}"; do
+    # shellcheck disable=SC2086
+    printf '%-26s %s (%s)\n' "$kind" "$(median ${spent[$kind]})" "$(range ${spent[$kind]})"
+  done
+  echo "(integration/redis-command-cost.c: SCAN COUNT 1000, then the command for every key, pipelined; exists: one EXISTS per"
+  echo " SCAN batch; script: EVALSHA_RO of a script doing the same per key, 100 keys per call. The server's CPU time from /proc.)"
+}
+command_costs
 echo
 steal_since "$steal0" "$all0"
 echo "two-sided floor: redis-floor.c dump on the primary and on the replica at once; keys/s = keys / wall time. vs both: check rate as a share of it."

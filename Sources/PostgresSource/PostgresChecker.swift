@@ -12,6 +12,11 @@ struct PostgresChecker: CheckStrategy {
     let options: CheckOptions
     /// Waits until the DR side has applied the primary's WAL up to a position.
     let waitUntilApplied: @Sendable (Int64, Duration) async throws -> Void
+    /// Tables (by quoted qualified name) whose digests differed at this source's previous check:
+    /// pass 1 digests them in key buckets at once. A table that differed tends to differ again
+    /// (rows in flight on a busy table, a DR copy not yet repaired), and then the buckets save the
+    /// bisection a second full scan; an equal table would pay for the grouping, so only these do.
+    let differedLastTime: Set<ByteKey>
 
     struct TableState {
         var sql: TableSQL
@@ -26,6 +31,9 @@ struct PostgresChecker: CheckStrategy {
         var relocalised = false
         var status: TableCheckStatus = .equal
         var reason: String?
+        /// Pass 1 digested the table in key buckets (full fingerprints): the unequal ones, where
+        /// bisection starts instead of at the whole table.
+        var firstSplit: [(KeyRange, Digest, Digest)]?
     }
 
     var primarySession: CheckSession?
@@ -37,11 +45,20 @@ struct PostgresChecker: CheckStrategy {
     var clock = PhaseClock()
     var phase = "bisection"
 
-    init(source: String, config: SourceConfig, options: CheckOptions, waitUntilApplied: @escaping @Sendable (Int64, Duration) async throws -> Void) {
+    init(source: String, config: SourceConfig, options: CheckOptions, differedLastTime: Set<ByteKey> = [],
+         waitUntilApplied: @escaping @Sendable (Int64, Duration) async throws -> Void) {
         self.source = source
         self.config = config
         self.options = options
+        self.differedLastTime = differedLastTime
         self.waitUntilApplied = waitUntilApplied
+    }
+
+    /// The tables whose digests differed (bisected) and those found equal, by quoted qualified
+    /// name: what the next check's `differedLastTime` is made of.
+    var digestOutcomes: (differed: [ByteKey], equal: [ByteKey]) {
+        (states.filter { $0.status == .different }.map { $0.sql.qualified.byteKey },
+         states.filter { $0.status == .equal }.map { $0.sql.qualified.byteKey })
     }
 
     var words: SourceWords { .postgres }
@@ -83,6 +100,9 @@ struct PostgresChecker: CheckStrategy {
             return all
         }
         for (index, state) in results { states[index] = state }
+        for state in states where state.firstSplit != nil {
+            ownNotes.append("\(state.sql.displayName): differed at the previous check, so pass 1 digested it in \(state.segments) key buckets (no second full scan to bisect it)")
+        }
         for (lane, sessions) in lanes.enumerated() where lane > 0 {
             await sessions.0.close()
             await sessions.1.close()
@@ -307,7 +327,8 @@ struct PostgresChecker: CheckStrategy {
     /// One bisection of the whole table; the full-fingerprint digests of every leaf compared, or nil
     /// when the budget stopped it.
     func localise(_ state: inout TableState, full: Bool, primary: CheckSession, dr: CheckSession, budget: Int64?) async throws -> (primary: Digest, dr: Digest)? {
-        var queue: [(KeyRange, Digest, Digest)] = [(.all, state.primary, state.dr)]
+        // Buckets pass 1 found unequal by full fingerprints: everything outside them is equal.
+        var queue: [(KeyRange, Digest, Digest)] = state.firstSplit ?? [(.all, state.primary, state.dr)]
         var leaves: [KeyRange] = []
         var compared = (primary: Digest.empty, dr: Digest.empty)
         while !queue.isEmpty || !leaves.isEmpty {
@@ -381,6 +402,17 @@ struct PostgresChecker: CheckStrategy {
     }
 
     func firstPass(_ state: inout TableState, primary: CheckSession, dr: CheckSession) async throws {
+        if differedLastTime.contains(state.sql.qualified.byteKey), let split = try await integerBuckets(state.sql, primary: primary, dr: dr) {
+            let (sql, parameters) = try state.sql.bucketDigests(split, full: true)
+            let (primaryBuckets, drBuckets) = try await bucketDigests(sql, parameters, primary: primary, dr: dr)
+            state.primary = primaryBuckets.values.reduce(Digest.empty) { $0.adding($1) }
+            state.dr = drBuckets.values.reduce(Digest.empty) { $0.adding($1) }
+            let (segments, unequal) = Self.unequal(primaryBuckets, drBuckets, range: split.range(ofBucket:))
+            state.segments = segments
+            state.firstSplit = unequal
+            if !unequal.isEmpty || state.primary != state.dr { state.status = .different }
+            return
+        }
         let (sql, parameters) = try state.sql.digest(.all)
         async let primaryRows = primary.connection.query(sql, parameters)
         async let drRows = dr.connection.query(sql, parameters)
@@ -419,16 +451,27 @@ struct PostgresChecker: CheckStrategy {
     /// key range of each.
     func unequalBuckets(_ sql: String, _ parameters: [String?], _ state: inout TableState, primary: CheckSession, dr: CheckSession,
                         range: (Int) -> KeyRange) async throws -> [(KeyRange, Digest, Digest)] {
+        let (primaryByBucket, drByBucket) = try await bucketDigests(sql, parameters, primary: primary, dr: dr)
+        let (segments, unequal) = Self.unequal(primaryByBucket, drByBucket, range: range)
+        state.segments += segments
+        return unequal
+    }
+
+    /// A bucket-digest query's answer on both sides, asked at once.
+    func bucketDigests(_ sql: String, _ parameters: [String?], primary: CheckSession, dr: CheckSession) async throws -> (primary: [Int: Digest], dr: [Int: Digest]) {
         async let primaryRows = primary.connection.query(sql, parameters)
         async let drRows = dr.connection.query(sql, parameters)
-        let primaryByBucket = buckets(try await primaryRows)
-        let drByBucket = buckets(try await drRows)
-        let numbers = Set(primaryByBucket.keys).union(drByBucket.keys).sorted()
-        state.segments += numbers.count
-        return numbers.compactMap { number in
-            let (left, right) = (primaryByBucket[number] ?? .empty, drByBucket[number] ?? .empty)
+        return (buckets(try await primaryRows), buckets(try await drRows))
+    }
+
+    /// How many buckets either side has, and those whose digests differ (a bucket one side lacks
+    /// is empty there), in bucket order with their key ranges.
+    static func unequal(_ primary: [Int: Digest], _ dr: [Int: Digest], range: (Int) -> KeyRange) -> (segments: Int, unequal: [(KeyRange, Digest, Digest)]) {
+        let numbers = Set(primary.keys).union(dr.keys).sorted()
+        return (numbers.count, numbers.compactMap { number in
+            let (left, right) = (primary[number] ?? .empty, dr[number] ?? .empty)
             return left == right ? nil : (range(number), left, right)
-        }
+        })
     }
 
     func buckets(_ rows: PGRows) -> [Int: Digest] {

@@ -14,6 +14,8 @@ public actor PostgresSource: SourceAdapter {
     var history = PositionHistory()
     /// The topology seen by the latest detection, for cheap capability answers.
     var lastTopology: Topology?
+    /// Tables whose digests differed at the latest check (see `PostgresChecker.differedLastTime`).
+    var differedLastTime: Set<ByteKey> = []
 
     /// A stream is considered stalled when nothing arrived for this long: the standby asks for a
     /// keepalive after wal_receiver_timeout/2 (30 s by default), so a healthy idle link stays below it.
@@ -78,12 +80,15 @@ public actor PostgresSource: SourceAdapter {
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         let topology = try await topology()
         var checker = PostgresChecker(
-            source: name, config: config, options: options,
+            source: name, config: config, options: options, differedLastTime: differedLastTime,
             waitUntilApplied: { target, timeout in
                 _ = try await self.waitUntilApplied(target, topology: topology, timeout: timeout, purpose: "the check's re-check round",
                                                     stopWhenStalled: true)
             })
         var result = try await CheckEngine.run(&checker, source: name, threshold: config.policy.ratioThreshold, options: options, progress: progress)
+        let outcomes = checker.digestOutcomes
+        differedLastTime.subtract(outcomes.equal)
+        differedLastTime.formUnion(outcomes.differed)
         // A standby replays sequences with the WAL; a logical copy does not. A partial check
         // (--table) leaves them to the full one.
         if topology != .physical, options.tables == nil, result.error == nil {

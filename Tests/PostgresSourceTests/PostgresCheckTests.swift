@@ -133,6 +133,48 @@ extension PostgresReplicationTests {
         #expect(!result.notes.contains { $0.contains("narrowed again") }, "the quick fingerprints saw every difference")
     }
 
+    /// A table that differed at the source's previous check is digested in key buckets by pass 1
+    /// (bisection needs no second full scan) and yields the same differences, a sign change the
+    /// quick fingerprints cannot see among them; once it is equal again, the check after that goes
+    /// back to one whole-table digest.
+    @Test func aTableThatDifferedLastTimeIsBucketedInPassOneAndYieldsTheSameDifferences() async throws {
+        try await CheckTables.create("again", "id bigint PRIMARY KEY, v text, n numeric")
+        try await CheckTables.both("INSERT INTO checks.again SELECT g, 'v' || g, g FROM generate_series(1, 120000) g;\nANALYZE checks.again")
+        try await CheckTables.run(TestServers.subscriber, """
+            DELETE FROM checks.again WHERE id = 7;
+            UPDATE checks.again SET v = 'changed' WHERE id = 60000;
+            UPDATE checks.again SET n = -n WHERE id = 90000;
+            INSERT INTO checks.again VALUES (120005, 'extra', 0)
+            """)
+        let source = PostgresSource(config: CheckTables.source(tables: ["checks.again"]))
+        let options = CheckOptions(rounds: 1, fullDiff: true)
+        func bucketed(_ result: CheckResult) -> Bool {
+            result.notes.contains { $0.contains("checks.again") && $0.contains("differed at the previous check") }
+        }
+        let expected: Set<String> = ["missing id=7", "changed id=60000", "changed id=90000", "extra id=120005"]
+        let first = try await source.check(options, progress: { _ in })
+        #expect(CheckTables.diffs(first) == expected)
+        #expect(!bucketed(first))
+        let second = try await source.check(options, progress: { _ in })
+        #expect(CheckTables.diffs(second) == expected)
+        #expect(bucketed(second))
+        #expect(second.tables.first?.segmentsCompared ?? 0 > 100, "pass 1 itself split the table")
+        #expect(second.primaryRows == first.primaryRows)
+
+        try await CheckTables.run(TestServers.subscriber, """
+            INSERT INTO checks.again VALUES (7, 'v7', 7);
+            UPDATE checks.again SET v = 'v60000' WHERE id = 60000;
+            UPDATE checks.again SET n = -n WHERE id = 90000;
+            DELETE FROM checks.again WHERE id = 120005
+            """)
+        let repaired = try await source.check(options, progress: { _ in })
+        #expect(repaired.diffs.isEmpty && repaired.tables.first?.status == .equal)
+        #expect(bucketed(repaired), "it still differed at the check before")
+        let after = try await source.check(options, progress: { _ in })
+        #expect(after.diffs.isEmpty && !bucketed(after))
+        #expect(after.tables.first?.segmentsCompared == 1, "one whole-table digest again")
+    }
+
     /// Differences the quick fingerprints cannot see (a sign, -0, a high word) are still all found,
     /// together with an ordinary one: the leaves' full fingerprints do not account for the table's
     /// difference, so it is narrowed again with full fingerprints.
