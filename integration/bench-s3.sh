@@ -117,9 +117,24 @@ start_syncd() { # count
   rm -f "$STATE/journal-s3.sqlite"*
   BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
   SYNCD_PID=$!
-  for _ in $(seq 100); do curl -fsS http://127.0.0.1:8495/healthz >/dev/null 2>&1 && return; sleep 0.1; done
+  for _ in $(seq 100); do curl -fsS http://127.0.0.1:8495/healthz >/dev/null 2>&1 && { settle_syncd; return; }; sleep 0.1; done
   echo "syncd did not start" >&2; cat "$STATE/syncd-s3.log" >&2; exit 2
 }
+
+# The monitor's first poll lists every source's buckets (lag); a check measured while it runs
+# would be charged for two listings at once. Waits (at most 5 minutes) until syncd has used no
+# CPU for 2 s.
+settle_syncd() {
+  local before after
+  for _ in $(seq 150); do
+    before=$(awk '{print $14 + $15}' "/proc/$SYNCD_PID/stat"); sleep 2
+    after=$(awk '{print $14 + $15}' "/proc/$SYNCD_PID/stat")
+    [ $((after - before)) -le 2 ] && return
+  done
+}
+
+# The peak RSS of what runs next alone: resets the process's high-water mark.
+reset_peak() { echo 5 > "/proc/$SYNCD_PID/clear_refs"; }
 
 verify() { # source -> "seconds objects differing" (wall clock of the command, like rclone's)
   local start; start=$(now)
@@ -144,6 +159,7 @@ for count in "${COUNTS[@]}"; do
     ours=(); theirs=(); ratios=(); rss=0
     flags=(); [ "$mode" != listing ] && flags=(--download)
     bucket=bench-$count; [ "$mode" = checksums ] && bucket=sums-$count
+    reset_peak
     for _ in $(seq "$RUNS"); do
       read -r t objects found < <(verify "$mode"); ours+=("$t")
       read -r r k < <(rclone_check "$bucket" "${flags[@]}"); theirs+=("$r"); [ "$k" -gt "$rss" ] && rss=$k
@@ -163,5 +179,6 @@ echo "       with ListObjectsV2 (1000 keys per page), compared by key, size and 
 echo "       both sides through SHA-256, 8 at a time. rclone: rclone check --checkers 8 (listing + size + MD5 from the ETag);"
 echo "       --download reads both sides' content. checksums: content mode on objects both stores keep a SHA-256 of (settled"
 echo "       by HEAD with checksum mode; no content read). speedup: rclone's median / syncd's (range: per run). found: differences"
-echo "       (expected 0). Medians (min-max) of $RUNS runs."
+echo "       (expected 0). Medians (min-max) of $RUNS runs. syncd peak RSS: the high-water mark of that mode's runs alone"
+echo "       (reset before them, after the monitor's first poll has finished)."
 steal_since "$steal0" "$all0"
