@@ -40,6 +40,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Typed wrappers of the variadic curl_easy_setopt / curl_easy_getinfo.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // mallopt(M_ARENA_MAX), which Swift's Glibc module does not bring in (malloc.h).
+        .target(name: "CMallocArenas"),
 
         // libpq behind a small safe layer, on its own so a PostgreSQL journal can share it without the adapter.
         .target(name: "PostgresClient", dependencies: ["SyncCore", "CLibPQ"]),
@@ -87,7 +89,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "syncd", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry", "CurlClient",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry", "CurlClient", "CMallocArenas",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
