@@ -113,8 +113,12 @@ start_syncd() { # count
     echo "journal: $STATE/journal-s3.sqlite"
     echo "sources:"
     s3_source listing "bench-$1"
-    s3_source content "bench-$1" "content_check: true" "concurrency: 8"
-    s3_source checksums "sums-$1" "content_check: true" "concurrency: 8"
+    # Only the modes that run: every source's monitor lists its bucket for lag, and at 1M two
+    # idle sources' listings would stay in syncd's memory beside the check's.
+    if [ "$1" -le 10000 ]; then
+      s3_source content "bench-$1" "content_check: true" "concurrency: 8"
+      s3_source checksums "sums-$1" "content_check: true" "concurrency: 8"
+    fi
   } > "$STATE/bench-s3.yaml"
   rm -f "$STATE/journal-s3.sqlite"*
   BENCH_READ_TOKEN=bench-read-token-0123456789 BENCH_TOKEN=bench-admin-token-0123456789 "$BIN/syncd" --config "$STATE/bench-s3.yaml" --log-level warning >"$STATE/syncd-s3.log" 2>&1 &
