@@ -40,8 +40,6 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Typed wrappers of the variadic curl_easy_setopt / curl_easy_getinfo.
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
-        // mallopt(M_ARENA_MAX), which Swift's Glibc module does not bring in (malloc.h).
-        .target(name: "CMallocArenas"),
 
         // libpq behind a small safe layer, on its own so a PostgreSQL journal can share it without the adapter.
         .target(name: "PostgresClient", dependencies: ["SyncCore", "CLibPQ"]),
@@ -89,7 +87,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "syncd", dependencies: [
-            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry", "CurlClient", "CMallocArenas",
+            "SyncCore", "SyncManager", "SyncAPI", "SQLiteJournal", "PostgresJournal", "SourceRegistry", "CurlClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -129,8 +129,7 @@ struct Syncd: AsyncParsableCommand {
         // unreachable (a connection's TLS close adds at most its 0.5 s shutdownTimeout).
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(3)
         let group = ServiceGroup(configuration: groupConfiguration)
-        logger.info("syncd starting", metadata: ["listen": "\(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)", "config": "\(config)",
-                                                 "malloc_arenas": "\(MallocArenas.cap.map(String.init) ?? "not capped by syncd")"])
+        logger.info("syncd starting", metadata: ["listen": "\(tls == nil ? "http" : "https")://\(settings.listenHost):\(settings.listenPort)", "config": "\(config)"])
         do {
             try await group.run()
         } catch {
