@@ -32,8 +32,18 @@ public final class RedisConnection: @unchecked Sendable {
 
     public var isBroken: Bool { brokenFlag.value }
 
+    /// hiredis writes with write(2), and Linux has no per-socket way to keep a write to a socket
+    /// the server closed (a failover, a restart) from raising SIGPIPE, whose default action kills
+    /// the process. Ignored process-wide before the first connection: the write fails with EPIPE
+    /// and the connection is broken instead.
+    private static let brokenPipesIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
     /// Connects, authenticates (AUTH [username] password) and selects the database.
     public static func connect(_ parameters: RedisConnectionParameters) async throws -> RedisConnection {
+        _ = brokenPipesIgnored
         let queue = BlockingQueue(label: "syncd.hiredis.\(parameters.displayName)")
         let box = try await queue.run { () throws -> UnsafeTransfer<(context: UnsafeMutablePointer<redisContext>, arena: OpaquePointer)> in
             let context = redisConnectWithTimeout(parameters.host, Int32(parameters.port), timeval(parameters.connectTimeout))

@@ -42,6 +42,25 @@ extension RedisServers {
             #expect(try await connection.replyArenaBytes() <= 1 << 20)
         }
 
+        /// A write to a connection the server closed (a failover, a restart) must break that
+        /// connection, not kill the process with SIGPIPE: a CI run died that way in a failover test.
+        @Test func aWriteToAConnectionTheServerClosedBreaksItWithoutKillingTheProcess() async throws {
+            let victim = try await TestRedis.connect(TestRedis.independent)
+            // signal() answers the disposition it replaces: ignored already, by the connection.
+            let previous = signal(SIGPIPE, SIG_IGN)
+            #expect(previous.map { unsafeBitCast($0, to: Int.self) } == 1, "SIGPIPE is ignored (SIG_IGN)")
+            let id = try await victim.run("CLIENT", "ID")
+            let admin = try await TestRedis.connect(TestRedis.independent)
+            try await admin.run("CLIENT", "KILL", "ID", "\(id.integer ?? -1)")
+            // A big pipeline fills the socket buffer, so a write lands after the server's close.
+            let big = String(repeating: "x", count: 1 << 20)
+            for _ in 0..<4 {
+                let commands = (0..<8).map { RedisCommand("SET", "pipe:\($0)", big) }
+                _ = try? await victim.pipeline(commands) { replies in try replies.next().errorMessage }
+            }
+            #expect(victim.isBroken)
+        }
+
         @Test func aPipelineOfManySmallRepliesSpansChunksIntact() async throws {
             let connection = try await TestRedis.connect(TestRedis.independent)
             let count = 30_000
