@@ -3,7 +3,8 @@
 # "primary" (S3 :28333) and "dr" (S3 :28433) — and SeaweedFS's own cross-cluster replication,
 # `weed filer.sync`, from the primary's bucket "replicated" to the DR's (the native replication
 # the tests observe; other buckets are not replicated). Every S3 request needs the access key
-# syncd-access and the secret in SYNCD_S3_SECRET (default syncd-demo-secret).
+# syncd-access and the secret in SYNCD_S3_SECRET (default syncd-demo-secret); the access key
+# syncd-reader, with the same secret, may only read and list.
 # Usage: integration/s3.sh start|stop|status|env
 #        integration/s3.sh sync-stop|sync-start        (stop or restart filer.sync)
 #        integration/s3.sh bucket primary|dr NAME       (create a bucket)
@@ -14,9 +15,11 @@
 set -euo pipefail
 
 BASE=${SYNCD_S3_DIR:-/var/tmp/syncd-s3}
+case $BASE in /*) ;; *) BASE=$PWD/$BASE ;; esac  # start_cluster changes directory
 OFFSET=${SYNCD_S3_PORT_OFFSET:-0}
 SECRET=${SYNCD_S3_SECRET:-syncd-demo-secret}
 ACCESS=syncd-access
+READER_ACCESS=syncd-reader  # may read and list only: a copy into a bucket it cannot write fails
 WEED=${SYNCD_WEED:-/opt/syncd-venv/bin/weed}
 SYNC_BUCKET=replicated
 declare -A MASTER=([primary]=$((29333 + OFFSET)) [dr]=$((29433 + OFFSET)))
@@ -35,16 +38,25 @@ start_cluster() {
   mkdir -p "$dir/data"
   cat > "$dir/s3.json" <<JSON
 {"identities": [{"name": "syncd", "credentials": [{"accessKey": "$ACCESS", "secretKey": "$SECRET"}],
-                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+                {"name": "reader", "credentials": [{"accessKey": "$READER_ACCESS", "secretKey": "$SECRET"}],
+                 "actions": ["Read", "List"]}]}
 JSON
   chmod 600 "$dir/s3.json"
+  # weed's defaults give each bucket 7 volumes and allow free disk / volume size of them: on a CI
+  # disk with a few GB free, the DR cluster ran out after a dozen test buckets and every PUT to a
+  # new bucket failed with HTTP 500 ("No writable volumes"). Two volumes per bucket, and a count
+  # that does not depend on the disk (volumes are sparse, 64 MB at most).
+  printf '[master.volume_growth]\ncopy_1 = 2\ncopy_other = 1\n' > "$dir/master.toml"
+  cd "$dir"  # weed reads ./master.toml
   setsid "$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$dir/data" \
     -master.port="${MASTER[$side]}" -master.port.grpc=$((MASTER[$side] + 1)) -master.volumeSizeLimitMB=64 \
-    -volume.port="${VOLUME[$side]}" -volume.port.grpc=$((VOLUME[$side] + 1)) -volume.max=0 \
+    -volume.port="${VOLUME[$side]}" -volume.port.grpc=$((VOLUME[$side] + 1)) -volume.max=1000 \
     -filer -filer.port="${FILER[$side]}" -filer.port.grpc=$((FILER[$side] + 1)) \
     -s3 -s3.port="${S3[$side]}" -s3.port.grpc=$((S3[$side] + 1)) -s3.config="$dir/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
     > "$dir/weed.log" 2>&1 < /dev/null &
   echo $! > "$dir/pid"
+  cd - >/dev/null
 }
 
 # weed exits or stalls when one of its ports is taken; say which, instead of waiting for nothing.
@@ -89,11 +101,15 @@ start_sync() {
 
 stop_pid() {
   running "$1" || { rm -f "$1"; return 0; }
-  local pid; pid=$(cat "$1")
-  kill -CONT "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
+  local pid children; pid=$(cat "$1")
+  # Everything must be gone before stop returns (a SIGKILLed weed takes a moment to release its
+  # ports), or a start right after finds them taken.
+  children=$(pgrep -P "$pid" || true)
+  kill -CONT "$pid" $children 2>/dev/null || true
+  kill "$pid" $children 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" $children 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" $children 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" $children 2>/dev/null || break; sleep 0.1; done
   rm -f "$1"
 }
 
@@ -122,7 +138,7 @@ case "${1:-}" in
     ;;
   env)
     echo "export SYNCD_S3_PRIMARY=http://127.0.0.1:${S3[primary]} SYNCD_S3_DR=http://127.0.0.1:${S3[dr]}"
-    echo "export SYNCD_S3_ACCESS=$ACCESS SYNCD_S3_SECRET=$SECRET SYNCD_S3_SYNC_BUCKET=$SYNC_BUCKET"
+    echo "export SYNCD_S3_ACCESS=$ACCESS SYNCD_S3_READER_ACCESS=$READER_ACCESS SYNCD_S3_SECRET=$SECRET SYNCD_S3_SYNC_BUCKET=$SYNC_BUCKET"
     ;;
   sync-stop) stop_pid "$BASE/sync.pid" ;;
   freeze|thaw)

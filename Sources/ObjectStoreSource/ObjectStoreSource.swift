@@ -135,6 +135,21 @@ public actor ObjectStoreSource: SourceAdapter {
         return "every object missing or stale in the DR bucket was copied from the primary"
     }
 
+    /// What the managed copy was doing, for a drain that timed out: why the DR bucket is behind.
+    func managedCopyState() -> String {
+        guard let replication else { return "" }
+        guard replication.isHosted else { return "; the managed copy is not running in this process" }
+        let status = replication.status
+        let state = switch status.phase {
+        case .running: "is running"
+        case .paused: "is paused"
+        case .failed: "is failing"
+        case .stopped: "has stopped"
+        }
+        return "; the managed copy \(state), \(status.copied) object(s) copied by this process"
+            + (status.error.map { ", its last attempt failed: \($0)" } ?? "")
+    }
+
     /// Waits until no object the primary had at the call (by LastModified) is missing or stale on the DR side.
     public func waitForDrain(timeout: Duration) async throws -> DrainResult {
         let clock = ContinuousClock()
@@ -146,6 +161,7 @@ public actor ObjectStoreSource: SourceAdapter {
         var backlog: [ObjectEntry] = []
         return try await Poll.first(every: .milliseconds(500), timeout: timeout, timedOut: {
             "the DR bucket did not catch up within \(timeout.seconds) s: \(backlog.count) object(s) written before the call are still missing or stale (e.g. '\(backlog.first.map { DisplayText.escape($0.key) } ?? "?")')"
+                + managedCopyState()
         }) {
             backlog = try await scan().backlog.filter { $0.lastModified <= callTime }
             return backlog.isEmpty

@@ -76,6 +76,11 @@ extension BinaryTests {
             let body = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
             return body?["cluster"] as? [String: Any] ?? [:]
         }
+        /// The end of an instance's log, for a failure's message.
+        func logTail(_ instance: Instance) -> String {
+            let log = directory.appendingPathComponent(instance.config == "syncd.yaml" ? "syncd.log" : "\(instance.config).log").path
+            return String(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no log at \(log))").suffix(4000))
+        }
         func role(_ instance: Instance) async throws -> String? { try await cluster(instance)["role"] as? String }
         /// The one instance of `candidates` that leads, once exactly one does.
         func leader(among candidates: [Instance], within timeout: Duration) async throws -> Instance? {
@@ -115,6 +120,9 @@ extension BinaryTests {
         // The leader is killed while its mirror copies: another resumes from the DR side's end.
         let produce = try await shell("seq 1 60000 | sed 's/.*/k&:v&/' | kcat -b \(primaryKafka) -P -t \(topic) -K:")
         #expect(produce.status == 0, "\(produce.stderr)")
+        // east's managed copy is paused first, so the objects are left for its successor to copy.
+        let paused = try await shell("\(binaries.path)/syncctl pause --source media \(east.server) --token admin-token-\(port)-0123456789")
+        #expect(paused.status == 0, "\(paused.stdout) \(paused.stderr)")
         let s3Put = "curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user \(environment["SYNCD_S3_ACCESS"] ?? "syncd-access"):\(environment["SYNCD_S3_SECRET"] ?? "syncd-demo-secret") -o /dev/null"
         let put = try await shell("for n in $(seq 1 40); do head -c 20000 /dev/urandom | \(s3Put) -T - \(environment["SYNCD_S3_PRIMARY"] ?? "http://127.0.0.1:28333")/\(topic)/obj-$n || exit 1; done")
         #expect(put.status == 0, "\(put.stderr)")
@@ -137,7 +145,7 @@ extension BinaryTests {
                 && mirrored.stdout.contains("\"changed\" : 0"), "no record lost or doubled over the hand-over: \(mirrored.stdout.prefix(1500)) \(mirrored.stderr)")
         // The managed copy resumes on the new leader from the DR bucket's own listing.
         let copied = try await shell("\(binaries.path)/syncctl drain --source media --timeout 60s \(successor.server) --token admin-token-\(port)-0123456789")
-        #expect(copied.status == 0, "\(copied.stdout) \(copied.stderr)")
+        #expect(copied.status == 0, "\(copied.stdout) \(copied.stderr)\n\(successor.name)'s log:\n\(logTail(successor))")
         let objects = try await shell("\(binaries.path)/syncctl verify --source media --json \(successor.server) --token admin-token-\(port)-0123456789")
         #expect(objects.status == 0 && objects.stdout.contains("\"primary_rows\" : 40"), "every object copied: \(objects.stdout.prefix(1500)) \(objects.stderr)")
 

@@ -96,6 +96,42 @@ extension SeaweedClusters {
         }
     }
 
+    @Suite struct ManagedCopyFailureTests {
+        @Test("a drain that times out because the managed copy keeps failing gives the copy's own error")
+        func aDrainThatTimesOutSaysWhyTheCopyFails() async throws {
+            let source = TestS3.unique("mf"), target = TestS3.unique("mfd")
+            let primary = try await TestS3.makeBucket(.primary, source)
+            _ = try await TestS3.makeBucket(.dr, target)
+            try await TestS3.put(primary, "report.txt", "quarterly")
+            // Credentials that may list the DR bucket but not write to it.
+            let config = TestS3.source(TestS3.unique("s3-denied"), mode: .managed, primaryBucket: source, drBucket: target,
+                                       dr: TestS3.endpoint(.dr, bucket: target, access: TestS3.Servers.readerAccess))
+            let adapter = ObjectStoreSource(config: config)
+            let background = Task { await adapter.runBackground() }
+            defer { background.cancel() }
+            #expect(try await eventually(timeout: .seconds(20), every: .milliseconds(200)) { await adapter.sample().state == .broken })
+            var message = ""
+            do {
+                _ = try await adapter.waitForDrain(timeout: .seconds(2))
+                Issue.record("a drain into a bucket nothing can write to succeeded")
+            } catch let SyncError.timeout(text) {
+                message = text
+            }
+            #expect(message.contains("1 object(s) written before the call are still missing or stale (e.g. 'report.txt')"), "\(message)")
+            #expect(message.contains("the managed copy is failing, 0 object(s) copied by this process, its last attempt failed: 1 object(s) could not be copied, e.g. 'report.txt'"), "\(message)")
+            #expect(message.contains("AccessDenied"), "the store's own reason: \(message)")
+
+            // syncctl's in-process engine does not run the copy: the drain says so instead of blaming it.
+            let elsewhere = ObjectStoreSource(config: config)
+            do {
+                _ = try await elsewhere.waitForDrain(timeout: .seconds(1))
+                Issue.record("the drain succeeded without a copy")
+            } catch let SyncError.timeout(text) {
+                #expect(text.hasSuffix("; the managed copy is not running in this process"), "\(text)")
+            }
+        }
+    }
+
     @Suite struct ObjectCheckTests {
         /// Buckets with one object of each kind of difference, written directly to each side.
         func planted() async throws -> (ObjectStoreSource, S3Bucket, S3Bucket, String) {

@@ -17,9 +17,9 @@ enum TestS3 {
     static let secret = Servers.secret
     static let replicatedBucket = Servers.replicatedBucket
 
-    static func endpoint(_ side: Side, bucket: String, secret: String? = nil, url: String? = nil) -> EndpointConfig {
+    static func endpoint(_ side: Side, bucket: String, access: String? = nil, secret: String? = nil, url: String? = nil) -> EndpointConfig {
         var endpoint = Servers.endpoint(side, url: url)
-        endpoint.objectStore = ObjectStoreEndpoint(url: url ?? Servers.url(side), bucket: bucket, accessKey: Secret(access),
+        endpoint.objectStore = ObjectStoreEndpoint(url: url ?? Servers.url(side), bucket: bucket, accessKey: Secret(access ?? self.access),
                                                    secretKey: Secret(secret ?? self.secret))
         return endpoint
     }

@@ -90,6 +90,8 @@ public enum IntegrationServers {
         public static let drURL = value("SYNCD_S3_DR", "http://127.0.0.1:28433")
         public static let access = value("SYNCD_S3_ACCESS", "syncd-access")
         public static let secret = value("SYNCD_S3_SECRET", "syncd-demo-secret")
+        /// May read and list, not write (same secret).
+        public static let readerAccess = value("SYNCD_S3_READER_ACCESS", "syncd-reader")
         /// The bucket weed filer.sync replicates from the primary to the DR cluster.
         public static let replicatedBucket = value("SYNCD_S3_SYNC_BUCKET", "replicated")
 
