@@ -21,7 +21,6 @@ export SYNCD_REDIS_DIR=/var/tmp/syncd-redis-bench SYNCD_REDIS_PORT_BASE=26479
 bash integration/install-deps.sh
 command -v gcc >/dev/null || { apt-get install -y -qq gcc >/dev/null; }
 gcc -O2 -Wall -o "$STATE/redis-floor" integration/redis-floor.c -lhiredis
-gcc -O2 -Wall -o "$STATE/redis-command-cost" integration/redis-command-cost.c -lhiredis
 swift build -c release --product syncd >/dev/null 2>&1 || swift build -c release --product syncd
 swift build -c release --product syncctl >/dev/null 2>&1 || swift build -c release --product syncctl
 BIN=$(swift build -c release --show-bin-path)
@@ -175,7 +174,7 @@ command_costs() {
       [ "$kind" = "script:pttl+dump" ] && args=(script "$sha_plain")
       [ "$kind" = "script:memory+pttl+dump" ] && args=(script "$sha_sized")
       a=$(ticks "$pp")
-      read -r keys t < <("$STATE/redis-command-cost" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD" "${args[@]}")
+      read -r keys t < <("$STATE/redis-floor" "$SYNCD_REDIS_HOST" "$SYNCD_REDIS_PRIMARY_PORT" "$SYNCD_REDIS_USER" "$SYNCD_REDIS_PASSWORD" "${args[@]}")
       spent[$kind]+="$(echo "($(ticks "$pp") - $a) * 1000000 / $hz / $keys" | bc -l | xargs printf '%.2f') "
     done
   done
@@ -185,7 +184,7 @@ command_costs() {
     # shellcheck disable=SC2086
     printf '%-26s %s (%s)\n' "$kind" "$(median ${spent[$kind]})" "$(range ${spent[$kind]})"
   done
-  echo "(integration/redis-command-cost.c: SCAN COUNT 1000, then the command for every key, pipelined; exists: one EXISTS per"
+  echo "(integration/redis-floor.c: SCAN COUNT 1000, then the command for every key, pipelined; exists: one EXISTS per"
   echo " SCAN batch; script: EVALSHA_RO of a script doing the same per key, 100 keys per call. The server's CPU time from /proc.)"
 }
 command_costs

@@ -189,8 +189,8 @@ extension ObjectStoreSource {
             let upserts = keys(batch.upsertKeys)
             if !upserts.isEmpty {
                 let outcome = await copier.copy(upserts)
-                if let (key, reason) = outcome.failures.first {
-                    throw SyncError.failed("\(outcome.failures.count) object(s) of batch \(batch.number) could not be copied, e.g. '\(key)': \(reason)")
+                if let first = outcome.failures.first {
+                    throw SyncError.failed("\(outcome.failures.count) object(s) of batch \(batch.number) could not be copied, e.g. \(first)")
                 }
                 copied += outcome.copied
             }

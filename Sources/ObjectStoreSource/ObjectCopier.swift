@@ -12,11 +12,12 @@ struct ObjectCopier: Sendable {
     static let attempts = 4
 
     /// Copies `keys` with at most `options.concurrency` transfers at once; returns how many were
-    /// copied and the failures (key: reason). A key the primary no longer has is skipped.
-    func copy(_ keys: [String]) async -> (copied: Int, skipped: Int, failures: [String: String]) {
+    /// copied and the failures, one per key (a list, not a dictionary keyed by String: two keys
+    /// that differ only in Unicode normalisation are two objects). A key the primary no longer has is skipped.
+    func copy(_ keys: [String]) async -> (copied: Int, skipped: Int, failures: [CopyFailure]) {
         var copied = 0
         var skipped = 0
-        var failures: [String: String] = [:]
+        var failures: [CopyFailure] = []
         var pending = keys[...]
         await withTaskGroup(of: (String, Result<Bool, Error>).self) { group in
             var running = 0
@@ -32,11 +33,12 @@ struct ObjectCopier: Sendable {
                 switch result {
                 case .success(true): copied += 1
                 case .success(false): skipped += 1
-                case let .failure(error): failures[key] = "\(error)"
+                case let .failure(error): failures.append(CopyFailure(key: key, reason: "\(error)"))
                 }
             }
         }
-        return (copied, skipped, failures)
+        // The first failure named is the same whichever transfer ended first.
+        return (copied, skipped, failures.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
     }
 
     func copyWithRetries(_ key: String) async throws -> Bool {
@@ -84,6 +86,13 @@ struct ObjectCopier: Sendable {
                          singlePart: !etag.contains("-"), exactParts: layout, metadata: metadata, checksums: got.checksums)
         return true
     }
+}
+
+/// One object the copy could not write to the DR side, and why.
+struct CopyFailure: Sendable, CustomStringConvertible {
+    var key: String
+    var reason: String
+    var description: String { "'\(DisplayText.escape(key))': \(reason)" }
 }
 
 /// Appends streamed bytes to a file; remembers the first failure.
@@ -155,13 +164,14 @@ final class ManagedReplication: @unchecked Sendable {
                 } else {
                     try await copier.primary.list(prefix: prefix) { page in keys += page.map(\.key) }
                 }
-                keys.sort()
+                // In S3's own listing order (UTF-8 bytes), not String's.
+                keys.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
                 let outcome = await copier.copy(keys)
                 lock.withLock {
                     copiedTotal += outcome.copied
-                    if let (key, reason) = outcome.failures.first {
+                    if let first = outcome.failures.first {
                         phase = .failed
-                        lastError = "\(outcome.failures.count) object(s) could not be copied, e.g. '\(key)': \(reason)"
+                        lastError = "\(outcome.failures.count) object(s) could not be copied, e.g. \(first)"
                     } else {
                         phase = pauseRequested ? .paused : .running
                         lastError = nil

@@ -103,6 +103,9 @@ extension SeaweedClusters {
             let primary = try await TestS3.makeBucket(.primary, source)
             _ = try await TestS3.makeBucket(.dr, target)
             try await TestS3.put(primary, "report.txt", "quarterly")
+            // Two keys that differ only in Unicode normalisation: two objects, two failures.
+            try await TestS3.put(primary, "caf\u{E9}", "composed")
+            try await TestS3.put(primary, "cafe\u{301}", "decomposed")
             // Credentials that may list the DR bucket but not write to it.
             let config = TestS3.source(TestS3.unique("s3-denied"), mode: .managed, primaryBucket: source, drBucket: target,
                                        dr: TestS3.endpoint(.dr, bucket: target, access: TestS3.Servers.readerAccess))
@@ -117,8 +120,9 @@ extension SeaweedClusters {
             } catch let SyncError.timeout(text) {
                 message = text
             }
-            #expect(message.contains("1 object(s) written before the call are still missing or stale (e.g. 'report.txt')"), "\(message)")
-            #expect(message.contains("the managed copy is failing, 0 object(s) copied by this process, its last attempt failed: 1 object(s) could not be copied, e.g. 'report.txt'"), "\(message)")
+            #expect(message.contains("3 object(s) written before the call are still missing or stale"), "\(message)")
+            // The failure named first is the first key in byte order (the decomposed spelling, shown escaped).
+            #expect(message.contains("the managed copy is failing, 0 object(s) copied by this process, its last attempt failed: 3 object(s) could not be copied, e.g. 'cafe\\u0301'"), "\(message)")
             #expect(message.contains("AccessDenied"), "the store's own reason: \(message)")
 
             // syncctl's in-process engine does not run the copy: the drain says so instead of blaming it.

@@ -25,7 +25,7 @@ import Testing
         #expect(!UISessions(tokens: tokens, secure: false).signOut.contains("Secure"), "no Secure flag on plain HTTP")
     }
 
-    @Test("a tampered, foreign or revoked session is refused")
+    @Test("a tampered or revoked session, or one made with a token this instance lacks, is refused; another instance with the same token accepts it")
     func forgedSessionsAreRefused() throws {
         let sessions = UISessions(tokens: tokens, secure: true)
         let value = cookieValue(try #require(sessions.signIn(token: "read-token-0123456789")))
@@ -33,8 +33,18 @@ import Testing
         var parts = value.split(separator: ".").map(String.init)
         parts[2] = String(Int64(parts[2])! + 86400)
         #expect(sessions.role(ofCookie: parts.joined(separator: ".")) == nil, "expiry moved by hand")
-        #expect(UISessions(tokens: tokens, secure: true).role(ofCookie: value) == nil, "signed by another process's key")
-        #expect(sessions.role(ofCookie: "") == nil && sessions.role(ofCookie: "v1.read.1.2") == nil)
+        // Another instance (or this one restarted) with the same token accepts it; one without it does not.
+        #expect(UISessions(tokens: AccessTokens(read: [Secret("read-token-0123456789")], admin: []), secure: true).role(ofCookie: value) == .read,
+                "an instance configured with the same token")
+        let otherTokens = AccessTokens(read: [Secret("other-read-token-0123456789")], admin: [Secret("admin-token-0123456789")])
+        #expect(UISessions(tokens: otherTokens, secure: true).role(ofCookie: value) == nil, "an instance without that token")
+        // The signature is the token's: a cookie for the read token re-signed under the admin token's fingerprint fails.
+        var borrowed = value.split(separator: ".").map(String.init)
+        borrowed[1] = "admin"
+        borrowed[3] = UISessions.fingerprint("admin-token-0123456789")
+        #expect(sessions.role(ofCookie: borrowed.joined(separator: ".")) == nil, "another token's fingerprint with this token's signature")
+        #expect(sessions.role(ofCookie: value.replacingOccurrences(of: "v2.", with: "v1.")) == nil, "an older version")
+        #expect(sessions.role(ofCookie: "") == nil && sessions.role(ofCookie: "v2.read.1.2") == nil)
         tokens.replace(read: [Secret("rotated-token-0123456789")], admin: [Secret("admin-token-0123456789")])
         #expect(sessions.role(ofCookie: value) == nil, "the token it was made with is gone")
     }

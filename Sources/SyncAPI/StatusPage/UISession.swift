@@ -5,27 +5,28 @@ import Hummingbird
 /// The status page's sign-in: a token posted once becomes a signed, expiring session cookie
 /// (HttpOnly, SameSite=Strict, Secure under TLS). The cookie names the role and a fingerprint of
 /// the token, never the token; a token removed from the config (SIGHUP) ends its sessions.
+/// Signed with a key derived from the token, not one made per process: every instance configured
+/// with that token (several behind one address, sharing a journal) and a restarted syncd accept it.
 public struct UISessions: Sendable {
     public static let cookieName = "syncd_session"
-    let key: SymmetricKey
+    static let version = "v2"
     let lifetime: TimeInterval
     let secure: Bool
     let tokens: AccessTokens
 
     /// `secure`: the API is served over TLS, so the cookie is never sent in clear.
-    public init(tokens: AccessTokens, secure: Bool, lifetime: TimeInterval = 8 * 3600, key: SymmetricKey = SymmetricKey(size: .bits256)) {
+    public init(tokens: AccessTokens, secure: Bool, lifetime: TimeInterval = 8 * 3600) {
         self.tokens = tokens
         self.secure = secure
         self.lifetime = lifetime
-        self.key = key
     }
 
     /// The Set-Cookie value of a new session for `token`, or nil when the token is not accepted.
     func signIn(token: String, now: Date = Date()) -> String? {
         guard let role = tokens.role(of: token) else { return nil }
         let expires = Int64(now.addingTimeInterval(lifetime).timeIntervalSince1970)
-        let payload = "v1.\(role.rawValue).\(expires).\(Self.fingerprint(token))"
-        return cookie(value: "\(payload).\(signature(payload))", maxAge: Int(lifetime))
+        let payload = "\(Self.version).\(role.rawValue).\(expires).\(Self.fingerprint(token))"
+        return cookie(value: "\(payload).\(Self.signature(payload, token: token))", maxAge: Int(lifetime))
     }
 
     /// The Set-Cookie value that ends the session in the browser.
@@ -43,16 +44,18 @@ public struct UISessions: Sendable {
 
     func role(ofCookie value: String, now: Date = Date()) -> Role? {
         let parts = value.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[0] == "v1", let expires = Int64(parts[2]),
-              let role = Role(rawValue: String(parts[1])) else { return nil }
+        guard parts.count == 5, parts[0] == Self.version, let expires = Int64(parts[2]),
+              let role = Role(rawValue: String(parts[1])),
+              let (token, tokenRole) = tokens.token(withFingerprint: String(parts[3])), tokenRole == role else { return nil }
         let payload = parts[0...3].joined(separator: ".")
-        guard constantTimeEquals(String(parts[4]), signature(payload)), Double(expires) > now.timeIntervalSince1970,
-              tokens.roleOfFingerprint(String(parts[3])) == role else { return nil }
+        guard constantTimeEquals(String(parts[4]), Self.signature(payload, token: token)), Double(expires) > now.timeIntervalSince1970 else { return nil }
         return role
     }
 
-    private func signature(_ payload: String) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key)).map { String(format: "%02x", $0) }.joined()
+    private static func signature(_ payload: String, token: String) -> String {
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: Data(token.utf8)), salt: Data("syncd status page session".utf8),
+                                         info: Data(version.utf8), outputByteCount: 32)
+        return Data(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key)).map { String(format: "%02x", $0) }.joined()
     }
 
     static func fingerprint(_ token: String) -> String {
@@ -61,11 +64,11 @@ public struct UISessions: Sendable {
 }
 
 extension AccessTokens {
-    /// The role of the configured token with this fingerprint (see `UISessions`).
-    func roleOfFingerprint(_ fingerprint: String) -> Role? {
+    /// The configured token with this fingerprint, and its role (see `UISessions`).
+    func token(withFingerprint fingerprint: String) -> (String, Role)? {
         let (read, admin) = current
-        if admin.contains(where: { constantTimeEquals(UISessions.fingerprint($0.value), fingerprint) }) { return .admin }
-        if read.contains(where: { constantTimeEquals(UISessions.fingerprint($0.value), fingerprint) }) { return .read }
+        if let token = admin.first(where: { constantTimeEquals(UISessions.fingerprint($0.value), fingerprint) }) { return (token.value, .admin) }
+        if let token = read.first(where: { constantTimeEquals(UISessions.fingerprint($0.value), fingerprint) }) { return (token.value, .read) }
         return nil
     }
 }
