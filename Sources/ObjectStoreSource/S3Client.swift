@@ -1,7 +1,6 @@
 import Crypto
 import CurlClient
 import Foundation
-import FoundationXML
 import SyncCore
 
 /// One object as a listing shows it.
@@ -27,92 +26,6 @@ public struct ObjectEntry: Sendable, Equatable {
     /// Byte equality of keys (the synthesised `==` would equate NFC and NFD spellings).
     public static func == (lhs: ObjectEntry, rhs: ObjectEntry) -> Bool {
         lhs.key.sameBytes(as: rhs.key) && lhs.size == rhs.size && lhs.etag == rhs.etag && lhs.lastModified == rhs.lastModified
-    }
-}
-
-/// S3 speaks XML: the handful of documents syncd reads, parsed into flat element lists.
-enum S3XML {
-    /// Every leaf element's text, grouped by the record element it sits in (Contents, CommonPrefixes, ...).
-    final class Collector: NSObject, XMLParserDelegate {
-        let recordNames: Set<String>
-        var records: [String: [[String: String]]] = [:]
-        var top: [String: String] = [:]
-        private var current: (name: String, fields: [String: String])?
-        private var text = ""
-
-        init(records: Set<String>) {
-            recordNames = records
-        }
-
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-            if recordNames.contains(name) { current = (name, [:]) }
-            text = ""
-        }
-
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            text += string
-        }
-
-        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-            if let finished = current, finished.name == name {
-                records[name, default: []].append(finished.fields)
-                current = nil
-            } else if current != nil {
-                current?.fields[name] = text
-            } else {
-                top[name] = text
-            }
-            text = ""
-        }
-    }
-
-    static func parse(_ bytes: [UInt8], records names: Set<String>) -> (top: [String: String], records: [String: [[String: String]]])? {
-        let collector = Collector(records: names)
-        let parser = XMLParser(data: Data(bytes))
-        parser.delegate = collector
-        guard parser.parse() else { return nil }
-        return (collector.top, collector.records)
-    }
-
-    static func parse(_ bytes: [UInt8], record: String) -> (top: [String: String], records: [[String: String]])? {
-        parse(bytes, records: [record]).map { ($0.top, $0.records[record] ?? []) }
-    }
-
-    /// S3's timestamps, "2026-11-22T07:02:02.123Z" (fraction optional), parsed by hand:
-    /// Foundation's ISO8601DateFormatter costs about 90 µs per date on Linux, which dominated
-    /// listing a bucket.
-    static func date(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes.last == UInt8(ascii: "Z") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for index in range {
-                let digit = Int(bytes[index]) - 48
-                guard (0...9).contains(digit) else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-              let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), (1...31).contains(day),
-              hour < 24, minute < 60, second < 61 else { return nil }
-        var fraction = 0.0
-        if bytes[19] == UInt8(ascii: ".") {
-            let digits = 20..<(bytes.count - 1)
-            guard !digits.isEmpty, let value = number(digits) else { return nil }
-            fraction = Double(value) / pow(10, Double(digits.count))
-        } else if bytes.count != 20 {
-            return nil
-        }
-        // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-        let shifted = month <= 2 ? year - 1 : year
-        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
-        let yearOfEra = shifted - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return Date(timeIntervalSince1970: Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction)
     }
 }
 
@@ -181,25 +94,65 @@ public final class S3Bucket: Sendable {
     }
 
     /// One ListObjectsV2 page: objects, the common prefixes (with a delimiter), the next token.
+    /// Keys are asked for URL-encoded (`encoding-type=url`) and read byte for byte either way, so
+    /// CR, LF and control characters in keys survive exactly as the store holds them.
     public func listPage(prefix: String, delimiter: String? = nil, token: String?) async throws -> (entries: [ObjectEntry], prefixes: [String], next: String?) {
-        var query = [("list-type", "2"), ("max-keys", "1000")]
+        var query = [("list-type", "2"), ("max-keys", "1000"), ("encoding-type", "url")]
         if !prefix.isEmpty { query.append(("prefix", prefix)) }
         if let delimiter { query.append(("delimiter", delimiter)) }
         if let token { query.append(("continuation-token", token)) }
         let response = try await describeFailure("listing bucket '\(store.bucket)'") { try await self.request("GET", query: query) }
-        guard let parsed = S3XML.parse(response.body, records: ["Contents", "CommonPrefixes"]) else {
-            throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' is not valid XML")
+        var entries: [ObjectEntry] = []
+        var prefixes: [String] = []
+        var top: [String: String] = [:]
+        var fields: [String: String]?
+        var depth = 0
+        do {
+            try S3XML.walk(response.body, start: { name in
+                depth += 1
+                if depth == 2, name.elementsEqual("Contents".utf8) || name.elementsEqual("CommonPrefixes".utf8) { fields = [:] }
+            }, end: { nameBytes, text in
+                defer { depth -= 1 }
+                let name = String(decoding: nameBytes, as: UTF8.self)
+                if depth == 2, let record = fields {
+                    fields = nil
+                    if name == "CommonPrefixes" {
+                        if let prefix = record["Prefix"] { prefixes.append(prefix) }
+                        return
+                    }
+                    guard let key = record["Key"], let size = record["Size"].flatMap(Int64.init),
+                          let modified = record["LastModified"].flatMap(S3XML.date) else {
+                        throw SyncError.failed("\(self.label): a listing entry of bucket '\(self.store.bucket)' lacks Key, Size or LastModified: \(record)")
+                    }
+                    let etag = (record["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    entries.append(ObjectEntry(key: key, size: size, etag: etag, lastModified: modified))
+                    return
+                }
+                guard let text, depth <= 3 else { return }
+                guard let value = String(validating: text, as: UTF8.self) else { throw S3XML.Malformed() }
+                if depth == 3, fields != nil { fields?[name] = value } else if depth == 2 { top[name] = value }
+            })
+        } catch let error as SyncError {
+            throw error
+        } catch {
+            throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' is not well-formed XML")
         }
-        let entries = try (parsed.records["Contents"] ?? []).map { fields -> ObjectEntry in
-            guard let key = fields["Key"], let size = fields["Size"].flatMap(Int64.init),
-                  let modified = fields["LastModified"].flatMap(S3XML.date) else {
-                throw SyncError.failed("\(label): a listing entry of bucket '\(store.bucket)' lacks Key, Size or LastModified: \(fields)")
+        // The answer says whether it encoded (a store that ignores the parameter sends keys as they are).
+        if top["EncodingType"] == "url" {
+            for index in entries.indices {
+                guard let key = S3XML.urlDecoded(entries[index].key) else {
+                    throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' holds a key that does not decode to UTF-8: '\(DisplayText.escape(entries[index].key))'")
+                }
+                entries[index].key = key
             }
-            let etag = (fields["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            return ObjectEntry(key: key, size: size, etag: etag, lastModified: modified)
+            prefixes = try prefixes.map { prefix in
+                guard let decoded = S3XML.urlDecoded(prefix) else {
+                    throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' holds a prefix that does not decode to UTF-8: '\(DisplayText.escape(prefix))'")
+                }
+                return decoded
+            }
         }
-        let prefixes = (parsed.records["CommonPrefixes"] ?? []).compactMap { $0["Prefix"] }
-        let next = parsed.top["IsTruncated"] == "true" ? parsed.top["NextContinuationToken"] : nil
+        let next = top["IsTruncated"] == "true" ? top["NextContinuationToken"] : nil
         return (entries, prefixes, next)
     }
 

@@ -85,6 +85,33 @@ import Testing
         #expect(S3XML.parse(Array(error.utf8), record: "Error")?.records.first?["Code"] == "NoSuchBucket")
         #expect(S3XML.parse(Array("not xml <".utf8), record: "x") == nil)
     }
+
+    @Test("listing text is read byte for byte: CR, CRLF and control characters stay as the store sent them; anything malformed is refused")
+    func xmlTextIsReadByteForByte() throws {
+        let document = Array("<?xml version=\"1.0\"?>\n<R xmlns=\"a>b\"><C><Key>a\rb</Key></C><C><Key>a\r\nb</Key></C><C><Key>a\nb</Key></C>".utf8)
+            + [UInt8](arrayLiteral: 0x3C, 0x43, 0x3E, 0x3C, 0x4B, 0x65, 0x79, 0x3E, 0x01, 0x78, 0x3C, 0x2F, 0x4B, 0x65, 0x79, 0x3E, 0x3C, 0x2F, 0x43, 0x3E)  // <C><Key>\u{1}x</Key></C>
+            + Array("<C><Key><![CDATA[<raw> & ]]>&#x1F600;&#233;&lt;</Key><Owner><ID>o</ID></Owner></C><Empty/><!-- note --></R>\n".utf8)
+        let parsed = try #require(S3XML.parse(document, record: "C"))
+        #expect(parsed.records.map { $0["Key"] ?? "?" }.map { Array($0.utf8) } == [
+            Array("a\rb".utf8), Array("a\r\nb".utf8), Array("a\nb".utf8), [0x01, 0x78], Array("<raw> & 😀é<".utf8),
+        ], "three different keys stay three")
+        #expect(parsed.records[4]["ID"] == "o", "a leaf nested deeper still belongs to its record")
+        #expect(parsed.top["Empty"] == "", "a self-closing element is empty text")
+        for bad in ["<a><b></a></b>", "<a>", "<a></a><b></b>", "text<a></a>", "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", "<a>&bogus;</a>",
+                    "<a>&#xZZ;</a>", "<a><![CDATA[open</a>", "<a", ""] {
+            #expect(S3XML.parse(Array(bad.utf8), record: "a") == nil, "\(bad)")
+        }
+        #expect(S3XML.parse([0x3C, 0x61, 0x3E, 0xC3, 0x28, 0x3C, 0x2F, 0x61, 0x3E], record: "x") == nil, "text that is not UTF-8")
+    }
+
+    @Test("keys of a listing with encoding-type=url decode to their bytes; a broken escape or a key that is not UTF-8 is refused")
+    func urlEncodedListingKeysDecode() {
+        #expect(S3XML.urlDecoded("a%01b+c%E2%82%AC").map { Array($0.utf8) } == Array("a\u{1}b c€".utf8))
+        #expect(S3XML.urlDecoded("x%0Dy") == "x\ry" && S3XML.urlDecoded("x%0Ay") == "x\ny")
+        #expect(S3XML.urlDecoded("1%2B1%3D2") == "1+1=2")
+        #expect(S3XML.urlDecoded("cafe%CC%81").map { Array($0.utf8) } == Array("cafe\u{301}".utf8), "the decomposed spelling, not the composed one")
+        for bad in ["%", "%4", "%ZZ", "%C3", "%FF"] { #expect(S3XML.urlDecoded(bad) == nil, "\(bad)") }
+    }
 }
 
 @Suite struct FullObjectChecksumTests {
