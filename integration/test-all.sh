@@ -23,4 +23,13 @@ eval "$(bash integration/kafka.sh env)"
 eval "$(bash integration/s3.sh env)"
 
 swift build --build-tests
-swift test --no-parallel
+# A long log may be shown cut in the middle: the failures are repeated, one line each, at its end.
+log=$(mktemp "${TMPDIR:-/tmp}/syncd-tests-XXXXXX")
+status=0
+swift test --no-parallel 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "=== test failures (test name shortened; the full message is above):"
+  grep -E '^✘ Test .* recorded an issue' "$log" | sed -E 's/^✘ Test "(.{0,70})[^"]*" recorded an issue at/✘ "\1…" at/' | cut -c1-500 || true
+fi
+rm -f "$log"
+exit "$status"

@@ -99,6 +99,11 @@ extension KafkaSource {
     /// refuses the commit (it owns its offsets); that is noted, never forced.
     func syncGroupOffsets() async {
         while !Task.isCancelled {
+            // Paused (after a cutover, say), the DR side's consumers own their offsets now.
+            if mirror?.isPaused == true {
+                try? await Task.sleep(for: .milliseconds(500))
+                continue
+            }
             do {
                 let (topics, syncs) = try await mirroredTopics()
                 for group in options.consumerGroups {

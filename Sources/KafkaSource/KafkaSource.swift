@@ -55,8 +55,9 @@ public actor KafkaSource: SourceAdapter {
 
     /// The daemon runs the built-in mirror here (and its group offset sync); syncctl's in-process
     /// engine does not. Runs on the leader only.
-    public func runBackground() async {
+    public func runBackground(paused: Bool) async {
         guard let mirror else { return }
+        if paused { mirror.pause() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await mirror.run() }
             if self.options.syncGroupOffsets, !self.options.consumerGroups.isEmpty {

@@ -35,8 +35,9 @@ public actor ObjectStoreSource: SourceAdapter {
     var copier: ObjectCopier { ObjectCopier(primary: primary, dr: dr, options: options) }
 
     /// The daemon runs managed replication here; syncctl's in-process engine does not.
-    public func runBackground() async {
+    public func runBackground(paused: Bool) async {
         guard let replication else { return }
+        if paused { replication.pause() }
         await replication.run(copier: copier, scan: BucketScan(primary: primary, dr: dr, concurrency: options.concurrency), prefix: options.prefix, interval: .milliseconds(Int64(min(config.pollIntervalSeconds, 5) * 1000)))
     }
 

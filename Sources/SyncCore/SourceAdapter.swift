@@ -29,11 +29,15 @@ public protocol SourceAdapter: Sendable {
     /// Releases connections; the adapter may be used again afterwards (it reconnects).
     func shutdown() async
     /// Work the daemon runs for this source until cancelled (e.g. Kafka's built-in mirror).
-    func runBackground() async
+    /// `paused`: the replication it runs starts paused, because the journal's last word on it was
+    /// a pause (an operator's, or a cutover's `pause_after`): a restarted syncd or a new leader
+    /// must not copy to a DR side that was stopped on purpose.
+    func runBackground(paused: Bool) async
 }
 
 extension SourceAdapter {
-    public func runBackground() async {}
+    public func runBackground(paused: Bool) async {}
+    public func runBackground() async { await runBackground(paused: false) }
 
     public func check(_ options: CheckOptions, progress: @escaping @Sendable (CheckProgress) -> Void) async throws -> CheckResult {
         throw SyncError.unsupported(operation: .check, reason: "\(kind.rawValue) sources have no consistency check in this version",

@@ -99,7 +99,8 @@ actor GateRepeats {
 
 extension SyncManager {
     /// Kinds a retention prune never removes: cutover runs and their report digests are evidence.
-    public static let keptJournalKinds: Set<String> = ["cutover"]
+    /// Cutover runs, and whether replication is paused (its last entry may be months old).
+    public static let keptJournalKinds: Set<String> = ["cutover", replicationKind]
 
     func journalRepeats(_ summaries: [GateRepeats.Summary]) async {
         for summary in summaries {
@@ -135,7 +136,7 @@ extension SyncManager {
         let cutoff = Date().addingTimeInterval(-retention)
         do {
             if let checkpoint = try await journal.prune(olderThan: cutoff, keepKinds: Self.keptJournalKinds, actor: "syncd") {
-                logger.notice("journal: pruned entries older than \(iso8601(cutoff)) (through entry \(checkpoint.throughEntry); \(checkpoint.kept.count) cutover entries kept)")
+                logger.notice("journal: pruned entries older than \(iso8601(cutoff)) (through entry \(checkpoint.throughEntry); \(checkpoint.kept.count) cutover and replication entries kept)")
             }
         } catch {
             logger.warning("journal: the retention prune failed: \(error)")

@@ -166,7 +166,12 @@ public final class SyncManager: Service, Sendable {
                 for monitor in self.monitors {
                     group.addTask { await monitor.run() }
                     // The mirror and the managed copy write to the DR side: the leader's work only.
-                    group.addTask { await self.whileLeader { await monitor.adapter.runBackground() } }
+                    group.addTask {
+                        await self.whileLeader {
+                            guard let paused = await self.replicationPausedOnRecord(monitor.config.name) else { return }
+                            await monitor.adapter.runBackground(paused: paused)
+                        }
+                    }
                     if let schedule = monitor.config.checkSchedule {
                         group.addTask { await self.runSchedule(schedule, for: monitor) }
                     }
@@ -269,6 +274,8 @@ public final class SyncManager: Service, Sendable {
             case .fullSync:
                 message = try await monitor.adapter.forceFullSync()
             }
+            // Recorded once it took effect (a refused pause must not pause the next leader).
+            if let state = Self.replicationState(after: action) { try await journalReplicationState(state, source: name, actor: actor) }
             await monitor.end()
             let sample = await monitor.freshSample()
             let duration = (clock.now - started).seconds

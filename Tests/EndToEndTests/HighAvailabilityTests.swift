@@ -120,7 +120,8 @@ extension BinaryTests {
         // The leader is killed while its mirror copies: another resumes from the DR side's end.
         let produce = try await shell("seq 1 60000 | sed 's/.*/k&:v&/' | kcat -b \(primaryKafka) -P -t \(topic) -K:")
         #expect(produce.status == 0, "\(produce.stderr)")
-        // east's managed copy is paused first, so the objects are left for its successor to copy.
+        // east's managed copy is paused first, so the objects are left for its successor; the pause is
+        // in the shared journal, so the successor keeps it until an operator resumes.
         let paused = try await shell("\(binaries.path)/syncctl pause --source media \(east.server) --token admin-token-\(port)-0123456789")
         #expect(paused.status == 0, "\(paused.stdout) \(paused.stderr)")
         let s3Put = "curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user \(environment["SYNCD_S3_ACCESS"] ?? "syncd-access"):\(environment["SYNCD_S3_SECRET"] ?? "syncd-demo-secret") -o /dev/null"
@@ -143,7 +144,12 @@ extension BinaryTests {
         let mirrored = try await shell("\(binaries.path)/syncctl verify --source events --json \(successor.server) --token admin-token-\(port)-0123456789")
         #expect(mirrored.status == 0 && mirrored.stdout.contains("\"missing\" : 0") && mirrored.stdout.contains("\"extra\" : 0")
                 && mirrored.stdout.contains("\"changed\" : 0"), "no record lost or doubled over the hand-over: \(mirrored.stdout.prefix(1500)) \(mirrored.stderr)")
-        // The managed copy resumes on the new leader from the DR bucket's own listing.
+        // The new leader keeps the pause it found on record, and copies nothing...
+        let refused = try await shell("\(binaries.path)/syncctl drain --source media --timeout 5s \(successor.server) --token admin-token-\(port)-0123456789")
+        #expect(refused.status != 0 && refused.stderr.contains("paused"), "a paused copy stays paused over a hand-over: \(refused.stdout) \(refused.stderr)")
+        // ...until resumed; then it copies from the DR bucket's own listing.
+        let resumed = try await shell("\(binaries.path)/syncctl resume --source media \(successor.server) --token admin-token-\(port)-0123456789")
+        #expect(resumed.status == 0, "\(resumed.stdout) \(resumed.stderr)")
         let copied = try await shell("\(binaries.path)/syncctl drain --source media --timeout 60s \(successor.server) --token admin-token-\(port)-0123456789")
         #expect(copied.status == 0, "\(copied.stdout) \(copied.stderr)\n\(successor.name)'s log:\n\(logTail(successor))")
         let objects = try await shell("\(binaries.path)/syncctl verify --source media --json \(successor.server) --token admin-token-\(port)-0123456789")

@@ -48,7 +48,7 @@ extension KafkaClusters {
                     "\(missing.blockers ?? [])")
         }
     
-        @Test("sync_group_offsets: the built-in mirror commits each group's translated offsets on the DR cluster, and the check then passes")
+        @Test("sync_group_offsets: the built-in mirror commits each group's translated offsets on the DR cluster, and the check then passes; paused, it commits none")
         func mirrorSyncsGroupOffsets() async throws {
             let topic = TestKafka.unique("groupsync")
             try await TestKafka.createTopic(.primary, topic, partitions: 1)
@@ -69,6 +69,17 @@ extension KafkaClusters {
             })
             let check = try await adapter.check(CheckOptions(rounds: 1)) { _ in }
             #expect(check.status == .pass, "\(check.diffs) \(check.blockers ?? [])")
+
+            // Paused (as after a cutover), the DR side's consumers own their offsets: none is committed.
+            try await adapter.pause()
+            try await commit(.primary, group, [TopicPartition(topic, 0): 25])
+            try await Task.sleep(for: .seconds(6))  // longer than a sync interval (5 s)
+            let whilePaused = try await GroupOffsets.committed(settings: settings, label: "dr", group: group, partitions: [TopicPartition(topic, 0)])
+            #expect(whilePaused[TopicPartition(topic, 0)] == 21, "no offset synced while paused: \(whilePaused)")
+            try await adapter.resume()
+            #expect(try await eventually(timeout: .seconds(20)) {
+                try await GroupOffsets.committed(settings: settings, label: "dr", group: group, partitions: [TopicPartition(topic, 0)])[TopicPartition(topic, 0)] == 25
+            }, "synced again once resumed")
         }
     }
 }

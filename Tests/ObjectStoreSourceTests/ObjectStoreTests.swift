@@ -96,6 +96,46 @@ extension SeaweedClusters {
         }
     }
 
+    @Suite struct DurablePauseTests {
+        @Test("a pause outlives the process: a syncd started on the same journal keeps the managed copy paused until resumed")
+        func aPausedManagedCopyStaysPausedAcrossARestart() async throws {
+            let source = TestS3.unique("dp"), target = TestS3.unique("dpd")
+            let primary = try await TestS3.makeBucket(.primary, source)
+            _ = try await TestS3.makeBucket(.dr, target)
+            let config = TestS3.source(TestS3.unique("s3-durable"), mode: .managed, primaryBucket: source, drBucket: target)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-dp-\(UUID().uuidString)/journal.sqlite").path
+            func manager() throws -> SyncManager {
+                SyncManager(sources: [(config, ObjectStoreSource(config: config))], journal: try SQLiteJournal(path: path), historySize: 10,
+                            metricsFactory: NOOPMetricsHandler.instance, logger: Logger(label: "test"))
+            }
+            let first = try manager()
+            let firstRun = Task { try await first.run() }
+            try await TestS3.put(primary, "before.txt", "copied")
+            _ = try await first.control(.drain, source: config.name, actor: "test")
+            _ = try await first.control(.pause, source: config.name, actor: "test")
+            firstRun.cancel()
+            _ = await firstRun.result
+
+            // Written while no syncd runs; the next one must not copy it.
+            try await TestS3.put(primary, "after.txt", "left behind")
+            let second = try manager()
+            let secondRun = Task { try await second.run() }
+            defer { secondRun.cancel() }
+            let monitor = try #require(second.monitor(named: config.name))
+            #expect(try await eventually(timeout: .seconds(10), every: .milliseconds(100)) { await monitor.freshSample().state == .paused })
+            try await Task.sleep(for: .seconds(2))  // four copy intervals
+            let dr = TestS3.bucket(.dr, target)
+            #expect(try await dr.listAll(prefix: "").keys.sorted() == ["before.txt".byteKey], "nothing copied while paused on record")
+            await #expect(throws: SyncError.self) { _ = try await second.control(.drain, source: config.name, actor: "test") }
+
+            _ = try await second.control(.resume, source: config.name, actor: "test")
+            _ = try await second.control(.drain, source: config.name, actor: "test")
+            #expect(try await dr.listAll(prefix: "").count == 2)
+            let record = try await SQLiteJournal(path: path).recent(limit: 5, source: config.name, kind: "replication").map(\.action)
+            #expect(record == ["running", "paused"], "the journal's word on the copy, newest first: \(record)")
+        }
+    }
+
     @Suite struct ManagedCopyFailureTests {
         @Test("a drain that times out because the managed copy keeps failing gives the copy's own error")
         func aDrainThatTimesOutSaysWhyTheCopyFails() async throws {
