@@ -8,9 +8,7 @@ extension SeaweedClusters {
     @Suite struct MetadataTests {
         @Test("compare_metadata: a copy without the original Content-Type, Cache-Control or user metadata is a difference; the managed copy and reconcile carry them")
         func metadataIsComparedAndCarried() async throws {
-            let source = TestS3.unique("meta"), target = TestS3.unique("meta-dr")
-            let primary = try await TestS3.makeBucket(.primary, source)
-            let dr = try await TestS3.makeBucket(.dr, target)
+            let (source, target, primary, dr) = try await TestS3.bucketPair("meta")
             let described = ["content-type": "application/json", "cache-control": "max-age=60", "x-amz-meta-owner": "payments",
                              "content-disposition": "attachment; filename=\"r.json\""]
             try await TestS3.put(primary, "report.json", Array(#"{"ok":true}"#.utf8), headers: described, tags: ["team": "payments"])

@@ -52,9 +52,7 @@ extension SeaweedClusters {
     @Suite struct ManagedCopyTests {
         @Test("managed copy converges an empty DR bucket (multipart for big objects), pauses, resumes and drains")
         func managedCopyConvergesPausesAndResumes() async throws {
-            let source = TestS3.unique("mp"), target = TestS3.unique("md")
-            let primary = try await TestS3.makeBucket(.primary, source)
-            _ = try await TestS3.makeBucket(.dr, target)
+            let (source, target, primary, _) = try await TestS3.bucketPair("mp")
             for index in 0..<12 { try await TestS3.put(primary, "docs/\(index).txt", "document \(index)") }
             let big = (0..<(11 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             try await TestS3.put(primary, "media/big.bin", big, multipartThreshold: 5 << 20)
@@ -99,9 +97,7 @@ extension SeaweedClusters {
     @Suite struct DurablePauseTests {
         @Test("a pause outlives the process: a syncd started on the same journal keeps the managed copy paused until resumed")
         func aPausedManagedCopyStaysPausedAcrossARestart() async throws {
-            let source = TestS3.unique("dp"), target = TestS3.unique("dpd")
-            let primary = try await TestS3.makeBucket(.primary, source)
-            _ = try await TestS3.makeBucket(.dr, target)
+            let (source, target, primary, _) = try await TestS3.bucketPair("dp")
             let config = TestS3.source(TestS3.unique("s3-durable"), mode: .managed, primaryBucket: source, drBucket: target)
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-dp-\(UUID().uuidString)/journal.sqlite").path
             func manager() throws -> SyncManager {
@@ -139,9 +135,7 @@ extension SeaweedClusters {
     @Suite struct ManagedCopyFailureTests {
         @Test("a drain that times out because the managed copy keeps failing gives the copy's own error")
         func aDrainThatTimesOutSaysWhyTheCopyFails() async throws {
-            let source = TestS3.unique("mf"), target = TestS3.unique("mfd")
-            let primary = try await TestS3.makeBucket(.primary, source)
-            _ = try await TestS3.makeBucket(.dr, target)
+            let (source, target, primary, _) = try await TestS3.bucketPair("mf")
             try await TestS3.put(primary, "report.txt", "quarterly")
             // Two keys that differ only in Unicode normalisation: two objects, two failures.
             try await TestS3.put(primary, "caf\u{E9}", "composed")
@@ -179,9 +173,7 @@ extension SeaweedClusters {
     @Suite struct ObjectCheckTests {
         /// Buckets with one object of each kind of difference, written directly to each side.
         func planted() async throws -> (ObjectStoreSource, S3Bucket, S3Bucket, String) {
-            let source = TestS3.unique("cp"), target = TestS3.unique("cd")
-            let primary = try await TestS3.makeBucket(.primary, source)
-            let dr = try await TestS3.makeBucket(.dr, target)
+            let (source, target, primary, dr) = try await TestS3.bucketPair("cp")
             for index in 0..<20 {
                 try await TestS3.put(primary, "same/\(index)", "same \(index)")
                 try await TestS3.put(dr, "same/\(index)", "same \(index)")

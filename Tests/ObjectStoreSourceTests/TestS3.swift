@@ -42,6 +42,12 @@ enum TestS3 {
         S3Bucket(endpoint: endpoint(side, bucket: name), label: "test \(side)", concurrency: 4)
     }
 
+    /// A new, empty bucket on each side, named from `prefix`.
+    static func bucketPair(_ prefix: String) async throws -> (source: String, target: String, primary: S3Bucket, dr: S3Bucket) {
+        let source = unique(prefix), target = unique("\(prefix)-dr")
+        return (source, target, try await makeBucket(.primary, source), try await makeBucket(.dr, target))
+    }
+
     /// A new bucket on one side.
     static func makeBucket(_ side: Side, _ name: String) async throws -> S3Bucket {
         let bucket = bucket(side, name)
