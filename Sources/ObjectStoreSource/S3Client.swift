@@ -102,14 +102,23 @@ public final class S3Bucket: Sendable {
         if let delimiter { query.append(("delimiter", delimiter)) }
         if let token { query.append(("continuation-token", token)) }
         let response = try await describeFailure("listing bucket '\(store.bucket)'") { try await self.request("GET", query: query) }
+        return try Self.parseListing(response.body, what: "\(label): the listing of bucket '\(store.bucket)'")
+    }
+
+    /// One ListObjectsV2 answer. Anything that is not a complete listing is an error, never an
+    /// empty or shorter one (a proxy's stray 200, a truncated page without a way on): a bucket
+    /// that looked empty would make a check of two such answers pass. `what` names it in errors.
+    static func parseListing(_ body: [UInt8], what: String) throws -> (entries: [ObjectEntry], prefixes: [String], next: String?) {
         var entries: [ObjectEntry] = []
         var prefixes: [String] = []
         var top: [String: String] = [:]
         var fields: [String: String]?
         var depth = 0
+        var root = ""
         do {
-            try S3XML.walk(response.body, start: { name in
+            try S3XML.walk(body, start: { name in
                 depth += 1
+                if depth == 1 { root = String(decoding: name, as: UTF8.self) }
                 if depth == 2, name.elementsEqual("Contents".utf8) || name.elementsEqual("CommonPrefixes".utf8) { fields = [:] }
             }, end: { nameBytes, text in
                 defer { depth -= 1 }
@@ -122,7 +131,7 @@ public final class S3Bucket: Sendable {
                     }
                     guard let key = record["Key"], let size = record["Size"].flatMap(Int64.init),
                           let modified = record["LastModified"].flatMap(S3XML.date) else {
-                        throw SyncError.failed("\(self.label): a listing entry of bucket '\(self.store.bucket)' lacks Key, Size or LastModified: \(record)")
+                        throw SyncError.failed("\(what): an entry lacks Key, Size or LastModified: \(record)")
                     }
                     let etag = (record["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                     entries.append(ObjectEntry(key: key, size: size, etag: etag, lastModified: modified))
@@ -135,25 +144,37 @@ public final class S3Bucket: Sendable {
         } catch let error as SyncError {
             throw error
         } catch {
-            throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' is not well-formed XML")
+            throw SyncError.failed("\(what) is not well-formed XML")
+        }
+        guard root == "ListBucketResult" else {
+            throw SyncError.failed("\(what) is not a ListBucketResult (its root element is <\(DisplayText.escape(root))>)")
         }
         // The answer says whether it encoded (a store that ignores the parameter sends keys as they are).
         if top["EncodingType"] == "url" {
             for index in entries.indices {
                 guard let key = S3XML.urlDecoded(entries[index].key) else {
-                    throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' holds a key that does not decode to UTF-8: '\(DisplayText.escape(entries[index].key))'")
+                    throw SyncError.failed("\(what) holds a key that does not decode to UTF-8: '\(DisplayText.escape(entries[index].key))'")
                 }
                 entries[index].key = key
             }
             prefixes = try prefixes.map { prefix in
                 guard let decoded = S3XML.urlDecoded(prefix) else {
-                    throw SyncError.failed("\(label): the listing of bucket '\(store.bucket)' holds a prefix that does not decode to UTF-8: '\(DisplayText.escape(prefix))'")
+                    throw SyncError.failed("\(what) holds a prefix that does not decode to UTF-8: '\(DisplayText.escape(prefix))'")
                 }
                 return decoded
             }
         }
-        let next = top["IsTruncated"] == "true" ? top["NextContinuationToken"] : nil
-        return (entries, prefixes, next)
+        switch top["IsTruncated"] {
+        case "false":
+            return (entries, prefixes, nil)
+        case "true":
+            guard let next = top["NextContinuationToken"], !next.isEmpty else {
+                throw SyncError.failed("\(what) says more keys follow (IsTruncated) but gives no NextContinuationToken")
+            }
+            return (entries, prefixes, next)
+        default:
+            throw SyncError.failed("\(what) does not say whether more keys follow (IsTruncated is \(top["IsTruncated"].map { "'\(DisplayText.escape($0))'" } ?? "missing"))")
+        }
     }
 
     /// Every object under `prefix`, page by page (ListObjectsV2, 1000 keys per page).

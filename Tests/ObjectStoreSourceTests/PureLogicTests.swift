@@ -104,6 +104,39 @@ import Testing
         #expect(S3XML.parse([0x3C, 0x61, 0x3E, 0xC3, 0x28, 0x3C, 0x2F, 0x61, 0x3E], record: "x") == nil, "text that is not UTF-8")
     }
 
+    @Test("a listing answer that is not a whole ListObjectsV2 page is an error, never an empty or short page")
+    func incompleteListingsAreErrors() throws {
+        let entry = "<Contents><Key>a%0Db+c</Key><ETag>&#34;e&#34;</ETag><Size>3</Size><LastModified>2026-11-22T07:02:02Z</LastModified></Contents>"
+        func page(_ inner: String, root: String = "ListBucketResult") -> [UInt8] {
+            Array("<?xml version=\"1.0\"?><\(root) xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(inner)</\(root)>".utf8)
+        }
+        let whole = try S3Bucket.parseListing(page("<IsTruncated>true</IsTruncated>\(entry)<CommonPrefixes><Prefix>d%2F+x%2F</Prefix></CommonPrefixes>"
+                                                   + "<EncodingType>url</EncodingType><NextContinuationToken>t1</NextContinuationToken>"), what: "test")
+        #expect(whole.entries.map { Array($0.key.utf8) } == [Array("a\rb c".utf8)])
+        #expect(whole.entries.first?.etag == "e" && whole.entries.first?.size == 3)
+        #expect(whole.prefixes == ["d/ x/"] && whole.next == "t1")
+        // Without EncodingType in the answer the store did not encode: keys are taken as sent.
+        let raw = try S3Bucket.parseListing(page("<IsTruncated>false</IsTruncated>\(entry)"), what: "test")
+        #expect(raw.entries.first?.key == "a%0Db+c" && raw.next == nil)
+        let broken: [([UInt8], String)] = [
+            (page("<IsTruncated>false</IsTruncated>", root: "Error"), "is not a ListBucketResult (its root element is <Error>)"),
+            (page(entry), "does not say whether more keys follow (IsTruncated is missing)"),
+            (page("<IsTruncated>true</IsTruncated>\(entry)"), "says more keys follow (IsTruncated) but gives no NextContinuationToken"),
+            (page("<IsTruncated>false</IsTruncated><Contents><Key>k</Key></Contents>"), "an entry lacks Key, Size or LastModified"),
+            (page("<IsTruncated>false</IsTruncated><EncodingType>url</EncodingType><Contents><Key>%FF</Key><Size>1</Size>"
+                  + "<LastModified>2026-11-22T07:02:02Z</LastModified></Contents>"), "holds a key that does not decode to UTF-8"),
+            (Array("<html>502 Bad Gateway".utf8), "is not well-formed XML"),
+        ]
+        for (body, message) in broken {
+            do {
+                _ = try S3Bucket.parseListing(body, what: "test")
+                Issue.record("accepted, though: \(message)")
+            } catch {
+                #expect("\(error)".contains("test " + message) || "\(error)".contains("test: " + message), "\(error)")
+            }
+        }
+    }
+
     @Test("keys of a listing with encoding-type=url decode to their bytes; a broken escape or a key that is not UTF-8 is refused")
     func urlEncodedListingKeysDecode() {
         #expect(S3XML.urlDecoded("a%01b+c%E2%82%AC").map { Array($0.utf8) } == Array("a\u{1}b c€".utf8))

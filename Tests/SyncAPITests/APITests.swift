@@ -440,10 +440,12 @@ func json(_ response: TestResponse) throws -> JSONValue {
         try await second.app().test(.router) { client in
             try await client.execute(uri: "/v1/journal?limit=10", method: .get, headers: Harness.auth(Harness.read)) { response in
                 guard case let .array(entries)? = try json(response)["entries"] else { Issue.record("no entries"); return }
-                #expect(entries.count == 3)
-                #expect(entries.map { $0["actor"] } == [.string("before-restart"), .string("before-restart"), .string("before-restart")])
-                #expect(entries.map { $0["kind"] } == [.string("control"), .string("control"), .string("gate")])
-                #expect(entries.map { $0["outcome"] } == [.string("ok"), .string("started"), .string("fail")])
+                // Newest first: the pause's end, the replication state it left, its start, the gate.
+                #expect(entries.count == 4)
+                #expect(entries.map { $0["actor"] } == Array(repeating: .string("before-restart"), count: 4))
+                #expect(entries.map { $0["kind"] } == [.string("control"), .string("replication"), .string("control"), .string("gate")])
+                #expect(entries.map { $0["action"] } == [.string("pause"), .string("paused"), .string("pause"), .string("evaluate")])
+                #expect(entries.map { $0["outcome"] } == [.string("ok"), .string("ok"), .string("started"), .string("fail")])
             }
         }
     }
