@@ -111,36 +111,20 @@ public final class S3Bucket: Sendable {
     static func parseListing(_ body: [UInt8], what: String) throws -> (entries: [ObjectEntry], prefixes: [String], next: String?) {
         var entries: [ObjectEntry] = []
         var prefixes: [String] = []
-        var top: [String: String] = [:]
-        var fields: [String: String]?
-        var depth = 0
-        var root = ""
+        let root: String, top: [String: String]
         do {
-            try S3XML.walk(body, start: { name in
-                depth += 1
-                if depth == 1 { root = String(decoding: name, as: UTF8.self) }
-                if depth == 2, name.elementsEqual("Contents".utf8) || name.elementsEqual("CommonPrefixes".utf8) { fields = [:] }
-            }, end: { nameBytes, text in
-                defer { depth -= 1 }
-                let name = String(decoding: nameBytes, as: UTF8.self)
-                if depth == 2, let record = fields {
-                    fields = nil
-                    if name == "CommonPrefixes" {
-                        if let prefix = record["Prefix"] { prefixes.append(prefix) }
-                        return
-                    }
-                    guard let key = record["Key"], let size = record["Size"].flatMap(Int64.init),
-                          let modified = record["LastModified"].flatMap(S3XML.date) else {
-                        throw SyncError.failed("\(what): an entry lacks Key, Size or LastModified: \(record)")
-                    }
-                    let etag = (record["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                    entries.append(ObjectEntry(key: key, size: size, etag: etag, lastModified: modified))
+            (root, top) = try S3XML.records(body, named: ["Contents", "CommonPrefixes"]) { name, record in
+                if name == "CommonPrefixes" {
+                    if let prefix = record["Prefix"] { prefixes.append(prefix) }
                     return
                 }
-                guard let text, depth <= 3 else { return }
-                guard let value = String(validating: text, as: UTF8.self) else { throw S3XML.Malformed() }
-                if depth == 3, fields != nil { fields?[name] = value } else if depth == 2 { top[name] = value }
-            })
+                guard let key = record["Key"], let size = record["Size"].flatMap(Int64.init),
+                      let modified = record["LastModified"].flatMap(S3XML.date) else {
+                    throw SyncError.failed("\(what): an entry lacks Key, Size or LastModified: \(record)")
+                }
+                let etag = (record["ETag"] ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                entries.append(ObjectEntry(key: key, size: size, etag: etag, lastModified: modified))
+            }
         } catch let error as SyncError {
             throw error
         } catch {

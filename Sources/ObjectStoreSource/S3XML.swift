@@ -25,15 +25,14 @@ enum S3XML {
             }
             return nil
         }
-        func isNameEnd(_ byte: UInt8) -> Bool {
-            byte == UInt8(ascii: ">") || byte == UInt8(ascii: "/") || byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
-        }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        func isNameEnd(_ byte: UInt8) -> Bool { byte == UInt8(ascii: ">") || byte == UInt8(ascii: "/") || isSpace(byte) }
         while index < count {
             guard bytes[index] == UInt8(ascii: "<") else {
                 let next = bytes[index...].firstIndex(of: UInt8(ascii: "<")) ?? count
                 if stack.isEmpty {
                     // Only whitespace may sit outside the root element.
-                    guard bytes[index..<next].allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) else { throw Malformed() }
+                    guard bytes[index..<next].allSatisfy(isSpace) else { throw Malformed() }
                 } else {
                     try decodeEntities(bytes[index..<next], into: &text)
                 }
@@ -56,7 +55,7 @@ enum S3XML {
             } else if rest.first == UInt8(ascii: "/") {
                 guard let close = bytes[index...].firstIndex(of: UInt8(ascii: ">")), let open = stack.popLast() else { throw Malformed() }
                 var name = bytes[(index + 2)..<close]
-                while let last = name.last, [0x20, 0x09, 0x0A, 0x0D].contains(last) { name = name.dropLast() }
+                while let last = name.last, isSpace(last) { name = name.dropLast() }
                 guard name.elementsEqual(open.name) else { throw Malformed() }
                 try end(name, open.hasChildren ? nil : text)
                 text = []
@@ -129,27 +128,35 @@ enum S3XML {
     /// Every leaf element's text, grouped by the record element it sits in (Contents, Tag, Error,
     /// ...); leaves outside a record go to `top`. Nil when the document is malformed or not UTF-8.
     static func parse(_ bytes: [UInt8], records names: Set<String>) -> (top: [String: String], records: [String: [[String: String]]])? {
+        var collected: [String: [[String: String]]] = [:]
+        guard let document = try? records(bytes, named: names, { name, fields in collected[name, default: []].append(fields) }) else { return nil }
+        return (document.top, collected)
+    }
+
+    /// The same, streamed: `each` gets every record as it ends (a listing page never holds them
+    /// all); returns the root element's name and the leaves outside records. Throws `Malformed`
+    /// for a malformed document or text that is not UTF-8, and whatever `each` throws.
+    static func records(_ bytes: [UInt8], named names: Set<String>,
+                        _ each: (_ name: String, _ fields: [String: String]) throws -> Void) throws -> (root: String, top: [String: String]) {
+        var root: String?
         var top: [String: String] = [:]
-        var records: [String: [[String: String]]] = [:]
         var current: (name: String, fields: [String: String])?
-        do {
-            try walk(bytes, start: { name in
-                if current == nil, let name = String(validating: name, as: UTF8.self), names.contains(name) { current = (name, [:]) }
-            }, end: { nameBytes, text in
-                guard let name = String(validating: nameBytes, as: UTF8.self) else { throw Malformed() }
-                if let finished = current, finished.name == name {
-                    records[name, default: []].append(finished.fields)
-                    current = nil
-                    return
-                }
-                guard let text else { return }
-                guard let value = String(validating: text, as: UTF8.self) else { throw Malformed() }
-                if current != nil { current?.fields[name] = value } else { top[name] = value }
-            })
-        } catch {
-            return nil
-        }
-        return (top, records)
+        try walk(bytes, start: { name in
+            let name = String(validating: name, as: UTF8.self)
+            if root == nil { root = name ?? "" }
+            if current == nil, let name, names.contains(name) { current = (name, [:]) }
+        }, end: { nameBytes, text in
+            guard let name = String(validating: nameBytes, as: UTF8.self) else { throw Malformed() }
+            if let finished = current, finished.name == name {
+                current = nil
+                try each(name, finished.fields)
+                return
+            }
+            guard let text else { return }
+            guard let value = String(validating: text, as: UTF8.self) else { throw Malformed() }
+            if current != nil { current?.fields[name] = value } else { top[name] = value }
+        })
+        return (root ?? "", top)
     }
 
     static func parse(_ bytes: [UInt8], record: String) -> (top: [String: String], records: [[String: String]])? {
