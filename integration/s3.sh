@@ -101,15 +101,13 @@ start_sync() {
 
 stop_pid() {
   running "$1" || { rm -f "$1"; return 0; }
-  local pid children; pid=$(cat "$1")
-  # Everything must be gone before stop returns (a SIGKILLed weed takes a moment to release its
-  # ports), or a start right after finds them taken.
-  children=$(pgrep -P "$pid" || true)
-  kill -CONT "$pid" $children 2>/dev/null || true
-  kill "$pid" $children 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" $children 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" $children 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" $children 2>/dev/null || break; sleep 0.1; done
+  local pid; pid=$(cat "$1")
+  kill -CONT "$pid" $(pgrep -P "$pid" || true) 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  # A SIGKILLed weed takes a moment to release its ports: a start right after found them taken.
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   rm -f "$1"
 }
 
