@@ -18,9 +18,7 @@ extension SeaweedClusters {
         @Test("NFC and NFD spellings of a key and of a first-level prefix are different objects, in listing and content mode")
         func normalisationVariantsAreDifferentKeys() async throws {
             #expect(Self.nfc == Self.nfd, "the premise: Swift's String equality folds the two")
-            let name = TestS3.unique("nfd")
-            let primary = try await TestS3.makeBucket(.primary, name)
-            let dr = try await TestS3.makeBucket(.dr, name)
+            let (name, _, primary, dr) = try await TestS3.bucketPair("nfd", sameName: true)
             for key in ["ord/a", "ord/\(Self.nfc)", "ord/\(Self.nfd)", "\(Self.prefixNFC)x.txt", "\(Self.prefixNFD)x.txt", "top-\(Self.nfc)", "top-\(Self.nfd)"] {
                 try await TestS3.put(primary, key, "same")
             }
@@ -41,9 +39,7 @@ extension SeaweedClusters {
 
         @Test("keys with CR, CRLF, LF and control characters are listed as the store holds them: 'a\\rb' and 'a\\nb', '\\u{1}' and '\\u{2}' differ; the managed copy copies them exactly")
         func keysAnXMLParserWouldRewriteStayDistinct() async throws {
-            let name = TestS3.unique("ctl")
-            let primary = try await TestS3.makeBucket(.primary, name)
-            let dr = try await TestS3.makeBucket(.dr, name)
+            let (name, _, primary, dr) = try await TestS3.bucketPair("ctl", sameName: true)
             // An XML parser reads a raw CR or CRLF in text as LF; SeaweedFS's XML (Go's encoder) sends
             // every control character but TAB, LF and CR as U+FFFD unless keys are URL-encoded, so
             // "ctl\u{1}" and "ctl\u{2}" listed as one key and the check passed.
@@ -78,9 +74,7 @@ extension SeaweedClusters {
 
         @Test("reconcile copies the NFD object itself, and the second apply copies nothing")
         func reconcileOfNormalisationVariantsConverges() async throws {
-            let name = TestS3.unique("nfdr")
-            let primary = try await TestS3.makeBucket(.primary, name)
-            let dr = try await TestS3.makeBucket(.dr, name)
+            let (name, _, primary, dr) = try await TestS3.bucketPair("nfdr", sameName: true)
             try await TestS3.put(primary, "k/\(Self.nfc)", "nfc")
             try await TestS3.put(primary, "k/\(Self.nfd)", "nfd")
             try await TestS3.put(dr, "k/\(Self.nfc)", "nfc")
@@ -100,9 +94,7 @@ extension SeaweedClusters {
 
         @Test("a multipart object whose ETag differs is copied once in the primary's part layout (even under multipart_threshold); a second apply copies nothing")
         func multipartReconcileConverges() async throws {
-            let name = TestS3.unique("mpc")
-            let primary = try await TestS3.makeBucket(.primary, name)
-            let dr = try await TestS3.makeBucket(.dr, name)
+            let (name, _, primary, dr) = try await TestS3.bucketPair("mpc", sameName: true)
             // 11 MiB in 6 MiB parts on the primary (S3's minimum part is 5 MiB); the DR side has the same bytes in one part.
             let bytes = (0..<(11 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("syncd-mp-\(UUID().uuidString)").path

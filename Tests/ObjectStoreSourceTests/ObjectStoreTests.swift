@@ -296,9 +296,7 @@ extension SeaweedClusters.ObjectCheckTests {
 
     @Test("content mode settles objects by the stores' full-object checksums where both sides keep one, and streams the rest")
     func contentModeUsesFullObjectChecksums() async throws {
-        let name = TestS3.unique("cksum")
-        let primary = try await TestS3.makeBucket(.primary, name)
-        let dr = try await TestS3.makeBucket(.dr, name)
+        let (name, _, primary, dr) = try await TestS3.bucketPair("cksum", sameName: true)
         let same = (0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         var other = same
         other[20_000] ^= 0xff

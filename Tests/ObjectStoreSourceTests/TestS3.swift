@@ -42,9 +42,9 @@ enum TestS3 {
         S3Bucket(endpoint: endpoint(side, bucket: name), label: "test \(side)", concurrency: 4)
     }
 
-    /// A new, empty bucket on each side, named from `prefix`.
-    static func bucketPair(_ prefix: String) async throws -> (source: String, target: String, primary: S3Bucket, dr: S3Bucket) {
-        let source = unique(prefix), target = unique("\(prefix)-dr")
+    /// A new, empty bucket on each side, named from `prefix` (`sameName`: one name on both sides).
+    static func bucketPair(_ prefix: String, sameName: Bool = false) async throws -> (source: String, target: String, primary: S3Bucket, dr: S3Bucket) {
+        let source = unique(prefix), target = sameName ? source : unique("\(prefix)-dr")
         return (source, target, try await makeBucket(.primary, source), try await makeBucket(.dr, target))
     }
 
